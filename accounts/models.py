@@ -1,0 +1,115 @@
+from decimal import Decimal
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from accounts.ranks import Rank, level
+from directorate.db import ObjectIdModel, TimestampedModel, now
+
+CHAIN_SEPARATOR = "/"
+
+
+class UserManager(BaseUserManager):
+    """Lookups for authentication. Creating people goes through `accounts.services`."""
+
+
+class User(AbstractBaseUser, TimestampedModel):
+    """A member of the Directorate (spec 2.1).
+
+    `chain` is the materialised path of ids from the top of the hierarchy down to
+    this user ("/<top>/.../<own id>/"), so a whole subtree is one prefix query.
+    It is internal: never rendered, never sent to a client.
+    """
+
+    username = models.CharField(max_length=40, unique=True, validators=[UnicodeUsernameValidator()])
+    display_name = models.CharField(max_length=80)
+    email = models.EmailField(blank=True)
+    service_number = models.PositiveIntegerField(unique=True)
+    rank = models.CharField(max_length=10, choices=Rank.choices)
+    reports_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="direct_reports"
+    )
+    chain = models.CharField(max_length=250, editable=False)
+    hidden = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    credits = models.IntegerField(default=0)
+    balance = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0.00"))
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "username"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["display_name", "rank"]
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["reports_to"], name="user_reports_to"),
+            models.Index(fields=["chain"], name="user_chain"),
+            models.Index(fields=["rank"], name="user_rank"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_rank_display()} {self.display_name}"
+
+    def clean(self):
+        superior = self.reports_to
+        if self.rank == Rank.NIKI:
+            if superior is not None:
+                raise ValidationError({"reports_to": "Niki reports to no one."})
+        elif superior is None:
+            raise ValidationError({"reports_to": "Everyone but Niki reports to a superior."})
+        elif level(superior.rank) <= level(self.rank):
+            raise ValidationError({"reports_to": "A superior must hold a higher rank."})
+
+    def save(self, *args, **kwargs):
+        if self._state.adding and not self.chain:
+            self.chain = self.chain_below(self.reports_to)
+        super().save(*args, **kwargs)
+
+    def chain_below(self, superior):
+        """The chain this user has when reporting to `superior`."""
+        prefix = superior.chain if superior else CHAIN_SEPARATOR
+        return f"{prefix}{self.id}{CHAIN_SEPARATOR}"
+
+    @property
+    def superior_ids(self):
+        """Ids of everyone above this user, top first."""
+        return self.chain.strip(CHAIN_SEPARATOR).split(CHAIN_SEPARATOR)[:-1]
+
+    @property
+    def level(self):
+        return level(self.rank)
+
+    def is_above(self, other):
+        """True when `other` is somewhere in this user's reporting subtree."""
+        return other.id != self.id and other.chain.startswith(self.chain)
+
+
+class Notification(ObjectIdModel):
+    """Something worth a person's attention (spec 2.4)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    message = models.CharField(max_length=500)
+    ticket = models.ForeignKey("tickets.Ticket", null=True, blank=True, on_delete=models.CASCADE)
+    read = models.BooleanField(default=False)
+    ts = models.DateTimeField(default=now)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "read", "-ts"], name="notification_inbox")]
+
+
+class LoginFailure(ObjectIdModel):
+    """One failed sign-in, counted per account name and per client address."""
+
+    class Scope(models.TextChoices):
+        ACCOUNT = "account"
+        ADDRESS = "address"
+
+    scope = models.CharField(max_length=10, choices=Scope.choices)
+    key = models.CharField(max_length=150)
+    ts = models.DateTimeField(default=now)
+
+    class Meta:
+        indexes = [models.Index(fields=["scope", "key", "ts"], name="login_failure_lookup")]

@@ -1,0 +1,82 @@
+"""Reads of people and the hierarchy that depend on who is asking.
+
+Subtrees are one prefix query on the materialised `chain`, so their cost does
+not grow with the number of people in them.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+
+from accounts.models import LoginFailure, User
+from accounts.policy import Action, Reach, grant_for
+from accounts.ranks import Rank, level
+from directorate.db import now
+from directorate.errors import NotFound
+
+
+def people_visible_to(viewer):
+    """Everyone `viewer` may see in the directory, per `Action.VIEW_PERSON`."""
+    people = User.objects.all()
+    if grant_for(viewer.rank, Action.VIEW_PERSON).reach == Reach.ANYONE:
+        return people
+    in_chain = Q(chain__startswith=viewer.chain) | Q(id__in=viewer.superior_ids)
+    if viewer.reports_to_id:
+        in_chain |= Q(reports_to_id=viewer.reports_to_id)
+    return people.filter(in_chain, hidden=False)
+
+
+def person_for(viewer, person_id):
+    """One person `viewer` may see, or NotFound (also for people who exist but are out of sight)."""
+    person = people_visible_to(viewer).filter(id=str(person_id)).first()
+    if person is None:
+        raise NotFound("No such person.")
+    return person
+
+
+def subordinates_of(user, *, up_to=None):
+    """Everyone below `user` in the reporting subtree, optionally only up to a rank."""
+    people = User.objects.filter(chain__startswith=user.chain).exclude(id=user.id).filter(hidden=False)
+    if up_to is not None:
+        people = people.filter(rank__in=[rank for rank in Rank if level(rank) <= level(up_to)])
+    return people
+
+
+def direct_reports_of(user):
+    return User.objects.filter(reports_to_id=user.id, hidden=False)
+
+
+def superiors_of(user):
+    """Everyone above `user` that `user` may see, nearest first."""
+    ids = user.superior_ids
+    people = {person.id: person for person in User.objects.filter(id__in=ids, hidden=False)}
+    return [people[person_id] for person_id in reversed(ids) if person_id in people]
+
+
+def visible_superior_of(user):
+    """The direct superior, unless hidden (then the Directorate stands in, shown as None)."""
+    superior = user.reports_to
+    return None if superior is None or superior.hidden else superior
+
+
+def login_lockout_seconds(*, username, address):
+    """Seconds until a sign-in for this account name and address may be tried again, or 0."""
+    throttle = settings.LOGIN_THROTTLE
+    window = timedelta(seconds=throttle["window_seconds"])
+    since = now() - window
+    longest = 0
+    for scope, key, limit in (
+        (LoginFailure.Scope.ACCOUNT, normalise_login_name(username), throttle["per_account"]),
+        (LoginFailure.Scope.ADDRESS, address or "unknown", throttle["per_address"]),
+    ):
+        recent = LoginFailure.objects.filter(scope=scope, key=key, ts__gte=since).order_by("-ts")
+        times = list(recent.values_list("ts", flat=True)[:limit])
+        if len(times) >= limit:
+            # Locked until the oldest of the last `limit` failures leaves the window.
+            longest = max(longest, int((times[-1] + window - now()).total_seconds()) + 1)
+    return longest
+
+
+def normalise_login_name(username):
+    return (username or "").strip().lower()[:150]

@@ -1,0 +1,58 @@
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.shortcuts import render
+from django.utils.decorators import method_decorator
+
+from accounts import selectors
+from accounts.forms import ThrottledLoginForm
+from tickets.selectors import assigned_to
+
+DIRECTORY_PAGE_SIZE = 25
+
+
+@method_decorator(login_not_required, name="dispatch")
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    form_class = ThrottledLoginForm
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        response.status_code = 429 if form.throttled else 400
+        return response
+
+
+def dashboard(request):
+    user = request.user
+    return render(
+        request,
+        "accounts/dashboard.html",
+        {
+            "superior": selectors.visible_superior_of(user),
+            "direct_reports": selectors.direct_reports_of(user).order_by("rank", "display_name"),
+            "my_work": assigned_to(user)[:10],
+        },
+    )
+
+
+def profile(request, person_id=None):
+    person = request.user if person_id is None else selectors.person_for(request.user, person_id)
+    return render(
+        request,
+        "accounts/profile.html",
+        {"person": person, "is_me": person.id == request.user.id, "superior": selectors.visible_superior_of(person)},
+    )
+
+
+def directory(request):
+    query = request.GET.get("q", "").strip()[:80]
+    people = selectors.people_visible_to(request.user)
+    if query:
+        people = people.filter(Q(display_name__icontains=query) | Q(username__icontains=query))
+    page = Paginator(people.order_by("display_name", "id"), DIRECTORY_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    template = "accounts/directory.html#results" if request.htmx else "accounts/directory.html"
+    return render(request, template, {"page": page, "query": query})

@@ -1,0 +1,107 @@
+"""Configuration read from the environment, optionally from a `.env` file.
+
+Every value is validated here so that a bad or missing setting stops the
+process at start with one line naming it, instead of failing later.
+"""
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off"}
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or malformed."""
+
+
+def load_environment(env_file=None):
+    """The process environment over the values of the `.env` file, if any."""
+    env_file = Path(env_file) if env_file else BASE_DIR / ".env"
+    values = {}
+    if env_file.is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ)
+    return values
+
+
+def parse_bool(env, name, default):
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in TRUE_WORDS:
+        return True
+    if raw in FALSE_WORDS:
+        return False
+    raise ConfigError(f"{name} must be 0 or 1 (or true/false), got {raw!r}")
+
+
+def parse_url(env, name, schemes):
+    raw = env.get(name, "").strip()
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    if parts.scheme not in schemes or not (parts.netloc or parts.path):
+        expected = " or ".join(f"{scheme}://" for scheme in schemes)
+        raise ConfigError(f"{name} must be a URL starting with {expected}")
+    return raw
+
+
+def parse_secret(env, name, *, debug, var_dir):
+    """A secret from the environment; in debug mode, one generated once per install."""
+    raw = env.get(name, "").strip()
+    if raw:
+        if len(raw) < MIN_SECRET_LENGTH:
+            raise ConfigError(f"{name} must be at least {MIN_SECRET_LENGTH} characters long")
+        return raw
+    if not debug:
+        raise ConfigError(f"{name} must be set when DEBUG=0 (the generated development secret is refused)")
+    return development_secret(var_dir / f"{name.lower()}.secret")
+
+
+def development_secret(path):
+    """Read or create a random secret kept beside the local database, never in the code."""
+    if path.is_file():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    try:
+        with open(path, "x") as handle:
+            handle.write(value)
+    except FileExistsError:  # another process wrote it first
+        return path.read_text().strip()
+    path.chmod(0o600)
+    return value
+
+
+def parse_hosts(env, name, default):
+    raw = env.get(name, "").strip()
+    hosts = [host.strip() for host in raw.split(",") if host.strip()] if raw else default
+    for host in hosts:
+        if " " in host or "/" in host:
+            raise ConfigError(f"{name} must be a comma-separated list of host names, got {host!r}")
+    return hosts
+
+
+def read_config(env=None):
+    """All settings the project reads from outside, validated."""
+    env = load_environment() if env is None else env
+    debug = parse_bool(env, "DEBUG", default=True)
+    var_dir = Path(env.get("DIRECTORATE_VAR_DIR") or BASE_DIR / "var")
+    return {
+        "DEBUG": debug,
+        "VAR_DIR": var_dir,
+        "SECRET_KEY": parse_secret(env, "DJANGO_SECRET_KEY", debug=debug, var_dir=var_dir),
+        "JWT_SECRET": parse_secret(env, "JWT_SECRET", debug=debug, var_dir=var_dir),
+        "MONGO_URI": parse_url(env, "MONGO_URI", ("mongodb", "mongodb+srv")),
+        "REDIS_URL": parse_url(env, "REDIS_URL", ("redis", "rediss", "unix")),
+        "GEMINI_API_KEY": env.get("GEMINI_API_KEY", "").strip(),
+        "ALLOWED_HOSTS": parse_hosts(env, "ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"]),
+        "SQLITE_PATH": Path(env.get("SQLITE_PATH") or var_dir / "directorate.sqlite3"),
+    }

@@ -1,0 +1,49 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+
+from directorate.db import ObjectIdModel, now
+
+
+class LedgerQuerySet(models.QuerySet):
+    """The ledger is append-only: rows are never changed or removed in bulk."""
+
+    def update(self, **kwargs):
+        raise TypeError("Ledger transactions are append-only.")
+
+    def delete(self):
+        raise TypeError("Ledger transactions are append-only.")
+
+
+class Transaction(ObjectIdModel):
+    """One ledger entry (spec 2.3). Credits and balance of a user are the sums of theirs."""
+
+    class Type(models.TextChoices):
+        CREDIT_AWARD = "credit_award", "Credit award"
+        PAYMENT = "payment", "Payment"
+        MANUAL_ADJ = "manual_adj", "Manual adjustment"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="transactions")
+    type = models.CharField(max_length=20, choices=Type.choices)
+    amount_cr = models.IntegerField(default=0)
+    amount_pay = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    related_ticket = models.ForeignKey(
+        "tickets.Ticket", null=True, blank=True, on_delete=models.PROTECT, related_name="transactions"
+    )
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=500, blank=True)
+    ts = models.DateTimeField(default=now)
+
+    objects = LedgerQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-ts"], name="ledger_user_time")]
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise TypeError("Ledger transactions are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Ledger transactions are append-only.")

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class NyxConfig(AppConfig):
+    name = "nyx"
+    verbose_name = "Nyx"

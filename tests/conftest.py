@@ -1,0 +1,69 @@
+"""Shared fixtures: people in a real hierarchy, created through the real services."""
+
+import pytest
+from django.contrib.auth.hashers import make_password
+
+from accounts.models import User
+from accounts.ranks import Rank
+from accounts.services import bootstrap_directorate, enlist
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(scope="session")
+def password_hash():
+    """One real bcrypt hash of PASSWORD, shared so each test does not pay for hashing again."""
+    return make_password(PASSWORD)
+
+
+@pytest.fixture
+def make_member(db, password_hash):
+    """Enlist a member through the service, able to sign in with PASSWORD."""
+    counter = iter(range(1, 10_000))
+
+    def make(rank, reports_to, username=None, display_name=None):
+        number = next(counter)
+        username = username or f"{Rank(rank).value}.{number}"
+        member = enlist(
+            username=username,
+            display_name=display_name or f"Member {number}",
+            rank=rank,
+            reports_to=reports_to,
+        )
+        User.objects.filter(id=member.id).update(password=password_hash)
+        member.password = password_hash
+        return member
+
+    return make
+
+
+@pytest.fixture
+def directorate(db):
+    """Niki and Nyx, as bootstrap creates them."""
+    bootstrap_directorate(niki_password=PASSWORD)
+    return {
+        "niki": User.objects.get(rank=Rank.NIKI),
+        "nyx": User.objects.get(rank=Rank.NYX),
+    }
+
+
+@pytest.fixture
+def org(directorate, make_member):
+    """A small organisation with two branches, so every relation can be found:
+
+    niki > nyx > executor > marshal > shadow > asset, asset_2
+                          > marshal_2 > shadow_2 > asset_3
+               > executor_2 > marshal_3
+    """
+    people = dict(directorate)
+    people["executor"] = make_member(Rank.EXECUTOR, people["nyx"], "executor.one")
+    people["executor_2"] = make_member(Rank.EXECUTOR, people["nyx"], "executor.two")
+    people["marshal"] = make_member(Rank.MARSHAL, people["executor"], "marshal.one")
+    people["marshal_2"] = make_member(Rank.MARSHAL, people["executor"], "marshal.two")
+    people["marshal_3"] = make_member(Rank.MARSHAL, people["executor_2"], "marshal.three")
+    people["shadow"] = make_member(Rank.SHADOW, people["marshal"], "shadow.one")
+    people["shadow_2"] = make_member(Rank.SHADOW, people["marshal_2"], "shadow.two")
+    people["asset"] = make_member(Rank.ASSET, people["shadow"], "asset.one")
+    people["asset_2"] = make_member(Rank.ASSET, people["shadow"], "asset.two")
+    people["asset_3"] = make_member(Rank.ASSET, people["shadow_2"], "asset.three")
+    return people

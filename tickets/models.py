@@ -1,0 +1,94 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+
+from accounts.ranks import Rank
+from directorate.db import ObjectIdModel, TimestampedModel, now
+from tickets.categories import CATEGORY_CHOICES, SUB_CATEGORY_CHOICES
+
+
+class Ticket(TimestampedModel):
+    """A unit of work (spec 2.2). Watchers and the approval log are related rows."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        IN_PROGRESS = "in_progress", "In progress"
+        AWAITING_REVIEW = "awaiting_review", "Awaiting review"
+        CLOSED = "closed", "Closed"
+
+    class Visibility(models.TextChoices):
+        PRIVATE = "private", "Private"
+        HIERARCHICAL = "hierarchical", "Hierarchical"
+
+    title = models.CharField(max_length=200)
+    body_md = models.TextField(blank=True)
+    category = models.CharField(max_length=20, choices=CATEGORY_CHOICES)
+    sub_category = models.CharField(max_length=30, choices=SUB_CATEGORY_CHOICES)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    visibility = models.CharField(max_length=20, choices=Visibility.choices, default=Visibility.HIERARCHICAL)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="authored_tickets")
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assigned_tickets")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="review_queue"
+    )
+    watchers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="TicketWatcher", related_name="watched_tickets", blank=True
+    )
+    target_rank = models.CharField(max_length=10, choices=Rank.choices)
+    reward_credits = models.IntegerField(default=0)
+    reward_pay = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    hours_worked = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["assignee", "status", "-updated_at"], name="ticket_assignee_status"),
+            models.Index(fields=["author", "-updated_at"], name="ticket_author"),
+            models.Index(fields=["reviewer", "status", "-updated_at"], name="ticket_review_queue"),
+            models.Index(fields=["status", "-updated_at"], name="ticket_status"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+
+class TicketWatcher(ObjectIdModel):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="watcher_links")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watched_links")
+    added_at = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["ticket", "user"], name="one_watch_per_person")]
+        indexes = [models.Index(fields=["user"], name="watcher_user")]
+
+
+class ApprovalStep(ObjectIdModel):
+    """One entry of a ticket's approval log: who reviewed, with which amounts, and what followed."""
+
+    class Decision(models.TextChoices):
+        APPROVED = "approved", "Approved"
+        ESCALATED = "escalated", "Escalated"
+        RECOMMENDED = "recommended", "Recommended and escalated"
+        SENT_BACK = "sent_back", "Sent back for rework"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="approval_log")
+    approver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decision = models.CharField(max_length=20, choices=Decision.choices)
+    credits = models.IntegerField()
+    pay = models.DecimalField(max_digits=12, decimal_places=2)
+    note = models.CharField(max_length=500, blank=True)
+    ts = models.DateTimeField(default=now)
+
+    class Meta:
+        indexes = [models.Index(fields=["ticket", "ts"], name="approval_step_ticket")]
+
+
+class Comment(ObjectIdModel):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body_md = models.TextField()
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        indexes = [models.Index(fields=["ticket", "created_at"], name="comment_thread")]
