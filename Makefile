@@ -41,7 +41,7 @@ install-dev: $(VENV)/.installed-dev
 # The whole suite: on SQLite (or on a real MongoDB when TEST_MONGO_URI is set), then the
 # MongoDB smoke suite over mongomock, which proves our queries compile for MongoDB.
 test: install-dev
-	$(if $(TEST_MONGO_URI),MONGO_URI=$(TEST_MONGO_URI)) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(if $(TEST_MONGO_URI),MONGO_URI='$(TEST_MONGO_URI)') $(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(BIN)/python -m pytest -p no:cacheprovider tests_mongo_smoke $(PYTEST_ARGS)
 
 clean:

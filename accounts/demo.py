@@ -1,5 +1,7 @@
 """A small demo organisation for trying the Directorate out."""
 
+from django.contrib.auth.hashers import make_password
+
 from accounts.models import User
 from accounts.ranks import HUMAN_RANKS
 from accounts.services import enlist, nyx_account
@@ -14,10 +16,18 @@ SHADOWS = [
     ("shadow.quill", "Ada Quill"),
 ]
 ASSETS = [
-    ("asset.north", "Jonas North"), ("asset.lark", "Pia Lark"), ("asset.moss", "Evan Moss"),
-    ("asset.voss", "Nell Voss"), ("asset.crane", "Ivo Crane"), ("asset.ferro", "Kit Ferro"),
-    ("asset.dale", "Rhea Dale"), ("asset.wren", "Silas Wren"), ("asset.ash", "Uma Ash"),
-    ("asset.pike", "Bo Pike"), ("asset.stone", "Cy Stone"), ("asset.grey", "Dag Grey"),
+    ("asset.north", "Jonas North"),
+    ("asset.lark", "Pia Lark"),
+    ("asset.moss", "Evan Moss"),
+    ("asset.voss", "Nell Voss"),
+    ("asset.crane", "Ivo Crane"),
+    ("asset.ferro", "Kit Ferro"),
+    ("asset.dale", "Rhea Dale"),
+    ("asset.wren", "Silas Wren"),
+    ("asset.ash", "Uma Ash"),
+    ("asset.pike", "Bo Pike"),
+    ("asset.stone", "Cy Stone"),
+    ("asset.grey", "Dag Grey"),
 ]
 
 
@@ -31,10 +41,13 @@ def seed_demo_organisation(*, password):
     Returns the enlisted members, top first.
     """
     members = []
+    password_hash = make_password(password)  # one bcrypt hash for everyone: seeding stays quick
 
     def add(entry, rank, superior):
         username, name = entry
-        member = enlist(username=username, display_name=name, rank=rank, reports_to=superior, password=password)
+        member = enlist(
+            username=username, display_name=name, rank=rank, reports_to=superior, password_hash=password_hash
+        )
         members.append(member)
         return member
 
@@ -44,23 +57,43 @@ def seed_demo_organisation(*, password):
     assets = [add(entry, "asset", shadows[index // 3]) for index, entry in enumerate(ASSETS)]
 
     create_ticket(
-        actor=executor, assignee_id=marshals[0].id, category="Order", sub_category="Routine Directive",
-        title="Quarterly sector sweep", body_md="Sweep **sector 7** and report anomalies by Friday.",
+        actor=executor,
+        assignee_id=marshals[0].id,
+        category="Order",
+        sub_category="Routine Directive",
+        title="Quarterly sector sweep",
+        body_md="Sweep **sector 7** and report anomalies by Friday.",
     )
     create_ticket(
-        actor=shadows[0], assignee_id=assets[0].id, category="Intel", sub_category="Recon Report",
-        title="Observe the east depot", body_md="Log arrivals and departures for one shift.",
+        actor=shadows[0],
+        assignee_id=assets[0].id,
+        category="Intel",
+        sub_category="Recon Report",
+        title="Observe the east depot",
+        body_md="Log arrivals and departures for one shift.",
     )
     create_ticket(
-        actor=assets[0], assignee_id=shadows[0].id, category="Request", sub_category="Resource",
-        title="Night-vision kit for the depot watch", body_md="The current set has a cracked lens.",
+        actor=assets[0],
+        assignee_id=shadows[0].id,
+        category="Request",
+        sub_category="Resource",
+        title="Night-vision kit for the depot watch",
+        body_md="The current set has a cracked lens.",
     )
     create_ticket(
-        actor=marshals[1], assignee_id=shadows[2].id, category="Logistics", sub_category="Maintenance",
-        title="Service the courier bicycles", visibility="private",
+        actor=marshals[1],
+        assignee_id=shadows[2].id,
+        category="Logistics",
+        sub_category="Maintenance",
+        title="Service the courier bicycles",
+        visibility="private",
     )
     create_ticket(
-        actor=assets[5], assignee_id=shadows[1].id, category="Incident", sub_category="Technical Failure",
-        title="Terminal 4 keeps rebooting", body_md="Started after last night's update.",
+        actor=assets[5],
+        assignee_id=shadows[1].id,
+        category="Incident",
+        sub_category="Technical Failure",
+        title="Terminal 4 keeps rebooting",
+        body_md="Started after last night's update.",
     )
     return members

@@ -18,7 +18,9 @@ class ThrottledLoginForm(AuthenticationForm):
     }
 
     username = forms.CharField(
-        label="Service name", max_length=150, widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"})
+        label="Service name",
+        max_length=150,
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
     )
 
     def __init__(self, request=None, *args, **kwargs):

@@ -66,6 +66,8 @@ class User(AbstractBaseUser, TimestampedModel):
     def save(self, *args, **kwargs):
         if self._state.adding and not self.chain:
             self.chain = self.chain_below(self.reports_to)
+        elif self.superior_ids[-1:] != ([self.reports_to_id] if self.reports_to_id else []):
+            raise ValueError("A superior changes only through accounts.services.move_member, which keeps the chain.")
         super().save(*args, **kwargs)
 
     def chain_below(self, superior):
@@ -113,3 +115,19 @@ class LoginFailure(ObjectIdModel):
 
     class Meta:
         indexes = [models.Index(fields=["scope", "key", "ts"], name="login_failure_lookup")]
+
+
+class RankChange(ObjectIdModel):
+    """The record of every change of rank or superior, written in the same atomic unit as the change."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="rank_changes")
+    from_rank = models.CharField(max_length=10, choices=Rank.choices)
+    to_rank = models.CharField(max_length=10, choices=Rank.choices)
+    from_superior = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    to_superior = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    approved_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    ticket = models.ForeignKey("tickets.Ticket", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    ts = models.DateTimeField(default=now)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-ts"], name="rank_change_user")]

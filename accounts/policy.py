@@ -5,7 +5,7 @@ the only way the rest of the code asks a permission question; services call it
 before every write, selectors mirror it in their queries.
 
 Targets are users: for ticket actions, the person whose work it is (the ticket's
-assignee or author); for broadcasts, the audience, or None for "my subtree".
+assignee or author); for broadcasts, a member of the audience.
 """
 
 from dataclasses import dataclass
@@ -99,19 +99,16 @@ def grant_for(rank, action):
     return MATRIX[Action(action)][Rank(rank)]
 
 
-def can(actor, action, target=None):
-    """May `actor` perform `action` on `target` (a user, or None for "my own reach")?"""
-    if actor is None or not actor.is_active:
+def can(actor, action, target):
+    """May `actor` perform `action` on `target` (a user)? For "at all", ask `may_at_all`."""
+    if actor is None or not actor.is_active or target is None:
         return False
     grant = grant_for(actor.rank, action)
     if grant.reach == Reach.NOBODY:
         return False
     if grant.reach == Reach.ANYONE:
         return True
-    if target is None:
-        # Without a target the question is "may I do this at all?": e.g. broadcasting to one's subtree.
-        return True
-    if target.hidden:
+    if target.hidden and target.id != actor.id:
         return False  # only Niki is hidden, and only Niki may act on Niki
     return _reaches(actor, grant, target)
 
@@ -138,3 +135,8 @@ def _reaches(actor, grant, target):
 def rank_may_ever(rank, action):
     """Whether a rank holds `action` on anyone at all (for showing or hiding a control)."""
     return grant_for(rank, action).reach != Reach.NOBODY
+
+
+def may_at_all(actor, action):
+    """Whether `actor` may perform `action` on anyone, e.g. broadcast to their subtree."""
+    return actor is not None and actor.is_active and rank_may_ever(actor.rank, action)

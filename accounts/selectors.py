@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import Q
 
 from accounts.models import LoginFailure, User
-from accounts.policy import Action, Reach, grant_for
+from accounts.policy import Action, Reach, can, grant_for
 from accounts.ranks import Rank, level
 from directorate.db import now
 from directorate.errors import NotFound
@@ -80,3 +80,16 @@ def login_lockout_seconds(*, username, address):
 
 def normalise_login_name(username):
     return (username or "").strip().lower()[:150]
+
+
+def addressable_people(actor):
+    """Whom `actor` may address a ticket to: their direct superior (upward), themselves and subordinates."""
+    people = []
+    superior = visible_superior_of(actor)
+    if superior is not None and can(actor, Action.CREATE_TICKET_UPWARD, superior):
+        people.append(superior)
+    if can(actor, Action.CREATE_DIRECTIVE, actor):
+        people.append(actor)
+    if grant_for(actor.rank, Action.CREATE_DIRECTIVE).reach in (Reach.SELF_OR_SUBORDINATES, Reach.ANYONE):
+        people.extend(subordinates_of(actor).order_by("display_name"))
+    return people

@@ -7,19 +7,36 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 
-from accounts.models import LoginFailure, User
+from accounts.models import LoginFailure, Notification, User
+from accounts.policy import Action, may_at_all
+from accounts.presentation import shown_name
 from accounts.ranks import Rank
-from accounts.selectors import normalise_login_name
+from accounts.selectors import normalise_login_name, subordinates_of
 from directorate.db import atomic, now
-from directorate.errors import Invalid
+from directorate.errors import Forbidden, Invalid
+from directorate.events import publish
 
 SERVICE_NUMBER_RANGE = (10000, 99999)  # five digits; Niki alone holds a four-digit number
+BROADCAST_MAX = 500
 
 
 def enlist(
-    *, username, display_name, rank, reports_to, password=None, email="", hidden=False, service_number=None
+    *,
+    username,
+    display_name,
+    rank,
+    reports_to,
+    password=None,
+    email="",
+    hidden=False,
+    service_number=None,
+    password_hash=None,
 ):
-    """Create a member of the Directorate. Used by bootstrap and seeding; `password=None` means no login."""
+    """Create a member of the Directorate. Used by bootstrap and seeding; no password means no login.
+
+    `password_hash` (from `make_password`) lets a seed give many members one password without
+    hashing it again for each.
+    """
     user = User(
         username=username,
         display_name=display_name,
@@ -29,7 +46,9 @@ def enlist(
         hidden=hidden,
         service_number=service_number or _free_service_number(),
     )
-    if password is None:
+    if password_hash is not None:
+        user.password = password_hash
+    elif password is None:
         user.set_unusable_password()
     else:
         user.set_password(password)
@@ -117,3 +136,56 @@ def bootstrap_directorate(*, niki_password=None):
 
 def nyx_account():
     return User.objects.get(rank=Rank.NYX)
+
+
+def notify(*, recipients, message, ticket=None):
+    """Store a notification for each recipient (spec 2.4). Call inside the writing service's atomic unit."""
+    moment = now()
+    notifications = [
+        Notification(user_id=recipient.id, message=message[:500], ticket=ticket, ts=moment)
+        for recipient in {person.id: person for person in recipients if person is not None}.values()
+    ]
+    Notification.objects.bulk_create(notifications)
+    for notification in notifications:
+        publish(
+            [notification.user_id],
+            "notification",
+            {
+                "id": notification.id,
+                "message": notification.message,
+                "ticket_id": notification.ticket_id,
+            },
+        )
+    return notifications
+
+
+def broadcast(*, actor, message):
+    """A command to everyone in the actor's subtree (executor and up), delivered as notifications."""
+    message = (message or "").strip()
+    if not message:
+        raise Invalid("A broadcast needs a message.", field_errors={"message": ["Required."]})
+    if len(message) > BROADCAST_MAX:
+        raise Invalid(f"A broadcast has at most {BROADCAST_MAX} characters.", field_errors={"message": ["Too long."]})
+    if not may_at_all(actor, Action.BROADCAST):
+        raise Forbidden("Broadcasts are for executors and above.")
+    recipients = list(subordinates_of(actor))
+    with atomic():
+        notify(recipients=recipients, message=f"Command from {shown_name(actor)}: {message}")
+    return len(recipients)
+
+
+def move_member(person, *, rank, superior):
+    """Change a member's rank and superior, re-rooting the chains of everyone below them.
+
+    The only way to change a superior: `User.save` refuses a `reports_to` that disagrees
+    with the chain. Call inside the atomic unit that records the change (`RankChange`).
+    One update per member below, which is bounded by the size of that subtree.
+    """
+    old_chain = person.chain
+    new_chain = person.chain_below(superior)
+    User.objects.filter(id=person.id).update(rank=rank, reports_to_id=superior.id, chain=new_chain, updated_at=now())
+    if new_chain != old_chain:
+        for member_id, chain in (
+            User.objects.filter(chain__startswith=old_chain).exclude(id=person.id).values_list("id", "chain")
+        ):
+            User.objects.filter(id=member_id).update(chain=new_chain + chain[len(old_chain) :])

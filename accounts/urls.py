@@ -8,6 +8,7 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("profile/", views.profile, name="profile"),
+    path("broadcast/", views.broadcast, name="broadcast"),
     path("people/", views.directory, name="directory"),
     path("people/<str:person_id>/", views.profile, name="person"),
 ]

@@ -1,13 +1,17 @@
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_POST
 
-from accounts import selectors
+from accounts import selectors, services
 from accounts.forms import ThrottledLoginForm
-from tickets.selectors import assigned_to
+from accounts.policy import Action, can, may_at_all
+from economy.selectors import recent_rewards
+from tickets.selectors import assigned_to, review_queue
 
 DIRECTORY_PAGE_SIZE = 25
 
@@ -33,8 +37,18 @@ def dashboard(request):
             "superior": selectors.visible_superior_of(user),
             "direct_reports": selectors.direct_reports_of(user).order_by("rank", "display_name"),
             "my_work": assigned_to(user)[:10],
+            "review_queue": list(review_queue(user)[:10]),
+            "recent_rewards": recent_rewards(user),
+            "may_broadcast": may_at_all(user, Action.BROADCAST),
         },
     )
+
+
+@require_POST
+def broadcast(request):
+    count = services.broadcast(actor=request.user, message=request.POST.get("message", ""))
+    messages.success(request, f"Command sent to {count} {'person' if count == 1 else 'people'}.")
+    return redirect("dashboard")
 
 
 def profile(request, person_id=None):
@@ -42,7 +56,12 @@ def profile(request, person_id=None):
     return render(
         request,
         "accounts/profile.html",
-        {"person": person, "is_me": person.id == request.user.id, "superior": selectors.visible_superior_of(person)},
+        {
+            "person": person,
+            "is_me": person.id == request.user.id,
+            "superior": selectors.visible_superior_of(person),
+            "may_adjust": can(request.user, Action.ADJUST_CREDITS, person),
+        },
     )
 
 
@@ -51,8 +70,6 @@ def directory(request):
     people = selectors.people_visible_to(request.user)
     if query:
         people = people.filter(Q(display_name__icontains=query) | Q(username__icontains=query))
-    page = Paginator(people.order_by("display_name", "id"), DIRECTORY_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    page = Paginator(people.order_by("display_name", "id"), DIRECTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     template = "accounts/directory.html#results" if request.htmx else "accounts/directory.html"
     return render(request, template, {"page": page, "query": query})

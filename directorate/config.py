@@ -6,6 +6,7 @@ process at start with one line naming it, instead of failing later.
 
 import os
 import secrets
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -47,7 +48,8 @@ def parse_url(env, name, schemes):
     if not raw:
         return ""
     parts = urlsplit(raw)
-    if parts.scheme not in schemes or not (parts.netloc or parts.path):
+    has_slashes = raw.lower().startswith(f"{parts.scheme}://")  # "mongodb:host" is not a URL either driver takes
+    if parts.scheme not in schemes or not has_slashes or not (parts.netloc or parts.path):
         expected = " or ".join(f"{scheme}://" for scheme in schemes)
         raise ConfigError(f"{name} must be a URL starting with {expected}")
     return raw
@@ -80,6 +82,19 @@ def development_secret(path):
     return value
 
 
+def parse_money(env, name, default):
+    raw = env.get(name, "").strip()
+    if not raw:
+        return Decimal(default)
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ConfigError(f"{name} must be an amount such as 12.50, got {raw!r}") from None
+    if not value.is_finite() or value < 0 or value != value.quantize(Decimal("0.01")):
+        raise ConfigError(f"{name} must be an amount of at least 0 with at most two decimals, got {raw!r}")
+    return value
+
+
 def parse_hosts(env, name, default):
     raw = env.get(name, "").strip()
     hosts = [host.strip() for host in raw.split(",") if host.strip()] if raw else default
@@ -103,5 +118,6 @@ def read_config(env=None):
         "REDIS_URL": parse_url(env, "REDIS_URL", ("redis", "rediss", "unix")),
         "GEMINI_API_KEY": env.get("GEMINI_API_KEY", "").strip(),
         "ALLOWED_HOSTS": parse_hosts(env, "ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"]),
+        "NYX_HOURLY_PAY": parse_money(env, "NYX_HOURLY_PAY", "10.00"),
         "SQLITE_PATH": Path(env.get("SQLITE_PATH") or var_dir / "directorate.sqlite3"),
     }

@@ -1,8 +1,12 @@
 """Database helpers shared by every app, portable between SQLite and MongoDB."""
 
+from contextlib import contextmanager
+
 from bson import ObjectId
-from django.db import connection, models, transaction
+from django.db import DatabaseError, IntegrityError, connection, models, transaction
 from django.utils import timezone
+
+from directorate.errors import Conflict
 
 
 def new_object_id():
@@ -26,15 +30,48 @@ def atomic():
     everything else uses Django's.
     """
     if is_mongodb():
-        from django_mongodb_backend.transaction import atomic as mongo_atomic
-
-        return mongo_atomic()
+        return _mongodb_atomic()
     return transaction.atomic()
 
 
-def on_commit(callback):
-    """Run `callback` once the surrounding atomic unit commits (at once outside one)."""
-    transaction.on_commit(callback)
+# MongoDB's error code for a write conflict between transactions.
+WRITE_CONFLICT = 112
+
+
+@contextmanager
+def _mongodb_atomic():
+    """The backend's atomic unit, with a lost write race refused as a Conflict.
+
+    Where SQL makes a second conditional update wait and then match nothing (the count
+    the services check), MongoDB fails the second transaction at once with a write
+    conflict. Both mean "someone else changed this meanwhile", and both get the same answer.
+    """
+    from django_mongodb_backend.transaction import atomic as mongo_atomic
+
+    try:
+        with mongo_atomic():
+            yield
+    except DatabaseError as error:
+        if isinstance(error, IntegrityError) or not is_write_conflict(error.__cause__):
+            raise
+        raise Conflict("This changed meanwhile; reload it and try again.") from error
+
+
+def is_write_conflict(error):
+    from pymongo.errors import PyMongoError
+
+    return isinstance(error, PyMongoError) and (
+        error.has_error_label("TransientTransactionError") or getattr(error, "code", None) == WRITE_CONFLICT
+    )
+
+
+def on_commit(callback, *, robust=False):
+    """Run `callback` once the surrounding atomic unit commits (at once outside one).
+
+    `robust=True` logs a failing callback instead of raising: for side effects such as
+    live events, whose failure must not turn a committed write into an error.
+    """
+    transaction.on_commit(callback, robust=robust)
 
 
 class ObjectIdModel(models.Model):

@@ -43,6 +43,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "directorate.middleware.DomainErrorMiddleware",
+    "directorate.middleware.PrivatePagesMiddleware",
 ]
 
 ROOT_URLCONF = "directorate.urls"
@@ -94,9 +95,7 @@ else:
 
 # Channel layer: in memory on one process, Redis when it must span several.
 if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
-    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
@@ -115,6 +114,9 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
+
+# Nyx's base hourly pay is configurable (spec 5.1); it earns no credits.
+NYX_HOURLY_PAY = CONFIG["NYX_HOURLY_PAY"]
 
 # Failed sign-ins: after this many within the window, that account or address must wait.
 LOGIN_THROTTLE = {"per_account": 5, "per_address": 20, "window_seconds": 15 * 60}

@@ -39,6 +39,15 @@ class Transaction(ObjectIdModel):
 
     class Meta:
         indexes = [models.Index(fields=["user", "-ts"], name="ledger_user_time")]
+        constraints = [
+            # A ticket pays out at most once: one credit award and one payment, ever.
+            models.UniqueConstraint(
+                fields=["related_ticket"], condition=models.Q(type="credit_award"), name="one_credit_award_per_ticket"
+            ),
+            models.UniqueConstraint(
+                fields=["related_ticket"], condition=models.Q(type="payment"), name="one_payment_per_ticket"
+            ),
+        ]
 
     def save(self, *args, **kwargs):
         if not self._state.adding:

@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.auth.hashers import make_password
+from django.test import override_settings
 
 from accounts.models import User
 from accounts.ranks import Rank
@@ -67,3 +68,19 @@ def org(directorate, make_member):
     people["asset_2"] = make_member(Rank.ASSET, people["shadow"], "asset.two")
     people["asset_3"] = make_member(Rank.ASSET, people["shadow_2"], "asset.three")
     return people
+
+
+@pytest.fixture
+def directorate_shared_hash(db, password_hash):
+    """Niki and Nyx as `directorate` makes them, without paying for a fresh bcrypt hash of Niki's password.
+
+    Bootstrap runs for real; Niki's password then becomes the session's shared hash of PASSWORD, so
+    the result is the same as `directorate`'s. A module may rebind `directorate` to this fixture.
+    """
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        bootstrap_directorate(niki_password=PASSWORD)
+    User.objects.filter(rank=Rank.NIKI).update(password=password_hash)
+    return {
+        "niki": User.objects.get(rank=Rank.NIKI),
+        "nyx": User.objects.get(rank=Rank.NYX),
+    }

@@ -35,9 +35,25 @@ class Ticket(TimestampedModel):
     watchers = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="TicketWatcher", related_name="watched_tickets", blank=True
     )
+    subject = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="For personnel tickets: the person the request is about.",
+    )
     target_rank = models.CharField(max_length=10, choices=Rank.choices)
     reward_credits = models.IntegerField(default=0)
     reward_pay = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Who proposed the current reward amounts: the submitter, or a reviewer who changed them.",
+    )
     hours_worked = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 

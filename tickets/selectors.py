@@ -1,12 +1,147 @@
-"""Reads of tickets that depend on who is asking."""
+"""Reads of tickets that depend on who is asking.
 
-from tickets.models import Ticket
+Visibility (DESIGN.md, docs/rules.md): you see tickets you authored, are assigned,
+review or watch; per the matrix, the tickets of your subordinates; `private`
+tickets only as author, assignee or current reviewer. Anything else is "not found".
+"""
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Q
+
+from accounts.policy import Action, Reach, grant_for
+from directorate.errors import Invalid, NotFound
+from tickets.models import Ticket, TicketWatcher
+
+PAGE_SIZE = 25
+
+
+def visible_tickets(viewer):
+    """Every ticket `viewer` may see, as one query."""
+    tickets = Ticket.objects.all()
+    reach = grant_for(viewer.rank, Action.VIEW_SUBORDINATE_TICKETS).reach
+    if reach == Reach.ANYONE:
+        return tickets
+    involved = Q(author_id=viewer.id) | Q(assignee_id=viewer.id) | Q(reviewer_id=viewer.id)
+    watched = list(TicketWatcher.objects.filter(user_id=viewer.id).values_list("ticket_id", flat=True))
+    if watched:
+        involved |= Q(id__in=watched, visibility=Ticket.Visibility.HIERARCHICAL)
+    if reach != Reach.NOBODY:
+        # Ranks cap the matrix's reach, but every subordinate already ranks below their superiors,
+        # so the whole subtree is exactly the reach of each grant (tests/test_policy.py checks it).
+        below = Q(assignee__chain__startswith=viewer.chain) | Q(author__chain__startswith=viewer.chain)
+        involved |= Q(below, visibility=Ticket.Visibility.HIERARCHICAL)
+    return tickets.filter(involved)
+
+
+def ticket_for(viewer, ticket_id):
+    """One ticket `viewer` may see, or NotFound (the same for tickets that exist out of sight)."""
+    ticket = visible_tickets(viewer).filter(id=str(ticket_id)).select_related("author", "assignee", "reviewer").first()
+    if ticket is None:
+        raise NotFound("No such ticket.")
+    return ticket
 
 
 def assigned_to(user):
     """Tickets assigned to `user` that are not closed, most recently changed first."""
     return (
-        Ticket.objects.filter(assignee_id=user.id)
-        .exclude(status=Ticket.Status.CLOSED)
-        .order_by("-updated_at", "-id")
+        Ticket.objects.filter(assignee_id=user.id).exclude(status=Ticket.Status.CLOSED).order_by("-updated_at", "-id")
     )
+
+
+def review_queue(user):
+    """Tickets waiting for `user`'s decision, oldest first: first come, first reviewed."""
+    return Ticket.objects.filter(reviewer_id=user.id, status=Ticket.Status.AWAITING_REVIEW).order_by("updated_at", "id")
+
+
+def watchers_of(ticket):
+    from accounts.models import User
+
+    return list(User.objects.filter(watched_links__ticket_id=ticket.id, hidden=False).order_by("display_name"))
+
+
+def approval_log_of(ticket):
+    return list(ticket.approval_log.select_related("approver").order_by("ts", "id"))
+
+
+def comments_of(ticket):
+    return list(ticket.comments.select_related("author").order_by("created_at", "id"))
+
+
+@dataclass(frozen=True)
+class TicketFilters:
+    scope: str = "all"  # all | mine | queue | subordinates
+    status: str = ""
+    category: str = ""
+    assignee_id: str = ""
+    text: str = ""
+
+
+SCOPES = {
+    "all": "Everything I can see",
+    "mine": "Assigned to me",
+    "authored": "Written by me",
+    "queue": "My review queue",
+    "subordinates": "My subordinates' work",
+}
+
+
+def filtered_tickets(viewer, filters):
+    tickets = visible_tickets(viewer)
+    if filters.scope == "mine":
+        tickets = tickets.filter(assignee_id=viewer.id)
+    elif filters.scope == "authored":
+        tickets = tickets.filter(author_id=viewer.id)
+    elif filters.scope == "queue":
+        tickets = tickets.filter(reviewer_id=viewer.id, status=Ticket.Status.AWAITING_REVIEW)
+    elif filters.scope == "subordinates":
+        tickets = tickets.filter(assignee__chain__startswith=viewer.chain).exclude(assignee_id=viewer.id)
+    if filters.status:
+        tickets = tickets.filter(status=filters.status)
+    if filters.category:
+        tickets = tickets.filter(category=filters.category)
+    if filters.assignee_id:
+        tickets = tickets.filter(assignee_id=filters.assignee_id)
+    if filters.text:
+        tickets = tickets.filter(title__icontains=filters.text)
+    return tickets
+
+
+@dataclass
+class Page:
+    items: list
+    next_cursor: str | None
+
+
+def keyset_page(tickets, cursor=None, size=PAGE_SIZE):
+    """A page of tickets, most recently changed first, continuing after `cursor`.
+
+    Keyset pagination: the cost of page N does not grow with N, unlike OFFSET.
+    """
+    tickets = tickets.order_by("-updated_at", "-id")
+    if cursor:
+        updated_at, last_id = decode_cursor(cursor)
+        tickets = tickets.filter(Q(updated_at__lt=updated_at) | Q(updated_at=updated_at, id__lt=last_id))
+    items = list(tickets.select_related("assignee", "author", "reviewer")[: size + 1])
+    next_cursor = encode_cursor(items[size - 1]) if len(items) > size else None
+    return Page(items=items[:size], next_cursor=next_cursor)
+
+
+def encode_cursor(ticket):
+    raw = f"{ticket.updated_at.isoformat()}|{ticket.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor):
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, last_id = raw.split("|")
+        updated_at = datetime.fromisoformat(moment)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise Invalid("That page link is broken; start from the first page.") from None
+    if updated_at.tzinfo is None or len(last_id) != 24:
+        raise Invalid("That page link is broken; start from the first page.")
+    return updated_at, last_id

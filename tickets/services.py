@@ -1,19 +1,47 @@
-"""Writes to tickets. Every write checks the policy and runs in one atomic unit."""
+"""Writes to tickets: the work and reward cycle.
 
+open -> in_progress -> awaiting_review -> closed. Each service checks the policy,
+validates its input before writing anything, and runs in one atomic unit; state
+changes are conditional updates, so two people acting at once cannot both win.
+"""
+
+from django.db import IntegrityError
+
+from accounts.models import RankChange, User
 from accounts.policy import Action, can
+from accounts.presentation import shown_name
+from accounts.ranks import HUMAN_RANKS, Rank, level, rank_above
 from accounts.selectors import person_for
-from directorate.db import atomic
-from directorate.errors import Forbidden, Invalid
+from accounts.services import move_member, notify
+from directorate.db import atomic, now
+from directorate.errors import Conflict, Forbidden, Invalid
+from directorate.events import publish
+from economy.rates import default_proposal, is_abnormal
+from economy.services import pay_ticket_reward
+from economy.validation import parse_credits, parse_hours, parse_money
 from tickets.categories import CATEGORIES, is_valid_pair
-from tickets.models import Ticket, TicketWatcher
+from tickets.models import ApprovalStep, Comment, Ticket, TicketWatcher
+from tickets.selectors import ticket_for
 
 TITLE_MAX = 200
 BODY_MAX = 20_000
+COMMENT_MAX = 10_000
+NOTE_MAX = 500
+PROMOTION = ("Personnel", "Promotion Request")
+Status = Ticket.Status
 
 
 def create_ticket(
-    *, actor, title, category, sub_category, assignee_id, body_md="", visibility=Ticket.Visibility.HIERARCHICAL,
+    *,
+    actor,
+    title,
+    category,
+    sub_category,
+    assignee_id,
+    body_md="",
+    visibility=Ticket.Visibility.HIERARCHICAL,
     watcher_ids=(),
+    subject_id=None,
 ):
     """Open a ticket addressed upward to the actor's superior, or as a directive to self or a subordinate."""
     title = (title or "").strip()
@@ -30,6 +58,8 @@ def create_ticket(
         errors["sub_category"] = [f"Not a sub-category of {category}."]
     if visibility not in Ticket.Visibility.values:
         errors["visibility"] = ["Visibility is private or hierarchical."]
+    if (category, sub_category) == PROMOTION and not subject_id:
+        errors["subject_id"] = ["A promotion request names the person to promote."]
     if errors:
         raise Invalid("The ticket was not created: correct the marked fields.", field_errors=errors)
 
@@ -37,6 +67,11 @@ def create_ticket(
     upward = assignee.id == actor.reports_to_id
     if not can(actor, Action.CREATE_TICKET_UPWARD if upward else Action.CREATE_DIRECTIVE, assignee):
         raise Forbidden("You may address tickets only to your superior, yourself or your subordinates.")
+    subject = None
+    if subject_id:
+        subject = person_for(actor, subject_id)
+        if subject.id != actor.id and not actor.is_above(subject):
+            raise Forbidden("A personnel request may concern only yourself or your subordinates.")
     watchers = [person_for(actor, watcher_id) for watcher_id in dict.fromkeys(watcher_ids)]
 
     ticket = Ticket(
@@ -47,10 +82,373 @@ def create_ticket(
         visibility=visibility,
         author=actor,
         assignee=assignee,
+        subject=subject,
         target_rank=assignee.rank,
     )
     with atomic():
         ticket.save(force_insert=True)
         TicketWatcher.objects.bulk_create([TicketWatcher(ticket=ticket, user=watcher) for watcher in watchers])
+        if assignee.id != actor.id:
+            notify(recipients=[assignee], message=f"New ticket from {shown_name(actor)}: {title}", ticket=ticket)
     return ticket
 
+
+def start_work(*, actor, ticket_id):
+    """The assignee takes up an open ticket."""
+    ticket = ticket_for(actor, ticket_id)
+    if ticket.assignee_id != actor.id:
+        raise Forbidden("Only the assignee starts work on a ticket.")
+    with atomic():
+        _transition(ticket, expected=Status.OPEN, status=Status.IN_PROGRESS)
+    return ticket
+
+
+def add_comment(*, actor, ticket_id, body_md):
+    """Add to a ticket's thread. Closed tickets are read-only."""
+    body_md = (body_md or "").strip()
+    if not body_md:
+        raise Invalid("A comment cannot be empty.", field_errors={"body_md": ["Required."]})
+    if len(body_md) > COMMENT_MAX:
+        raise Invalid(f"A comment has at most {COMMENT_MAX} characters.", field_errors={"body_md": ["Too long."]})
+    ticket = ticket_for(actor, ticket_id)
+    _refuse_if_closed(ticket)
+    with atomic():
+        comment = Comment.objects.create(ticket=ticket, author=actor, body_md=body_md)
+        Ticket.objects.filter(id=ticket.id).update(updated_at=now())
+        _announce(ticket)
+        notify(
+            recipients=[person for person in _participants(ticket) if person.id != actor.id],
+            message=f"{shown_name(actor)} commented on: {ticket.title}",
+            ticket=ticket,
+        )
+    return comment
+
+
+def add_watcher(*, actor, ticket_id, user_id):
+    """Anyone who sees a ticket may watch it; its author, assignee and reviewer may add people they can see."""
+    ticket = ticket_for(actor, ticket_id)
+    _refuse_if_closed(ticket)
+    person = person_for(actor, user_id)
+    if person.id != actor.id and actor.id not in (ticket.author_id, ticket.assignee_id, ticket.reviewer_id):
+        raise Forbidden("Only the ticket's author, assignee or reviewer may add other watchers.")
+    if ticket.visibility == Ticket.Visibility.PRIVATE:
+        raise Invalid("A private ticket has no watchers.")
+    with atomic():
+        try:
+            TicketWatcher.objects.create(ticket=ticket, user=person)
+        except IntegrityError:
+            raise Conflict(f"{shown_name(person)} already watches this ticket.") from None
+    return person
+
+
+def remove_watcher(*, actor, ticket_id, user_id):
+    ticket = ticket_for(actor, ticket_id)
+    _refuse_if_closed(ticket)
+    person = person_for(actor, user_id)
+    if person.id != actor.id and actor.id not in (ticket.author_id, ticket.assignee_id):
+        raise Forbidden("Only the ticket's author or assignee may remove other watchers.")
+    with atomic():
+        TicketWatcher.objects.filter(ticket_id=ticket.id, user_id=person.id).delete()
+
+
+def submit_for_review(*, actor, ticket_id, reward_credits=None, reward_pay=None, hours_worked=None):
+    """The assignee submits finished work with a reward proposal; the review goes to the right superior.
+
+    Without amounts, the proposal is the base credit of the assignee's rank and base pay x hours worked.
+    """
+    hours = parse_hours(hours_worked) if hours_worked not in (None, "") else None
+    ticket = ticket_for(actor, ticket_id)
+    if ticket.assignee_id != actor.id:
+        raise Forbidden("Only the assignee submits a ticket's work for review.")
+    if not can(actor, Action.SUBMIT_REWARD, actor):
+        raise Forbidden("Your rank does not submit reward proposals; close the ticket instead.")
+    if reward_pay in (None, "") and hours is None:
+        raise Invalid(
+            "Give the pay you propose, or the hours worked to compute it.",
+            field_errors={"hours_worked": ["Required when no pay is proposed."]},
+        )
+    default_credits, default_pay = default_proposal(actor.rank, hours=hours or 0)
+    credits = (
+        parse_credits(reward_credits, field="reward_credits") if reward_credits not in (None, "") else default_credits
+    )
+    pay = parse_money(reward_pay, field="reward_pay") if reward_pay not in (None, "") else default_pay
+    reviewer = _first_above(actor, Action.APPROVE_NORMAL_REWARD, actor)
+    with atomic():
+        _transition(
+            ticket,
+            expected=Status.IN_PROGRESS,
+            status=Status.AWAITING_REVIEW,
+            reviewer_id=reviewer.id,
+            reward_credits=credits,
+            reward_pay=pay,
+            hours_worked=hours,
+            proposed_by_id=actor.id,
+        )
+        notify(recipients=[reviewer], message=f"Awaiting your review: {ticket.title}", ticket=ticket)
+    return ticket
+
+
+def approve_reward(*, actor, ticket_id, credits, pay, note=""):
+    """The current reviewer approves the reward, as proposed or adjusted.
+
+    A normal award closes the ticket and pays it. An abnormal one closes only when the
+    reviewer holds escalation authority over the assignee and did not author the ticket
+    or propose those amounts; otherwise the approval is recorded as a recommendation
+    and the review moves up to the next superior who holds that authority.
+    """
+    credits = parse_credits(credits)
+    pay = parse_money(pay)
+    note = _note(note)
+    ticket = ticket_for(actor, ticket_id)
+    _require_reviewer(ticket, actor)
+    assignee = ticket.assignee
+    if assignee.id == actor.id:
+        raise Forbidden("Nobody approves a reward on a ticket they are assigned to.")
+    if not is_abnormal(assignee.rank, credits=credits, pay=pay):
+        if not can(actor, Action.APPROVE_NORMAL_REWARD, assignee):
+            raise Forbidden("You may not approve rewards for this person.")
+        return _close_and_pay(ticket, actor=actor, credits=credits, pay=pay, note=note)
+    changed_amounts = (credits, pay) != (ticket.reward_credits, ticket.reward_pay)
+    own_proposal = actor.id in (ticket.author_id, ticket.proposed_by_id) or changed_amounts
+    if can(actor, Action.APPROVE_ESCALATION, assignee) and (not own_proposal or actor.rank == Rank.NIKI):
+        return _close_and_pay(ticket, actor=actor, credits=credits, pay=pay, note=note)
+    next_reviewer = _first_above(
+        actor,
+        Action.APPROVE_ESCALATION,
+        assignee,
+        start_from=assignee,
+        skip={ticket.author_id, actor.id if changed_amounts else ticket.proposed_by_id},
+    )
+    with atomic():
+        _transition(
+            ticket,
+            expected=Status.AWAITING_REVIEW,
+            status=Status.AWAITING_REVIEW,
+            guard_reviewer=actor,
+            reviewer_id=next_reviewer.id,
+            reward_credits=credits,
+            reward_pay=pay,
+            proposed_by_id=actor.id if changed_amounts else ticket.proposed_by_id,
+        )
+        _log(ticket, actor, ApprovalStep.Decision.RECOMMENDED, credits, pay, note or "Abnormal award: escalated.")
+        notify(recipients=[next_reviewer], message=f"Escalated to you for approval: {ticket.title}", ticket=ticket)
+    return ticket
+
+
+def escalate(*, actor, ticket_id, note=""):
+    """The current reviewer passes the decision up, by choice, to the next superior who may take it."""
+    note = _note(note)
+    ticket = ticket_for(actor, ticket_id)
+    _require_reviewer(ticket, actor)
+    assignee = ticket.assignee
+    abnormal = is_abnormal(assignee.rank, credits=ticket.reward_credits, pay=ticket.reward_pay)
+    action = Action.APPROVE_ESCALATION if abnormal else Action.APPROVE_NORMAL_REWARD
+    skip = {ticket.author_id, ticket.proposed_by_id} if abnormal else set()
+    next_reviewer = _first_above(actor, action, assignee, start_from=assignee, skip=skip)
+    with atomic():
+        _transition(
+            ticket,
+            expected=Status.AWAITING_REVIEW,
+            status=Status.AWAITING_REVIEW,
+            guard_reviewer=actor,
+            reviewer_id=next_reviewer.id,
+        )
+        _log(ticket, actor, ApprovalStep.Decision.ESCALATED, ticket.reward_credits, ticket.reward_pay, note)
+        notify(recipients=[next_reviewer], message=f"Escalated to you for review: {ticket.title}", ticket=ticket)
+    return ticket
+
+
+def send_back(*, actor, ticket_id, comment):
+    """The current reviewer returns the work to the assignee, saying why."""
+    comment = (comment or "").strip()
+    if not comment:
+        raise Invalid("Say what needs rework.", field_errors={"comment": ["Required."]})
+    if len(comment) > COMMENT_MAX:
+        raise Invalid(f"A comment has at most {COMMENT_MAX} characters.", field_errors={"comment": ["Too long."]})
+    ticket = ticket_for(actor, ticket_id)
+    _require_reviewer(ticket, actor)
+    with atomic():
+        _transition(
+            ticket, expected=Status.AWAITING_REVIEW, status=Status.IN_PROGRESS, guard_reviewer=actor, reviewer_id=None
+        )
+        _log(
+            ticket, actor, ApprovalStep.Decision.SENT_BACK, ticket.reward_credits, ticket.reward_pay, comment[:NOTE_MAX]
+        )
+        Comment.objects.create(ticket=ticket, author=actor, body_md=comment)
+        notify(recipients=[ticket.assignee], message=f"Sent back for rework: {ticket.title}", ticket=ticket)
+    return ticket
+
+
+def close_without_reward(*, actor, ticket_id, note=""):
+    """Close a ticket whose assignee earns no reward (Nyx and Niki answer requests this way)."""
+    note = _note(note)
+    ticket = ticket_for(actor, ticket_id)
+    if ticket.assignee_id != actor.id or can(actor, Action.SUBMIT_REWARD, actor):
+        raise Forbidden("Work is closed through review, with a reward proposal.")
+    with atomic():
+        updated = (
+            Ticket.objects.filter(id=ticket.id, assignee_id=actor.id)
+            .exclude(status=Status.CLOSED)
+            .update(status=Status.CLOSED, closed_at=now(), updated_at=now(), reviewer_id=None)
+        )
+        if updated != 1:
+            raise Conflict("This ticket is already closed.")
+        _log(ticket, actor, ApprovalStep.Decision.APPROVED, 0, 0, note or "Closed without reward.")
+        notify(recipients=[ticket.author], message=f"Closed: {ticket.title}", ticket=ticket)
+    return ticket
+
+
+def approve_promotion(*, actor, ticket_id, note=""):
+    """Raise the subject of a promotion request one rank, never to or above the approver's own rank."""
+    note = _note(note)
+    ticket = ticket_for(actor, ticket_id)
+    _refuse_if_closed(ticket)
+    if (ticket.category, ticket.sub_category) != PROMOTION or ticket.subject_id is None:
+        raise Invalid("This is not a promotion request.")
+    subject = User.objects.get(id=ticket.subject_id)
+    if not Ticket.objects.filter(id=ticket.id).exclude(status=Status.CLOSED).exists():
+        # Approved meanwhile: the subject just read may already carry the new rank, so judge nothing on it.
+        raise Conflict("This ticket has already been decided.")
+    if not can(actor, Action.APPROVE_PROMOTION, subject):
+        raise Forbidden("You may not approve promotions for this person.")
+    new_rank = rank_above(subject.rank)
+    if new_rank not in HUMAN_RANKS:
+        # Nyx is the one system account and Niki the one Controller: nobody is promoted into either.
+        raise Forbidden("Promotions end at executor.")
+    if actor.rank != Rank.NIKI and level(new_rank) >= level(actor.rank):
+        raise Forbidden("A promotion never reaches the approver's own rank.")
+    superior = subject.reports_to
+    if level(superior.rank) <= level(new_rank):
+        # The old superior no longer outranks them: they move up to the nearest who does.
+        superior = next(person for person in _chain_above(subject) if level(person.rank) > level(new_rank))
+    with atomic():
+        updated = (
+            Ticket.objects.filter(id=ticket.id)
+            .exclude(status=Status.CLOSED)
+            .update(status=Status.CLOSED, closed_at=now(), updated_at=now(), reviewer_id=None)
+        )
+        if updated != 1:
+            raise Conflict("This ticket has already been decided.")
+        RankChange.objects.create(
+            user=subject,
+            from_rank=subject.rank,
+            to_rank=new_rank,
+            from_superior=subject.reports_to,
+            to_superior=superior,
+            approved_by=actor,
+            ticket=ticket,
+        )
+        move_member(subject, rank=new_rank, superior=superior)
+        _log(ticket, actor, ApprovalStep.Decision.APPROVED, 0, 0, note or f"Promoted to {Rank(new_rank).label}.")
+        notify(
+            recipients=[subject, ticket.author],
+            message=f"{shown_name(subject)} is promoted to {Rank(new_rank).label}.",
+            ticket=ticket,
+        )
+    subject.refresh_from_db()
+    return subject
+
+
+# Internals ------------------------------------------------------------------------------------------------
+
+
+def _transition(ticket, *, expected, status, guard_reviewer=None, **changes):
+    """Move `ticket` from `expected` to `status` only if nobody changed it meanwhile
+    (and, with `guard_reviewer`, only while that person is still its reviewer)."""
+    guard = Ticket.objects.filter(id=ticket.id, status=expected)
+    if guard_reviewer is not None:
+        guard = guard.filter(reviewer_id=guard_reviewer.id)
+    moment = now()
+    if guard.update(status=status, updated_at=moment, **changes) != 1:
+        raise Conflict("This ticket changed meanwhile; reload it and try again.")
+    ticket.status = status
+    ticket.updated_at = moment
+    for name, value in changes.items():
+        setattr(ticket, name, value)
+    _announce(ticket)
+
+
+def _announce(ticket):
+    """Tell everyone involved that the ticket changed, so open ticket pages refresh."""
+    publish(
+        [person.id for person in _participants(ticket)],
+        "ticket_updated",
+        {"ticket_id": ticket.id, "status": ticket.status},
+    )
+
+
+def _close_and_pay(ticket, *, actor, credits, pay, note):
+    with atomic():
+        _transition(
+            ticket,
+            expected=Status.AWAITING_REVIEW,
+            status=Status.CLOSED,
+            guard_reviewer=actor,
+            reward_credits=credits,
+            reward_pay=pay,
+            closed_at=now(),
+        )
+        _log(ticket, actor, ApprovalStep.Decision.APPROVED, credits, pay, note)
+        try:
+            pay_ticket_reward(ticket=ticket, credits=credits, pay=pay, approved_by=actor)
+        except IntegrityError:
+            raise Conflict("This ticket has already been paid.") from None
+        notify(
+            recipients=[ticket.assignee],
+            message=f"Reward approved by {shown_name(actor)}: {credits} credits, ¤{pay} for {ticket.title}",
+            ticket=ticket,
+        )
+    return ticket
+
+
+def _log(ticket, actor, decision, credits, pay, note):
+    ApprovalStep.objects.create(ticket=ticket, approver=actor, decision=decision, credits=credits, pay=pay, note=note)
+
+
+def _chain_above(person):
+    """Everyone above `person`, nearest first, Niki included (Niki may act anywhere)."""
+    ids = person.superior_ids
+    found = {superior.id: superior for superior in User.objects.filter(id__in=ids)}
+    return [found[superior_id] for superior_id in reversed(ids) if superior_id in found]
+
+
+def _first_above(actor, action, target, *, start_from=None, skip=()):
+    """The nearest superior of `start_from` (default `actor`) above `actor` who may do `action` on `target`."""
+    chain = _chain_above(start_from or actor)
+    if start_from is not None and actor.id in {person.id for person in chain}:
+        chain = chain[[person.id for person in chain].index(actor.id) + 1 :]
+    for person in chain:
+        if person.id not in skip and person.is_active and can(person, action, target):
+            return person
+    raise Conflict("No one above can take this decision.")  # unreachable while Niki heads every chain
+
+
+def _require_reviewer(ticket, actor):
+    _refuse_if_closed(ticket)
+    if ticket.status != Status.AWAITING_REVIEW:
+        raise Conflict("This ticket is not awaiting review.")
+    if ticket.reviewer_id != actor.id:
+        if ApprovalStep.objects.filter(ticket_id=ticket.id, approver_id=actor.id).exists():
+            # A former reviewer whose own decision (or a retry of it) moved the ticket on: a late request,
+            # refused like every other "changed meanwhile" (docs/rules.md: "two reviewers at once ... 409").
+            raise Conflict("This ticket changed meanwhile; reload it and try again.")
+        raise Forbidden("Only the current reviewer may decide this ticket.")
+
+
+def _refuse_if_closed(ticket):
+    if ticket.status == Status.CLOSED:
+        raise Conflict("This ticket is closed and read-only.")
+
+
+def _participants(ticket):
+    people = [ticket.author, ticket.assignee, ticket.reviewer]
+    if ticket.visibility == Ticket.Visibility.HIERARCHICAL:
+        people += list(User.objects.filter(watched_links__ticket_id=ticket.id))
+    return [person for person in people if person is not None]
+
+
+def _note(note):
+    note = (note or "").strip()
+    if len(note) > NOTE_MAX:
+        raise Invalid(f"A note has at most {NOTE_MAX} characters.", field_errors={"note": ["Too long."]})
+    return note

@@ -1,8 +1,9 @@
 import os
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from accounts.services import NIKI_SERVICE_NUMBER, bootstrap_directorate
+from directorate.errors import Invalid
 
 
 class Command(BaseCommand):
@@ -12,7 +13,10 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        password = bootstrap_directorate(niki_password=os.environ.get("NIKI_PASSWORD") or None)
+        try:
+            password = bootstrap_directorate(niki_password=os.environ.get("NIKI_PASSWORD") or None)
+        except Invalid as error:
+            raise CommandError(f"NIKI_PASSWORD: {error.message}") from None
         if password is None:
             self.stdout.write("Bootstrap: already done, nothing changed.")
             return

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from economy import views
+
+urlpatterns = [
+    path("ledger/", views.ledger, name="ledger"),
+    path("people/<str:person_id>/adjust/", views.adjust, name="adjust"),
+]

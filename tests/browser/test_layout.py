@@ -1,0 +1,71 @@
+"""The main pages fit a desktop and a phone screen.
+
+With DIRECTORATE_SCREENSHOTS set to a folder, this also saves a PNG of each page there
+(`scripts/screenshots` writes the ones in docs/screenshots/).
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from accounts.demo import MARSHALS
+
+pytestmark = pytest.mark.browser
+
+MARSHAL, MARSHAL_NAME = MARSHALS[0]
+SCREENS = {
+    "desktop": {"viewport": {"width": 1280, "height": 800}, "suffix": ""},
+    "phone": {"viewport": {"width": 390, "height": 844}, "suffix": "-phone", "is_mobile": True, "has_touch": True},
+}
+OVERFLOW = """() => {
+  const width = document.documentElement.clientWidth;
+  const wide = [...document.querySelectorAll("body *")].filter(el => el.getBoundingClientRect().right > width + 1);
+  const shown = wide.slice(0, 5).map(el => el.outerHTML.slice(0, 80));
+  return {scrollWidth: document.documentElement.scrollWidth, width, wide: shown};
+}"""
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+def test_main_pages_fit_the_screen(new_context, console_log, sign_in, screen):
+    settings = SCREENS[screen]
+    context = new_context(
+        viewport=settings["viewport"],
+        device_scale_factor=1,
+        is_mobile=settings.get("is_mobile", False),
+        has_touch=settings.get("has_touch", False),
+    )
+    console_log.watch(context)
+    page = context.new_page()
+    folder = os.environ.get("DIRECTORATE_SCREENSHOTS")
+
+    def check(name):
+        page.wait_for_load_state("load")
+        overflow = page.evaluate(OVERFLOW)
+        assert overflow["scrollWidth"] <= overflow["width"], f"{name} scrolls sideways on {screen}: {overflow['wide']}"
+        masthead = page.locator(".masthead").bounding_box()
+        assert masthead["x"] == 0 and masthead["width"] == overflow["width"]
+        if folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            page.screenshot(
+                path=Path(folder) / f"{name}{settings['suffix']}.png", full_page=True, animations="disabled"
+            )
+
+    page.goto("/login/")
+    check("login")
+
+    sign_in(MARSHAL, on=page)
+    expect(page.locator("#wallet")).to_be_visible()
+    wallet = page.locator("#wallet").bounding_box()
+    masthead = page.locator(".masthead").bounding_box()
+    assert wallet["y"] + wallet["height"] <= masthead["y"] + masthead["height"]
+    check("dashboard")
+
+    page.goto("/people/")
+    expect(page.locator("#directory-results tbody tr").first).to_be_visible()
+    check("directory")
+
+    page.goto("/profile/")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(MARSHAL_NAME)
+    check("profile")

@@ -1,0 +1,49 @@
+"""Checks shared by the ticket, reward and ledger suites.
+
+`assert_ledger_invariant` is docs/rules.md section 3 ("Payment"): for every member, credits equal the sum of
+their ledger entries' credits and balance equals the sum of their entries' pay. `database_state` captures
+everything a refused request must leave untouched.
+"""
+
+from collections import defaultdict
+from decimal import Decimal
+
+from accounts.models import Notification, RankChange, User
+from economy.models import Transaction
+from tickets.models import ApprovalStep, Comment, Ticket, TicketWatcher
+
+
+def assert_ledger_invariant():
+    """Fail, naming each member whose wallet and ledger disagree. Returns the number of members checked."""
+    credits = defaultdict(int)
+    pay = defaultdict(lambda: Decimal("0.00"))
+    for user_id, amount_cr, amount_pay in Transaction.objects.values_list("user_id", "amount_cr", "amount_pay"):
+        credits[user_id] += amount_cr
+        pay[user_id] += amount_pay
+    members = list(User.objects.values_list("id", "username", "credits", "balance"))
+    broken = [
+        f"{username}: wallet {wallet_credits} cr / {balance} pay, ledger {credits[user_id]} cr / {pay[user_id]} pay"
+        for user_id, username, wallet_credits, balance in members
+        if wallet_credits != credits[user_id] or balance != pay[user_id]
+    ]
+    assert not broken, "ledger invariant broken: " + "; ".join(broken)
+    return len(members)
+
+
+def database_state():
+    """Every row count and every ticket and wallet field a refused request must not change."""
+    return {
+        "tickets": sorted(
+            Ticket.objects.values_list(
+                "id", "status", "reviewer_id", "assignee_id", "reward_credits", "reward_pay", "proposed_by_id",
+                "hours_worked", "updated_at", "closed_at",
+            )
+        ),
+        "transactions": Transaction.objects.count(),
+        "approval_steps": ApprovalStep.objects.count(),
+        "notifications": Notification.objects.count(),
+        "comments": Comment.objects.count(),
+        "watchers": TicketWatcher.objects.count(),
+        "rank_changes": RankChange.objects.count(),
+        "members": sorted(User.objects.values_list("id", "rank", "reports_to_id", "chain", "credits", "balance")),
+    }
