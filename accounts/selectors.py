@@ -9,7 +9,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db.models import Q
 
-from accounts.models import LoginFailure, User
+from accounts.models import LoginFailure, Notification, User
 from accounts.policy import Action, Reach, can, grant_for
 from accounts.ranks import Rank, level
 from directorate.db import now
@@ -93,3 +93,12 @@ def addressable_people(actor):
     if grant_for(actor.rank, Action.CREATE_DIRECTIVE).reach in (Reach.SELF_OR_SUBORDINATES, Reach.ANYONE):
         people.extend(subordinates_of(actor).order_by("display_name"))
     return people
+
+
+def inbox_of(user):
+    """A member's notifications, newest first."""
+    return Notification.objects.filter(user_id=user.id).order_by("-ts", "-id")
+
+
+def unread_count(user):
+    return Notification.objects.filter(user_id=user.id, read=False).count()

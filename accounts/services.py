@@ -13,7 +13,7 @@ from accounts.presentation import shown_name
 from accounts.ranks import Rank
 from accounts.selectors import normalise_login_name, subordinates_of
 from directorate.db import atomic, now
-from directorate.errors import Forbidden, Invalid
+from directorate.errors import Conflict, Forbidden, Invalid, NotFound
 from directorate.events import publish
 
 SERVICE_NUMBER_RANGE = (10000, 99999)  # five digits; Niki alone holds a four-digit number
@@ -183,9 +183,25 @@ def move_member(person, *, rank, superior):
     """
     old_chain = person.chain
     new_chain = person.chain_below(superior)
-    User.objects.filter(id=person.id).update(rank=rank, reports_to_id=superior.id, chain=new_chain, updated_at=now())
+    # Conditional on the rank and chain just read: two changes at once cannot both apply.
+    moved = User.objects.filter(id=person.id, rank=person.rank, chain=old_chain).update(
+        rank=rank, reports_to_id=superior.id, chain=new_chain, updated_at=now()
+    )
+    if moved != 1:
+        raise Conflict(f"{shown_name(person)} changed meanwhile; reload and try again.")
     if new_chain != old_chain:
         for member_id, chain in (
             User.objects.filter(chain__startswith=old_chain).exclude(id=person.id).values_list("id", "chain")
         ):
             User.objects.filter(id=member_id).update(chain=new_chain + chain[len(old_chain) :])
+
+
+def mark_read(*, actor, notification_id):
+    """Mark one of the actor's own notifications read. Anyone else's is "not found"."""
+    updated = Notification.objects.filter(id=str(notification_id), user_id=actor.id).update(read=True)
+    if not updated:
+        raise NotFound("No such notification.")
+
+
+def mark_all_read(*, actor):
+    return Notification.objects.filter(user_id=actor.id, read=False).update(read=True)

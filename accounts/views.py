@@ -73,3 +73,30 @@ def directory(request):
     page = Paginator(people.order_by("display_name", "id"), DIRECTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     template = "accounts/directory.html#results" if request.htmx else "accounts/directory.html"
     return render(request, template, {"page": page, "query": query})
+
+
+INBOX_PAGE_SIZE = 25
+
+
+def inbox(request):
+    page = Paginator(selectors.inbox_of(request.user), INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "accounts/inbox.html", {"page": page})
+
+
+def inbox_badge(request):
+    return render(request, "includes/inbox_badge.html")
+
+
+@require_POST
+def mark_read(request, notification_id):
+    services.mark_read(actor=request.user, notification_id=notification_id)
+    if request.htmx:
+        return render(request, "includes/inbox_badge.html", {"oob": True})
+    return redirect("inbox")
+
+
+@require_POST
+def mark_all_read(request):
+    count = services.mark_all_read(actor=request.user)
+    messages.success(request, f"{count} notification{'' if count == 1 else 's'} marked read.")
+    return redirect("inbox")

@@ -8,14 +8,25 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "directorate.settings")
 from directorate.config import ConfigError  # noqa: E402
 
 try:
-    from channels.routing import ProtocolTypeRouter
-    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
     from django.core.asgi import get_asgi_application
 
     django_application = get_asgi_application()
+
+    from channels.auth import AuthMiddlewareStack
+    from channels.routing import ProtocolTypeRouter, URLRouter
+    from channels.security.websocket import AllowedHostsOriginValidator
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    from directorate.routing import websocket_urlpatterns
 except ConfigError as error:
     sys.exit(f"configuration error: {error}")
 
-# The app is local-hosted: it serves its own static files (a reverse proxy may take
-# over /static/ when it grows, see docs/operations.md).
-application = ProtocolTypeRouter({"http": ASGIStaticFilesHandler(django_application)})
+application = ProtocolTypeRouter(
+    {
+        # The app is local-hosted: it serves its own static files (a reverse proxy may take
+        # over /static/ when it grows, see docs/operations.md).
+        "http": ASGIStaticFilesHandler(django_application),
+        # Browsers sign in with the session cookie; other origins are refused (no cross-site sockets).
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    }
+)

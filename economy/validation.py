@@ -1,19 +1,26 @@
-"""Parsing and bounds of amounts anyone may propose, approve or adjust."""
+"""Parsing and bounds of amounts anyone may propose, approve or adjust.
 
-from decimal import Decimal, InvalidOperation
+Amounts arrive as text from forms and JSON. Only plain ASCII numbers are accepted
+("12", "-3", "12.50"): no exponents, underscores, other scripts' digits or special
+values, so what a person typed is exactly what is stored.
+"""
+
+import re
+from decimal import Decimal
 
 from directorate.errors import Invalid
 from economy.rates import CENT, MAX_CREDITS, MAX_HOURS, MAX_PAY
 
+WHOLE_NUMBER = re.compile(r"-?[0-9]{1,12}")
+AMOUNT = re.compile(r"-?[0-9]{1,12}(\.[0-9]+)?")
+
 
 def parse_credits(value, *, field="credits", allow_negative=False):
-    if isinstance(value, bool):
+    text = value if isinstance(value, str) else str(value) if type(value) is int else ""
+    text = text.strip()
+    if not WHOLE_NUMBER.fullmatch(text):
         raise Invalid("Credits must be a whole number.", field_errors={field: ["Must be a whole number."]})
-    try:
-        text = str(value).strip()
-        credits = int(text)
-    except (TypeError, ValueError):
-        raise Invalid("Credits must be a whole number.", field_errors={field: ["Must be a whole number."]}) from None
+    credits = int(text)
     low = -MAX_CREDITS if allow_negative else 0
     if not low <= credits <= MAX_CREDITS:
         message = f"Must be between {low} and {MAX_CREDITS}."
@@ -22,20 +29,18 @@ def parse_credits(value, *, field="credits", allow_negative=False):
 
 
 def parse_money(value, *, field="pay", allow_negative=False, maximum=MAX_PAY):
-    try:
-        amount = Decimal(str(value).strip())
-    except (InvalidOperation, TypeError, ValueError):
+    text = value if isinstance(value, str) else str(value) if type(value) in (int, Decimal) else ""
+    text = text.strip()
+    if not AMOUNT.fullmatch(text):
         raise Invalid(
             "Pay must be an amount such as 12.50.", field_errors={field: ["Must be an amount such as 12.50."]}
-        ) from None
-    if not amount.is_finite():
-        raise Invalid("Pay must be a finite amount.", field_errors={field: ["Must be a finite amount."]})
-    # The range comes first: quantizing an absurd amount (1e30) raises InvalidOperation instead of refusing it.
+        )
+    amount = Decimal(text)
     low = -maximum if allow_negative else Decimal("0")
     if not low <= amount <= maximum:
         message = f"Must be between {low} and {maximum}."
         raise Invalid(f"Pay out of range: {message}", field_errors={field: [message]})
-    if amount != amount.quantize(CENT) or amount.as_tuple().exponent < -2:
+    if amount != amount.quantize(CENT):
         raise Invalid("Pay has at most two decimals.", field_errors={field: ["At most two decimals."]})
     return amount.quantize(CENT)
 

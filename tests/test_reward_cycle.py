@@ -302,9 +302,17 @@ def test_upward_ticket_is_seen_above_the_author_not_by_peers(org):
                                                                  "asset_3"}
 
 
-def test_private_ticket_is_hidden_from_watchers_and_superiors(org):
-    ticket = new_ticket(org["shadow"], org["asset"], visibility="private", watcher_ids=[org["asset_2"].id])
+def test_private_ticket_is_hidden_from_superiors(org):
+    ticket = new_ticket(org["shadow"], org["asset"], visibility="private")
     assert {name for name in ALL if sees(org[name], ticket)} == {"niki", "shadow", "asset"}
+
+
+def test_a_private_ticket_is_created_without_watchers(org):
+    refused(
+        Invalid, services.create_ticket, says="A private ticket has no watchers.", actor=org["shadow"],
+        title="Quiet work", category="Order", sub_category="Routine Directive", assignee_id=org["asset"].id,
+        visibility="private", watcher_ids=[org["asset_2"].id],
+    )
 
 
 def test_the_current_reviewer_sees_a_private_ticket_while_reviewing_it(org):
@@ -1153,9 +1161,10 @@ def short(value):
 
 
 BAD_CREDITS = [-1, "-1", 10_001, "10001", "abc", "1.5", 1.5, "1e3", "NaN", "Infinity", "-Infinity", True, False,
-               "9" * 5000, "  ", [], "0x10"]
+               "9" * 5000, "  ", [], "0x10", "1_000", "+5", "\u0661\u0662", "\uff11"]
 BAD_PAY = ["-0.01", -5, "100000.01", "abc", "NaN", "sNaN", "Infinity", "-Infinity", "1.005", "1.001", True, False,
-           "9" * 5000, "1e30", "1e100000", "-1e100000", float("nan"), float("inf"), "12,50", "  ", []]
+           "9" * 5000, "1e30", "1e100000", "-1e100000", float("nan"), float("inf"), "12,50", "  ", [], "1_000.00",
+           "+5", "\u0661\u0662.50", "5.", ".5", 2.5]
 BAD_HOURS = ["0", 0, "-1", "744.01", "abc", "NaN", "Infinity", "1.001", True, "1e30", "1e100000"]
 
 

@@ -513,8 +513,9 @@ def test_refusals_render_with_their_status_and_message(as_, org, htmx):
         (org["shadow"], "start", {}, 403, "Only the assignee starts work on a ticket.", "Not permitted"),
         (org["marshal_2"], "start", {}, 404, "No such ticket.", "Not found"),
         (org["asset"], "comment", {"body_md": "  "}, 400, "A comment cannot be empty.", "Request refused"),
-        (org["asset"], "submit", {"reward_pay": "NaN"}, 400, "Pay must be a finite amount.", "Request refused"),
-        (org["asset"], "submit", {"reward_pay": "1e30"}, 400, "Pay out of range", "Request refused"),
+        (org["asset"], "submit", {"reward_pay": "NaN"}, 400, "Pay must be an amount such as 12.50.", "Request refused"),
+        (org["asset"], "submit", {"reward_pay": "1e30"}, 400, "Pay must be an amount such as 12.50", "Request refused"),
+        (org["asset"], "submit", {"reward_pay": "100000.01"}, 400, "Pay out of range", "Request refused"),
     ]
     for actor, action, data, status, message, heading in cases:
         before = database_state()

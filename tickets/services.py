@@ -72,6 +72,8 @@ def create_ticket(
         subject = person_for(actor, subject_id)
         if subject.id != actor.id and not actor.is_above(subject):
             raise Forbidden("A personnel request may concern only yourself or your subordinates.")
+    if watcher_ids and visibility == Ticket.Visibility.PRIVATE:
+        raise Invalid("A private ticket has no watchers.", field_errors={"watcher_ids": ["Not for private tickets."]})
     watchers = [person_for(actor, watcher_id) for watcher_id in dict.fromkeys(watcher_ids)]
 
     ticket = Ticket(

@@ -1,3 +1,5 @@
+import re
+
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -14,12 +16,16 @@ from tickets.categories import CATEGORIES
 from tickets.forms import TicketCreateForm, sub_category_choices
 from tickets.models import Ticket
 
+OBJECT_ID = re.compile(r"[0-9a-f]{24}")
+ASSIGNEE_CHOICES = 200  # beyond this, filter by ?assignee=<id>
+
 
 def ticket_list(request):
     filters = selectors.TicketFilters(
         scope=request.GET.get("scope") if request.GET.get("scope") in selectors.SCOPES else "all",
         status=request.GET.get("status") if request.GET.get("status") in Ticket.Status.values else "",
         category=request.GET.get("category") if request.GET.get("category") in CATEGORIES else "",
+        assignee_id=request.GET.get("assignee", "") if OBJECT_ID.fullmatch(request.GET.get("assignee", "")) else "",
         text=request.GET.get("q", "").strip()[:100],
     )
     page = selectors.keyset_page(selectors.filtered_tickets(request.user, filters), request.GET.get("after"))
@@ -29,6 +35,7 @@ def ticket_list(request):
         "scopes": selectors.SCOPES,
         "statuses": Ticket.Status.choices,
         "categories": CATEGORIES,
+        "assignees": [request.user, *subordinates_of(request.user).order_by("display_name")[:ASSIGNEE_CHOICES]],
         "query_string": request.GET.copy(),
     }
     results_only = request.htmx and request.htmx.target == "ticket-results"
