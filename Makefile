@@ -36,7 +36,7 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
-	scripts/ensure-system-packages chromium:chromium
+	scripts/ensure-system-packages chromium:chromium redis-server:redis-server
 
 # The whole suite: on SQLite (or on a real MongoDB when TEST_MONGO_URI is set), then the
 # MongoDB smoke suite over mongomock, which proves our queries compile for MongoDB.
