@@ -131,3 +131,25 @@ class RankChange(ObjectIdModel):
 
     class Meta:
         indexes = [models.Index(fields=["user", "-ts"], name="rank_change_user")]
+
+
+class RefreshToken(ObjectIdModel):
+    """One refresh token of the JSON API (accounts/tokens.py), kept to detect reuse and to revoke.
+
+    Only a hash of the token's `jti` is stored. Tokens issued by one sign-in share a `family`; using a
+    spent token again revokes the whole family (the sign-out of a stolen token's every copy).
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="refresh_tokens")
+    family = models.CharField(max_length=24)
+    jti_hash = models.CharField(max_length=64, unique=True)
+    issued_at = models.DateTimeField(default=now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["family"], name="refresh_token_family"),
+            models.Index(fields=["user", "expires_at"], name="refresh_token_user"),
+        ]

@@ -1,0 +1,49 @@
+"""The JSON API's ledger and manual adjustments (spec 6, docs/api.md)."""
+
+from ninja import Query, Router
+
+from accounts.schemas import person_out
+from directorate import keyset
+from directorate.errors import NotFound
+from directorate.schemas import errors, money
+from economy import selectors, services
+from economy.schemas import AdjustIn, LedgerOut, LedgerQuery, TransactionOut, transaction_out
+from tickets.selectors import visible_tickets
+
+router = Router(tags=["ledger"])
+LEDGER_PAGE_SIZE = 50
+
+
+@router.get("/transactions", response={200: LedgerOut, **errors(400, 401, 404)})
+def transactions(request, filters: Query[LedgerQuery]):
+    """Your ledger, newest first; `?user=<id>` reads a subordinate's, for those who may adjust it (marshal and
+    up). Anyone else's ledger is "not found"."""
+    viewer = request.auth
+    try:
+        owner = selectors.ledger_owner_for(viewer, filters.user)
+    except NotFound:
+        # One answer for a person out of sight, one you see but may not read, and an id that does not exist.
+        raise NotFound("No such ledger.") from None
+    items, next_cursor = keyset.page(
+        selectors.ledger_of(owner), field="ts", cursor=filters.after, size=LEDGER_PAGE_SIZE
+    )
+    ticket_ids = {entry.related_ticket_id for entry in items if entry.related_ticket_id}
+    visible = set()
+    if ticket_ids:  # a ticket the viewer may not see is not named, not even by id
+        visible = set(visible_tickets(viewer).filter(id__in=ticket_ids).values_list("id", flat=True))
+    return {
+        "owner": person_out(owner),
+        "credits": owner.credits,
+        "balance": money(owner.balance),
+        "items": [transaction_out(entry, visible_ticket_ids=visible) for entry in items],
+        "next_cursor": next_cursor,
+    }
+
+
+@router.patch("/users/{user_id}/adjust", response={200: TransactionOut, **errors(400, 401, 403, 404, 409)})
+def adjust(request, user_id: str, payload: AdjustIn):
+    """A manual adjustment of a subordinate's credits and/or balance, with a reason (marshal and up)."""
+    entry = services.adjust(
+        actor=request.auth, user_id=user_id, credits=payload.credits, pay=payload.pay, reason=payload.reason
+    )
+    return transaction_out(entry, visible_ticket_ids=set())

@@ -1,0 +1,387 @@
+"""The JSON API's tickets, rank by rank: the whole reward cycle through the API, every decision route,
+404 for what you may not see (identical to what does not exist), and the 4xx for every malformed request.
+
+Every test ends with the ledger invariant. Setup that is not under test calls the services directly.
+"""
+
+import pytest
+
+from accounts.models import User
+from economy.models import Transaction
+from tests.api_support import (
+    api,
+    as_member,
+    assert_error,
+    directorate,
+    password_hash,
+    quick_bcrypt,
+    sign_in,
+)
+from tests.invariants import assert_ledger_invariant, database_state
+from tickets import services
+from tickets.models import Ticket
+
+# The shared fixtures, imported so that pytest finds them in this module.
+FIXTURES = (api, as_member, directorate, password_hash, quick_bcrypt, sign_in)
+
+MISSING_ID = "0123456789abcdef01234567"
+
+
+@pytest.fixture(autouse=True)
+def ledger_invariant(db):
+    yield
+    assert_ledger_invariant()
+
+
+def directive(author, assignee, **fields):
+    """The body of `POST /api/tickets` from `author` to `assignee`."""
+    return {"title": "Sweep sector 7", "category": "Order", "sub_category": "Routine Directive",
+            "assignee_id": assignee.id, **fields}
+
+
+def new_ticket(author, assignee, **kw):
+    fields = {"title": "Sweep sector 7", "category": "Order", "sub_category": "Routine Directive", **kw}
+    return services.create_ticket(actor=author, assignee_id=assignee.id, **fields)
+
+
+def submitted(author, assignee, credits="1", pay="3.00", **kw):
+    ticket = new_ticket(author, assignee, **kw)
+    services.start_work(actor=assignee, ticket_id=ticket.id)
+    services.submit_for_review(actor=assignee, ticket_id=ticket.id, reward_credits=credits, reward_pay=pay)
+    return Ticket.objects.get(id=ticket.id)
+
+
+# The whole cycle --------------------------------------------------------------------------------------------
+
+
+def test_the_whole_reward_cycle_through_the_api(org, as_member):
+    asset, marshal = as_member(org["asset"]), as_member(org["marshal"])
+
+    created = asset.post("/api/tickets", directive(org["asset"], org["asset"], title="Report: sector 7 swept",
+                                                   body_md="Swept *twice*."))
+    assert created.status_code == 201, created.content
+    ticket = created.json()
+    assert ticket["status"] == "open" and ticket["title"] == "Report: sector 7 swept"
+    assert ticket["author"] == ticket["assignee"] == {
+        "id": org["asset"].id, "name": org["asset"].display_name, "rank": "asset", "username": "asset.one",
+    }
+    assert ticket["reviewer"] is None and ticket["reward_pay"] == "0.00" and ticket["target_rank"] == "asset"
+    path = f"/api/tickets/{ticket['id']}"
+
+    started = asset.patch(f"{path}/start")
+    assert started.status_code == 200 and started.json()["status"] == "in_progress"
+
+    submitted_ = asset.patch(f"{path}/submit", {"reward_credits": 1, "reward_pay": "9.50"})
+    assert submitted_.status_code == 200, submitted_.content
+    body = submitted_.json()
+    assert body["status"] == "awaiting_review" and body["reviewer"]["id"] == org["marshal"].id
+    assert (body["reward_credits"], body["reward_pay"]) == (1, "9.50")
+    assert body["proposed_by"]["id"] == org["asset"].id
+
+    queue = marshal.get("/api/tickets", scope="queue").json()
+    assert [item["id"] for item in queue["items"]] == [ticket["id"]] and queue["next_cursor"] is None
+
+    approved = marshal.patch(f"{path}/approve", {"credits": "1", "pay": "9.50", "note": "Good work."})
+    assert approved.status_code == 200, approved.content
+    assert approved.json()["status"] == "closed" and approved.json()["closed_at"]
+
+    ledger = asset.get("/api/transactions").json()
+    assert (ledger["credits"], ledger["balance"]) == (1, "9.50")
+    assert sorted((e["type"], e["amount_cr"], e["amount_pay"]) for e in ledger["items"]) == [
+        ("credit_award", 1, "0.00"), ("payment", 0, "9.50"),
+    ]
+    assert {e["approved_by"]["id"] for e in ledger["items"]} == {org["marshal"].id}
+    assert {e["related_ticket"]["id"] for e in ledger["items"]} == {ticket["id"]}
+
+    detail = asset.get(path).json()
+    assert [(step["decision"], step["credits"], step["pay"], step["note"]) for step in detail["approval_log"]] == [
+        ("approved", 1, "9.50", "Good work."),
+    ]
+    # Approving again pays nothing more.
+    assert_error(marshal.patch(f"{path}/approve", {"credits": "1", "pay": "9.50"}), 409, "conflict")
+    assert Transaction.objects.count() == 2
+
+
+def test_hours_worked_give_the_default_proposal(org, as_member):
+    ticket = new_ticket(org["shadow"], org["shadow"])
+    services.start_work(actor=org["shadow"], ticket_id=ticket.id)
+    body = as_member(org["shadow"]).patch(f"/api/tickets/{ticket.id}/submit", {"hours_worked": "2.5"}).json()
+    assert (body["reward_credits"], body["reward_pay"], body["hours_worked"]) == (2, "11.25", "2.50")
+
+
+def test_an_abnormal_award_escalates_then_closes(org, as_member):
+    ticket = submitted(org["asset"], org["asset"], credits="150", pay="1.00")
+    path = f"/api/tickets/{ticket.id}"
+    recommended = as_member(org["marshal"]).patch(f"{path}/approve", {"credits": 150, "pay": "1.00"})
+    assert recommended.status_code == 200
+    assert recommended.json()["status"] == "awaiting_review"
+    assert recommended.json()["reviewer"]["id"] == org["executor"].id
+    closed = as_member(org["executor"]).patch(f"{path}/approve", {"credits": 150, "pay": "1.00"})
+    assert closed.json()["status"] == "closed"
+    decisions = [step["decision"] for step in as_member(org["asset"]).get(path).json()["approval_log"]]
+    assert decisions == ["recommended", "approved"]
+    assert User.objects.get(id=org["asset"].id).credits == 150
+
+
+def test_escalate_and_send_back(org, as_member):
+    ticket = submitted(org["asset"], org["asset"])
+    path = f"/api/tickets/{ticket.id}"
+    marshal, executor = as_member(org["marshal"]), as_member(org["executor"])
+    escalated = marshal.patch(f"{path}/escalate", {"note": "Your call."})
+    assert escalated.status_code == 200 and escalated.json()["reviewer"]["id"] == org["executor"].id
+    assert_error(marshal.patch(f"{path}/send-back", {"comment": "Redo"}), 409)  # no longer the reviewer
+    assert_error(executor.patch(f"{path}/send-back", {}), 400, "invalid", field="comment")
+    assert_error(executor.patch(f"{path}/send-back", {"comment": "   "}), 400, "invalid", field="comment")
+    back = executor.patch(f"{path}/send-back", {"comment": "Add the photographs."})
+    assert back.status_code == 200 and back.json()["status"] == "in_progress" and back.json()["reviewer"] is None
+    detail = as_member(org["asset"]).get(path).json()
+    assert [step["decision"] for step in detail["approval_log"]] == ["escalated", "sent_back"]
+    assert detail["comments"][-1]["body_md"] == "Add the photographs."
+    assert detail["comments"][-1]["author"]["id"] == org["executor"].id
+
+
+def test_close_without_reward_by_the_directorate(org, as_member):
+    niki = as_member(org["niki"])
+    ticket = niki.post("/api/tickets", directive(org["niki"], org["niki"], title="Own errand")).json()
+    assert_error(as_member(org["asset"]).patch(f"/api/tickets/{ticket['id']}/close", {}), 404)
+    closed = niki.patch(f"/api/tickets/{ticket['id']}/close", {"note": "Done."})
+    assert closed.status_code == 200 and closed.json()["status"] == "closed"
+    assert_error(niki.patch(f"/api/tickets/{ticket['id']}/close", {}), 409, "conflict")
+
+
+def test_the_assignee_who_earns_rewards_may_not_close_without_one(org, as_member):
+    ticket = new_ticket(org["asset"], org["asset"])
+    assert_error(as_member(org["asset"]).patch(f"/api/tickets/{ticket.id}/close", {}), 403, "forbidden")
+
+
+def test_promotion_through_the_api(org, as_member):
+    ticket = new_ticket(org["shadow"], org["marshal"], category="Personnel", sub_category="Promotion Request",
+                        subject_id=org["asset"].id)
+    assert_error(as_member(org["shadow"]).patch(f"/api/tickets/{ticket.id}/promote", {}), 403, "forbidden")
+    promoted = as_member(org["marshal"]).patch(f"/api/tickets/{ticket.id}/promote", {"note": "Earned."})
+    assert promoted.status_code == 200, promoted.content
+    assert promoted.json() == {"id": org["asset"].id, "name": org["asset"].display_name, "rank": "shadow",
+                               "username": "asset.one"}
+    assert_error(as_member(org["marshal"]).patch(f"/api/tickets/{ticket.id}/promote", {}), 409)
+
+
+def test_comments_and_watchers(org, as_member):
+    ticket = new_ticket(org["marshal"], org["shadow"])
+    path = f"/api/tickets/{ticket.id}"
+    shadow, marshal = as_member(org["shadow"]), as_member(org["marshal"])
+    comment = shadow.post(f"{path}/comment", {"body_md": "On it."})
+    assert comment.status_code == 201
+    assert comment.json()["author"]["id"] == org["shadow"].id and comment.json()["body_md"] == "On it."
+    assert_error(shadow.post(f"{path}/comment", {"body_md": ""}), 400, "invalid", field="body_md")
+    assert_error(shadow.post(f"{path}/comment", {"body_md": "x" * 10_001}), 400, "invalid", field="body_md")
+
+    added = marshal.post(f"{path}/watchers", {"user_id": org["asset"].id})
+    assert added.status_code == 201 and added.json()["id"] == org["asset"].id
+    assert_error(marshal.post(f"{path}/watchers", {"user_id": org["asset"].id}), 409, "conflict")
+    assert as_member(org["asset"]).get(path).json()["watchers"][0]["id"] == org["asset"].id
+    removed = as_member(org["asset"]).delete(f"{path}/watchers/{org['asset'].id}")
+    assert removed.status_code == 204 and removed.content == b""
+    assert_error(as_member(org["asset"]).get(path), 404)  # no longer watching, not in the asset's sight
+
+    services.start_work(actor=org["shadow"], ticket_id=ticket.id)
+    services.submit_for_review(actor=org["shadow"], ticket_id=ticket.id, reward_credits="1", reward_pay="1.00")
+    assert marshal.patch(f"{path}/approve", {"credits": 1, "pay": "1.00"}).json()["status"] == "closed"
+    assert_error(shadow.post(f"{path}/comment", {"body_md": "Late."}), 409, "conflict")
+
+
+# Lists ----------------------------------------------------------------------------------------------------------
+
+
+def test_list_filters_and_cursor(org, as_member):
+    marshal = as_member(org["marshal"])
+    for number in range(27):
+        new_ticket(org["marshal"], org["shadow"], title=f"Patrol {number}")
+    new_ticket(org["marshal"], org["asset"], title="Inventory", category="Logistics", sub_category="Transport")
+    first = marshal.get("/api/tickets").json()
+    assert len(first["items"]) == 25 and first["next_cursor"]
+    second = marshal.get("/api/tickets", after=first["next_cursor"]).json()
+    assert len(second["items"]) == 3 and second["next_cursor"] is None
+    assert len({item["id"] for item in first["items"] + second["items"]}) == 28
+
+    def titles(**query):
+        return sorted(item["title"] for item in marshal.get("/api/tickets", **query).json()["items"])
+
+    assert titles(category="Logistics") == ["Inventory"]
+    assert titles(assignee=org["asset"].id) == ["Inventory"]
+    assert titles(q="patrol 2") == ["Patrol 2", "Patrol 20", "Patrol 21", "Patrol 22", "Patrol 23", "Patrol 24",
+                                     "Patrol 25", "Patrol 26"]
+    assert titles(status="closed") == []
+    assert titles(scope="mine") == []
+    assert len(as_member(org["shadow"]).get("/api/tickets", scope="mine").json()["items"]) == 25
+    assert as_member(org["asset_3"]).get("/api/tickets").json() == {"items": [], "next_cursor": None}
+
+
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ({"scope": "everything"}, "scope"),
+        ({"status": "done"}, "status"),
+        ({"category": "Gossip"}, "category"),
+        ({"assignee": "not-an-id"}, "assignee"),
+        ({"q": "x" * 101}, "q"),
+        ({"after": "not-a-cursor"}, "after"),
+        ({"after": "MjAyNi0wMS0wMXxzaG9ydA"}, "after"),  # a cursor that decodes, to a short id
+    ],
+)
+def test_malformed_list_queries_are_400(org, as_member, query, field):
+    assert_error(as_member(org["marshal"]).get("/api/tickets", **query), 400, "invalid", field=field)
+
+
+# Who may see and act -----------------------------------------------------------------------------------------------
+
+
+def test_what_you_may_not_see_is_exactly_like_what_does_not_exist(org, as_member):
+    ticket = new_ticket(org["marshal_2"], org["shadow_2"])
+    outsider = as_member(org["marshal"])
+    for method, suffix, body in [
+        ("get", "", None), ("patch", "/start", None), ("patch", "/submit", {"reward_pay": "1.00"}),
+        ("patch", "/approve", {"credits": 1, "pay": "1.00"}), ("patch", "/escalate", {}),
+        ("patch", "/send-back", {"comment": "x"}), ("patch", "/close", {}), ("patch", "/promote", {}),
+        ("post", "/comment", {"body_md": "x"}), ("post", "/watchers", {}),
+    ]:
+        hidden = outsider.request(method, f"/api/tickets/{ticket.id}{suffix}", body)
+        missing = outsider.request(method, f"/api/tickets/{MISSING_ID}{suffix}", body)
+        malformed = outsider.request(method, f"/api/tickets/not-an-id{suffix}", body)
+        assert hidden.status_code == missing.status_code == malformed.status_code == 404, (method, suffix)
+        assert hidden.json() == missing.json() == malformed.json() == {
+            "detail": "No such ticket.", "code": "not_found", "errors": {},
+        }
+    assert_error(outsider.delete(f"/api/tickets/{ticket.id}/watchers/{org['marshal'].id}"), 404)
+
+
+def test_a_private_ticket_is_seen_only_by_its_parties(org, as_member):
+    ticket = new_ticket(org["shadow"], org["asset"], visibility="private")
+    assert as_member(org["asset"]).get(f"/api/tickets/{ticket.id}").status_code == 200
+    assert_error(as_member(org["marshal"]).get(f"/api/tickets/{ticket.id}"), 404)
+    assert as_member(org["niki"]).get(f"/api/tickets/{ticket.id}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "author, assignee, status",
+    [
+        ("asset", "shadow", 201),  # upward, to the direct superior
+        ("asset", "asset", 201),  # to self
+        ("asset", "marshal", 403),  # two levels up: visible, not addressable
+        ("asset", "asset_2", 403),  # a peer
+        ("asset", "asset_3", 404),  # out of sight
+        ("marshal", "asset", 201),  # a directive downward
+        ("executor", "marshal_2", 201),
+        ("niki", "asset_3", 201),
+    ],
+)
+def test_create_as_each_rank(org, as_member, author, assignee, status):
+    response = as_member(org[author]).post("/api/tickets", directive(org[author], org[assignee]))
+    if status == 201:
+        assert response.status_code == 201, response.content
+    else:
+        before = database_state()
+        assert_error(response, status)
+        assert database_state() == before
+
+
+def test_only_the_reviewer_decides(org, as_member):
+    ticket = submitted(org["asset"], org["asset"])
+    path = f"/api/tickets/{ticket.id}/approve"
+    assert_error(as_member(org["asset"]).patch(path, {"credits": 1, "pay": "3.00"}), 403, "forbidden")
+    assert_error(as_member(org["shadow"]).patch(path, {"credits": 1, "pay": "3.00"}), 403, "forbidden")
+    assert_error(as_member(org["executor"]).patch(path, {"credits": 1, "pay": "3.00"}), 403, "forbidden")
+    assert_error(as_member(org["marshal_2"]).patch(path, {"credits": 1, "pay": "3.00"}), 404)
+    assert_error(as_member(org["asset"]).patch(f"/api/tickets/{ticket.id}/start"), 409, "conflict")
+    assert Transaction.objects.count() == 0
+
+
+# Malformed requests ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"title": ""}, "title"),
+        ({"title": "t" * 201}, "title"),
+        ({"title": 5}, "title"),
+        ({"category": "Gossip"}, "category"),
+        ({"sub_category": "Leave"}, "sub_category"),
+        ({"visibility": "public"}, "visibility"),
+        ({"body_md": "b" * 20_001}, "body_md"),
+        ({"watcher_ids": "not-a-list"}, "watcher_ids"),
+        ({"category": "Personnel", "sub_category": "Promotion Request"}, "subject_id"),
+        ({"assignee_id": None}, "assignee_id"),
+    ],
+)
+def test_malformed_tickets_are_400_and_write_nothing(org, as_member, changes, field):
+    before = database_state()
+    response = as_member(org["asset"]).post("/api/tickets", {**directive(org["asset"], org["shadow"]), **changes})
+    assert_error(response, 400, "invalid", field=field)
+    assert database_state() == before
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"credits": 1.5, "pay": "3.00"}, "credits"),
+        ({"credits": True, "pay": "3.00"}, "credits"),
+        ({"credits": "1e2", "pay": "3.00"}, "credits"),
+        ({"credits": -1, "pay": "3.00"}, "credits"),
+        ({"credits": 10**20, "pay": "3.00"}, "credits"),
+        ({"credits": 1, "pay": 3.0}, "pay"),  # money is never a float
+        ({"credits": 1, "pay": "3.001"}, "pay"),
+        ({"credits": 1, "pay": "1e3"}, "pay"),
+        ({"credits": 1, "pay": "NaN"}, "pay"),
+        ({"credits": 1, "pay": "-3.00"}, "pay"),
+        ({"credits": 1, "pay": "100000.01"}, "pay"),
+        ({"credits": 1, "pay": "٣.00"}, "pay"),
+        ({"credits": 1}, "pay"),
+        ({"pay": "3.00"}, "credits"),
+        ({"credits": 1, "pay": "3.00", "note": "n" * 501}, "note"),
+    ],
+)
+def test_malformed_approvals_are_400_and_pay_nothing(org, as_member, body, field):
+    ticket = submitted(org["asset"], org["asset"])
+    before = database_state()
+    assert_error(as_member(org["marshal"]).patch(f"/api/tickets/{ticket.id}/approve", body), 400, "invalid",
+                 field=field)
+    assert database_state() == before
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({}, "hours_worked"),
+        ({"reward_pay": 2}, "reward_pay"),
+        ({"reward_pay": "2.00", "reward_credits": "many"}, "reward_credits"),
+        ({"hours_worked": "0"}, "hours_worked"),
+        ({"hours_worked": "745"}, "hours_worked"),
+    ],
+)
+def test_malformed_submissions_are_400(org, as_member, body, field):
+    ticket = new_ticket(org["asset"], org["asset"])
+    services.start_work(actor=org["asset"], ticket_id=ticket.id)
+    assert_error(as_member(org["asset"]).patch(f"/api/tickets/{ticket.id}/submit", body), 400, "invalid",
+                 field=field)
+
+
+def test_bodies_that_are_not_objects_are_400(org, as_member):
+    marshal = as_member(org["marshal"])
+    for raw in ["", "null", "[]", '"text"', "{", "{'single': 'quotes'}"]:
+        assert_error(marshal.request("post", "/api/tickets", raw=raw), 400, "invalid")
+
+
+def test_wrong_method_and_unknown_routes_answer_in_the_error_shape(org, as_member):
+    marshal = as_member(org["marshal"])
+    assert_error(marshal.request("put", "/api/tickets", raw="{}"), 405, "method_not_allowed")
+    assert_error(marshal.get("/api/tickets/x/y/z"), 404, "not_found")
+    assert_error(marshal.get("/api/nothing-here"), 404, "not_found")
+
+
+def test_text_that_utf8_cannot_hold_is_400(org, as_member):
+    """JSON may escape a lone surrogate ("\\ud800"); no database can store it: refused before any write."""
+    before = database_state()
+    body = '{"title": "\\ud800", "category": "Order", "sub_category": "Routine Directive", "assignee_id": "ID"}'
+    raw = body.replace("ID", org["shadow"].id)
+    assert_error(as_member(org["marshal"]).request("post", "/api/tickets", raw=raw), 400, "invalid")
+    assert database_state() == before
