@@ -1,0 +1,260 @@
+"""Writes made by Nyx's and Niki's code: the record of Nyx's actions, Niki's overrides and audit log, and
+the claim of a scheduled period. Every ticket, ledger or rank change itself goes through the owning
+app's services; this module only wraps them (in one atomic unit with their record) and adds the
+overrides that only Niki may make.
+"""
+
+import json
+import logging
+import re
+
+from django.db import IntegrityError
+
+from accounts.models import RankChange
+from accounts.policy import Action, can
+from accounts.ranks import HUMAN_RANKS, Rank, level
+from accounts.selectors import direct_reports_of, person_for
+from accounts.services import move_member
+from directorate.db import atomic, now
+from directorate.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from economy import services as economy
+from nyx.actions import (
+    NOTE_MAX,
+    NYX_ACTIONS,
+    Adjust,
+    MoveMember,
+    Outcome,
+    OverrideApprove,
+    action_ticket_id,
+    parse_niki_action,
+    perform,
+)
+from nyx.models import AuditEntry, NyxAction, NyxSchedule
+from tickets import services as tickets
+from tickets.models import Ticket
+from tickets.selectors import ticket_for
+
+logger = logging.getLogger("nyx")
+
+OBJECT_ID = re.compile(r"[0-9a-f]{24}")
+RAW_OUTPUT_MAX = 20_000
+FAILED = "The action failed; nothing was changed."
+
+
+def _existing_ticket_id(ticket_id):
+    if ticket_id and OBJECT_ID.fullmatch(str(ticket_id)) and Ticket.objects.filter(id=str(ticket_id)).exists():
+        return str(ticket_id)
+    return None
+
+
+def record_nyx_action(
+    *, trigger, mode, outcome, reason, requested_by=None, prompt_summary="", raw_output="", action=None, ticket_id=None
+):
+    """Keep one Nyx action (or refused answer) with its reasoning, raw output and outcome."""
+    return NyxAction.objects.create(
+        trigger=trigger,
+        mode=mode,
+        requested_by=requested_by,
+        prompt_summary=(prompt_summary or "")[:500],
+        raw_output=(raw_output or "")[:RAW_OUTPUT_MAX],
+        action_type=(action.action if action is not None else "")[:30],
+        parsed_action=action.model_dump(mode="json") if action is not None else {},
+        reasoning=(getattr(action, "reasoning", "") or "")[:1000],
+        outcome=outcome,
+        reason=(reason or "")[:500],
+        ticket_id=_existing_ticket_id(ticket_id),
+    )
+
+
+def act_as_nyx(action, *, nyx, trigger, mode, requested_by=None, prompt_summary="", raw_output=""):
+    """Carry out one validated action as Nyx through the services, recorded in the same atomic unit.
+
+    A refusal writes nothing but its record: the service's unit (nested in this one) rolls back whole.
+    """
+    record = {
+        "trigger": trigger,
+        "mode": mode,
+        "requested_by": requested_by,
+        "prompt_summary": prompt_summary,
+        "raw_output": raw_output,
+        "action": action,
+    }
+    try:
+        with atomic():
+            summary, ticket_id = perform(action, actor=nyx)
+            entry = record_nyx_action(outcome=NyxAction.Result.DONE, reason=summary, ticket_id=ticket_id, **record)
+    except DomainError as error:
+        reason = error.message
+    except Exception:  # a refusal is never a server error; the unit rolled back
+        logger.exception("Nyx action failed")
+        reason = FAILED
+    else:
+        logger.info("Nyx (%s) %s: done: %s", mode, action.action, summary)
+        return entry
+    logger.info("Nyx (%s) %s: refused: %s", mode, action.action, reason)
+    return record_nyx_action(
+        outcome=NyxAction.Result.REFUSED, reason=reason, ticket_id=action_ticket_id(action), **record
+    )
+
+
+def record_refusal(*, trigger, mode, reason, requested_by=None, prompt_summary="", raw_output="", ticket_id=None):
+    """An answer that could not become an action (no answer, malformed, not allowed here)."""
+    logger.info("Nyx (%s): refused: %s", mode, reason)
+    return record_nyx_action(
+        trigger=trigger,
+        mode=mode,
+        outcome=NyxAction.Result.REFUSED,
+        reason=reason,
+        requested_by=requested_by,
+        prompt_summary=prompt_summary,
+        raw_output=raw_output,
+        ticket_id=ticket_id,
+    )
+
+
+def claim_period(name, period):
+    """Claim `period` of the recurring job `name`; True for exactly one caller per period."""
+    if not NyxSchedule.objects.filter(name=name).exists():
+        try:
+            NyxSchedule.objects.create(name=name, period="")
+        except IntegrityError:
+            pass  # another worker created it first
+    return NyxSchedule.objects.filter(name=name).exclude(period=period).update(period=period, claimed_at=now()) == 1
+
+
+# Niki ---------------------------------------------------------------------------------------------------
+
+
+def is_niki(user):
+    return bool(user is not None and user.is_authenticated and can(user, Action.HIDDEN_OVERRIDE, user))
+
+
+def niki_command(*, actor, payload):
+    """One command from Niki: an action of Nyx's schema, or an override; audited either way.
+
+    Returns an Outcome. The command and its audit entry are one atomic unit; a refused
+    command changes nothing and is audited as refused.
+    """
+    if not is_niki(actor):
+        raise NotFound()
+    try:
+        action = parse_niki_action(payload)
+    except Invalid as error:
+        detail = {"raw": _bounded(payload), "outcome": "refused", "reason": error.message}
+        _audit(actor, "invalid_command", detail=detail)
+        return Outcome(False, error.message, status=error.status)
+    command = action.model_dump(mode="json")
+    try:
+        with atomic():
+            summary, target_type, target_id = _perform_niki(action, actor)
+            detail = {"command": command, "outcome": "done", "reason": summary}
+            _audit(actor, action.action, target_type, target_id, detail)
+    except DomainError as error:
+        detail = {"command": command, "outcome": "refused", "reason": error.message}
+        _audit(actor, action.action, *_target_of(action), detail)
+        return Outcome(False, error.message, action_ticket_id(action), error.status)
+    return Outcome(True, summary, target_id if target_type == "ticket" else None)
+
+
+def _perform_niki(action, actor):
+    if action.action in NYX_ACTIONS:
+        summary, ticket_id = perform(action, actor=actor)
+        return summary, "ticket", ticket_id or ""
+    if isinstance(action, OverrideApprove):
+        ticket = override_approve(
+            actor=actor, ticket_id=action.ticket_id, credits=action.credits, pay=action.pay, note=action.reasoning
+        )
+        return f"Approved past review: {ticket.reward_credits} credits and ¤{ticket.reward_pay}.", "ticket", ticket.id
+    if isinstance(action, Adjust):
+        entry = economy.adjust(
+            actor=actor, user_id=action.user_id, credits=action.credits, pay=action.pay, reason=action.reason
+        )
+        return f"Adjusted: {entry.amount_cr:+d} credits, {entry.amount_pay:+.2f} pay.", "user", entry.user_id
+    if isinstance(action, MoveMember):
+        change = override_move(
+            actor=actor, user_id=action.user_id, rank=action.rank, reports_to_id=action.reports_to_id
+        )
+        return f"Moved: {change.from_rank} to {change.to_rank}.", "user", change.user_id
+    raise Invalid("Unknown action.")
+
+
+def _target_of(action):
+    if getattr(action, "ticket_id", None):
+        return "ticket", action.ticket_id[:24]
+    if getattr(action, "user_id", None):
+        return "user", action.user_id[:24]
+    return "", ""
+
+
+def _bounded(payload):
+    try:
+        text = json.dumps(payload, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        text = repr(payload)
+    return text[:4000]
+
+
+def _audit(actor, action, target_type="", target_id="", detail=None):
+    return AuditEntry.objects.create(
+        actor=actor,
+        action=action[:60],
+        target_type=target_type[:40],
+        target_id=(target_id or "")[:24],
+        detail=detail or {},
+    )
+
+
+def override_approve(*, actor, ticket_id, credits=None, pay=None, note=""):
+    """Niki closes and pays a ticket awaiting review, whoever its reviewer, past any escalation."""
+    if not is_niki(actor):
+        raise Forbidden("Only the Directorate overrides a review.")
+    ticket = ticket_for(actor, ticket_id)
+    if ticket.status == Ticket.Status.CLOSED:
+        raise Conflict("This ticket is closed and read-only.")
+    if ticket.status != Ticket.Status.AWAITING_REVIEW:
+        raise Conflict("This ticket is not awaiting review.")
+    credits = ticket.reward_credits if credits is None else credits
+    pay = ticket.reward_pay if pay is None else pay
+    with atomic():
+        if ticket.reviewer_id != actor.id:
+            # Take the review over, conditional on nobody having decided it meanwhile.
+            taken = Ticket.objects.filter(
+                id=ticket.id, status=Ticket.Status.AWAITING_REVIEW, reviewer_id=ticket.reviewer_id
+            ).update(reviewer_id=actor.id)
+            if taken != 1:
+                raise Conflict("This ticket changed meanwhile; reload it and try again.")
+        return tickets.approve_reward(
+            actor=actor, ticket_id=ticket.id, credits=credits, pay=pay, note=(note or "")[:NOTE_MAX]
+        )
+
+
+def override_move(*, actor, user_id, rank=None, reports_to_id=None):
+    """Niki changes a member's rank, superior or both; the change is written to the rank record."""
+    if not is_niki(actor):
+        raise Forbidden("Only the Directorate changes ranks this way.")
+    person = person_for(actor, user_id)
+    if person.rank not in HUMAN_RANKS:
+        raise Forbidden("Nyx and the Controller keep their places.")
+    if rank is not None and rank not in HUMAN_RANKS:
+        raise Invalid("A rank is asset, shadow, marshal or executor.", field_errors={"rank": ["Unknown rank."]})
+    new_rank = Rank(rank) if rank is not None else Rank(person.rank)
+    superior = person_for(actor, reports_to_id) if reports_to_id else person.reports_to
+    if superior.id == person.id or person.is_above(superior):
+        raise Invalid("Nobody reports to themselves or to someone below them.")
+    if level(superior.rank) <= level(new_rank):
+        raise Invalid("A superior must hold a higher rank.")
+    if any(level(report.rank) >= level(new_rank) for report in direct_reports_of(person)):
+        raise Invalid("Someone reporting to them would no longer rank below them; move them first.")
+    if new_rank == person.rank and superior.id == person.reports_to_id:
+        raise Invalid("Nothing to change.")
+    with atomic():
+        change = RankChange.objects.create(
+            user=person,
+            from_rank=person.rank,
+            to_rank=new_rank,
+            from_superior=person.reports_to,
+            to_superior=superior,
+            approved_by=actor,
+        )
+        move_member(person, rank=new_rank, superior=superior)
+    return change
