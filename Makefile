@@ -17,7 +17,9 @@ setup:
 	$(BIN)/python manage.py seed_demo --if-empty
 
 serve:
-	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C stops)"
+	@echo "Serving on http://$(HOST):$(PORT)/ with Nyx's worker beside it  (Ctrl-C stops both)"
+	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
+	$(BIN)/python manage.py nyx_worker & \
 	$(BIN)/daphne -b $(HOST) -p $(PORT) directorate.asgi:application
 
 $(BIN)/python:

@@ -5,15 +5,40 @@ commit (`directorate.events`). The consumer only relays: it turns each event int
 HTML fragments htmx's WebSocket extension swaps into the page, and decides nothing.
 """
 
+import logging
+
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
-from directorate.events import user_group
+from directorate.events import EVENT_MESSAGE_TYPE, user_group
+
+logger = logging.getLogger(__name__)
 
 UNAUTHENTICATED = 4401
+# "Try again later" when the connection fails on the server's side (the channel layer stalled or went away).
+# 1013 says exactly that, but daphne (autobahn) lets an application close only with 1000 or 3000-4999, so
+# this is 1013 in the application range. htmx's WebSocket extension reconnects by itself after 1006, 1012
+# and 1013 only; the page's script reconnects after this code (and daphne's 1011), with backoff.
+TRY_AGAIN_LATER = 4013
 
 
 class LiveUpdatesConsumer(AsyncWebsocketConsumer):
+    async def __call__(self, scope, receive, send):
+        """Run the connection; if it fails (the channel layer stalls or goes away, as Redis may), leave the
+        member's group and close with "try again later", instead of dying with daphne's 1011.
+
+        Leaving the group matters with Redis: a dead channel stays in the group for a day otherwise, and
+        every event for the member piles up in this process for a receiver that is gone."""
+        try:
+            await super().__call__(scope, receive, send)
+        except Exception:
+            logger.exception("The live connection failed; the browser is asked to reconnect.")
+            await self._leave_group()
+            try:
+                await send({"type": "websocket.close", "code": TRY_AGAIN_LATER})
+            except Exception:  # noqa: BLE001 - the connection may be gone already; nothing is left to tell
+                pass
+
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -24,16 +49,31 @@ class LiveUpdatesConsumer(AsyncWebsocketConsumer):
         await self.accept()
 
     async def disconnect(self, code):
+        await self._leave_group()
+
+    async def _leave_group(self):
         if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            try:
+                await self.channel_layer.group_discard(self.group, self.channel_name)
+            except Exception:  # noqa: BLE001 - a broken layer forgets the membership when it expires
+                logger.warning("Could not leave the live group %s.", self.group, exc_info=True)
+            del self.group
 
     async def receive(self, text_data=None, bytes_data=None):
         """The browser sends nothing that matters; whatever arrives is ignored."""
 
+    async def dispatch(self, message):
+        if message["type"] == EVENT_MESSAGE_TYPE:
+            # Relaying an event reads no database, so it skips the per-message check of database
+            # connections (a thread hop each) that the base class makes before every handler.
+            await self.directorate_event(message)
+        else:
+            await super().dispatch(message)
+
     async def directorate_event(self, message):
         html = render_to_string(
             "includes/live_event.html",
-            {"event": message["event"], "data": message["data"], "member": self.scope["user"]},
+            {"event": message["event"], "data": message["data"]},
         )
         if html.strip():
             await self.send(text_data=html)

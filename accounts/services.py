@@ -7,12 +7,13 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 
-from accounts.models import LoginFailure, Notification, User
+from accounts import tokens
+from accounts.models import LoginFailure, Notification, RefreshToken, User
 from accounts.policy import Action, may_at_all
 from accounts.presentation import shown_name
 from accounts.ranks import Rank
 from accounts.selectors import normalise_login_name, subordinates_of
-from directorate.db import atomic, now
+from directorate.db import atomic, new_object_id, now
 from directorate.errors import Conflict, Forbidden, Invalid, NotFound
 from directorate.events import publish
 
@@ -205,3 +206,80 @@ def mark_read(*, actor, notification_id):
 
 def mark_all_read(*, actor):
     return Notification.objects.filter(user_id=actor.id, read=False).update(read=True)
+
+
+# Tokens of the JSON API (accounts/tokens.py) ------------------------------------------------------------------
+
+
+def start_token_family(*, user):
+    """A fresh pair of tokens for a member who just signed in: a new family and its first refresh token."""
+    moment = now()
+    family = new_object_id()
+    with atomic():
+        RefreshToken.objects.filter(user_id=user.id, expires_at__lt=moment).delete()
+        refresh = _issue_refresh_token(user_id=user.id, family=family, moment=moment)
+    return _token_pair(user_id=user.id, family=family, refresh=refresh, moment=moment)
+
+
+def rotate_refresh_token(*, token):
+    """Spend a refresh token for a new pair in the same family.
+
+    A token is spent by a conditional update (`used_at` still empty), so of two uses at once only one wins.
+    A spent or revoked token presented again means it was copied: the whole family is revoked, and the
+    refusal (TokenRefused, HTTP 401) stands for every token of that family from then on.
+    """
+    stored = _stored_refresh_token(token)
+    moment = now()
+    with atomic():
+        spent = RefreshToken.objects.filter(id=stored.id, used_at=None, revoked_at=None).update(used_at=moment)
+        if spent == 1:
+            user = tokens.active_member(stored.user_id)  # refused: the spend rolls back with it
+            refresh = _issue_refresh_token(user_id=user.id, family=stored.family, moment=moment)
+    if spent != 1:
+        revoke_token_family(family=stored.family)
+        raise tokens.TokenRefused("This refresh token was already used; its session is revoked. Sign in again.")
+    return _token_pair(user_id=stored.user_id, family=stored.family, refresh=refresh, moment=moment)
+
+
+def revoke_token_family(*, family):
+    """End a session of the JSON API: every token of the family is refused from now on."""
+    with atomic():
+        return RefreshToken.objects.filter(family=family, revoked_at=None).update(revoked_at=now())
+
+
+def sign_out_token(*, token):
+    """Sign-out with a refresh token: revokes its family. A token that is not valid is refused (HTTP 401)."""
+    revoke_token_family(family=_stored_refresh_token(token).family)
+
+
+def _stored_refresh_token(token):
+    claims = tokens.decode(token, expected_type=tokens.REFRESH)
+    stored = RefreshToken.objects.filter(jti_hash=tokens.jti_hash(claims["jti"])).first()
+    if stored is None or stored.user_id != claims["sub"] or stored.family != claims["fam"]:
+        raise tokens.TokenRefused("The token is not valid.")
+    return stored
+
+
+def _issue_refresh_token(*, user_id, family, moment):
+    jti = tokens.new_jti()
+    RefreshToken.objects.create(
+        user_id=user_id,
+        family=family,
+        jti_hash=tokens.jti_hash(jti),
+        issued_at=moment,
+        expires_at=moment + tokens.REFRESH_LIFETIME,
+    )
+    return tokens.encode(user_id=user_id, token_type=tokens.REFRESH, family=family, jti=jti, issued_at=moment)
+
+
+def _token_pair(*, user_id, family, refresh, moment):
+    access = tokens.encode(
+        user_id=user_id, token_type=tokens.ACCESS, family=family, jti=tokens.new_jti(), issued_at=moment
+    )
+    return {
+        "access_token": access,
+        "refresh_token": refresh,
+        "token_type": "Bearer",
+        "expires_in": int(tokens.ACCESS_LIFETIME.total_seconds()),
+        "refresh_expires_in": int(tokens.REFRESH_LIFETIME.total_seconds()),
+    }

@@ -1,7 +1,9 @@
 from django.urls import include, path
 
 urlpatterns = [
+    path("api/", include("directorate.api")),
     path("", include("accounts.urls")),
     path("", include("economy.urls")),
     path("tickets/", include("tickets.urls")),
+    path("nyx/", include("nyx.urls")),
 ]

@@ -18,14 +18,14 @@ from decimal import Decimal
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.db import transaction
-from django.test import Client
+from django.test import Client, override_settings
 
 from accounts import services as accounts_services
-from accounts.consumers import UNAUTHENTICATED
+from accounts.consumers import TRY_AGAIN_LATER, UNAUTHENTICATED
 from accounts.models import User
 from directorate.asgi import application
 from directorate.errors import Conflict, Forbidden, Invalid
@@ -143,10 +143,9 @@ def by_kind(fragments):
 
 
 def figures_in(wallet_fragment):
-    credits = re.search(r'<dd class="wallet-credits" id="wallet-credits" hx-swap-oob="outerHTML">(-?\d+)</dd>',
-                        wallet_fragment)
-    balance = re.search(r'<dd class="wallet-balance" id="wallet-balance" hx-swap-oob="outerHTML">&curren;(-?[\d.]+)</dd>',
-                        wallet_fragment)
+    swapped = 'id="wallet-{}" hx-swap-oob="outerHTML">'
+    credits = re.search(re.escape(swapped.format("credits")) + r"(-?\d+)</dd>", wallet_fragment)
+    balance = re.search(re.escape(swapped.format("balance")) + r"&curren;(-?[\d.]+)</dd>", wallet_fragment)
     assert credits and balance, wallet_fragment
     return int(credits.group(1)), Decimal(balance.group(1))
 
@@ -432,3 +431,39 @@ def test_events_of_a_unit_that_rolls_back_are_never_sent(org):
     assert silent == []
     assert {message["event"] for message in heard} == {"ticket_updated", "credits_update", "reward_granted",
                                                        "notification"}
+
+
+# When the channel layer fails ---------------------------------------------------------------------------------
+
+
+class BreakingLayer(InMemoryChannelLayer):
+    """An in-memory layer that stops answering on demand, as Redis does when it goes away or stalls."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.broken = None
+
+    async def receive(self, channel):
+        self.broken = self.broken or asyncio.Event()
+        await self.broken.wait()
+        raise ConnectionError("the channel layer stopped answering")
+
+
+def test_a_connection_whose_channel_layer_fails_asks_the_browser_to_come_back(org):
+    """Closed with "try again later" (4013) after leaving the member's group, not with daphne's 1011 for a
+    crashed consumer and its channel left behind in the group."""
+    cookie = session_cookie(org["asset"])
+
+    async def scenario():
+        socket = communicator(cookie)
+        assert (await socket.connect(timeout=RECEIVE_TIMEOUT))[0] is True
+        layer = get_channel_layer()
+        assert set(layer.groups) == {user_group(org["asset"].id)}
+        layer.broken.set()
+        closed = await socket.receive_output(timeout=RECEIVE_TIMEOUT)
+        assert closed == {"type": "websocket.close", "code": TRY_AGAIN_LATER}
+        assert layer.groups == {}  # it left its group on the way out
+        await socket.wait(timeout=RECEIVE_TIMEOUT)
+
+    with override_settings(CHANNEL_LAYERS={"default": {"BACKEND": f"{__name__}.BreakingLayer"}}):
+        async_to_sync(scenario)()
