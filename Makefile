@@ -6,8 +6,9 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: run serve setup install install-dev test test-main test-mongo-smoke migrations-check clean
+.PHONY: run serve setup install install-dev test test-main test-mongo-smoke migrations-check bench clean
 
 run: install setup serve
 
@@ -45,6 +46,10 @@ install-dev: $(VENV)/.installed-dev
 test: install-dev
 	$(if $(TEST_MONGO_URI),MONGO_URI='$(TEST_MONGO_URI)') $(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(BIN)/python -m pytest -p no:cacheprovider tests_mongo_smoke $(PYTEST_ARGS)
+
+# Latency and throughput at scale (benchmarks/README.md); e.g. make bench BENCH_ARGS="--scale 10k,100k,1m"
+bench: install
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var

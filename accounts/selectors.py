@@ -16,12 +16,24 @@ from directorate.db import now
 from directorate.errors import NotFound
 
 
+def in_subtree(chain, *, field="chain"):
+    """`field` starts with `chain`, written as a range so that both databases read it from the index.
+
+    `chain__startswith` becomes `LIKE '<chain>%' ESCAPE '\\'` on SQLite, which cannot use the `user_chain`
+    index (SQLite's LIKE is case-insensitive, the index is not): every subtree query scanned the whole
+    member table. Strings that start with `chain` are exactly those from `chain` (inclusive) up to `chain`
+    with its last character incremented (exclusive), in the binary order both databases compare in.
+    """
+    upper = chain[:-1] + chr(ord(chain[-1]) + 1)
+    return Q(**{f"{field}__gte": chain, f"{field}__lt": upper})
+
+
 def people_visible_to(viewer):
     """Everyone `viewer` may see in the directory, per `Action.VIEW_PERSON`."""
     people = User.objects.all()
     if grant_for(viewer.rank, Action.VIEW_PERSON).reach == Reach.ANYONE:
         return people
-    in_chain = Q(chain__startswith=viewer.chain) | Q(id__in=viewer.superior_ids)
+    in_chain = in_subtree(viewer.chain) | Q(id__in=viewer.superior_ids)
     if viewer.reports_to_id:
         in_chain |= Q(reports_to_id=viewer.reports_to_id)
     return people.filter(in_chain, hidden=False)
@@ -37,7 +49,7 @@ def person_for(viewer, person_id):
 
 def subordinates_of(user, *, up_to=None):
     """Everyone below `user` in the reporting subtree, optionally only up to a rank."""
-    people = User.objects.filter(chain__startswith=user.chain).exclude(id=user.id).filter(hidden=False)
+    people = User.objects.filter(in_subtree(user.chain)).exclude(id=user.id).filter(hidden=False)
     if up_to is not None:
         people = people.filter(rank__in=[rank for rank in Rank if level(rank) <= level(up_to)])
     return people

@@ -13,6 +13,7 @@ from datetime import datetime
 from django.db.models import Q
 
 from accounts.policy import Action, Reach, grant_for
+from accounts.selectors import in_subtree
 from directorate.errors import Invalid, NotFound
 from tickets.models import Ticket, TicketWatcher
 
@@ -32,7 +33,7 @@ def visible_tickets(viewer):
     if reach != Reach.NOBODY:
         # Ranks cap the matrix's reach, but every subordinate already ranks below their superiors,
         # so the whole subtree is exactly the reach of each grant (tests/test_policy.py checks it).
-        below = Q(assignee__chain__startswith=viewer.chain) | Q(author__chain__startswith=viewer.chain)
+        below = in_subtree(viewer.chain, field="assignee__chain") | in_subtree(viewer.chain, field="author__chain")
         involved |= Q(below, visibility=Ticket.Visibility.HIERARCHICAL)
     return tickets.filter(involved)
 
@@ -98,7 +99,7 @@ def filtered_tickets(viewer, filters):
     elif filters.scope == "queue":
         tickets = tickets.filter(reviewer_id=viewer.id, status=Ticket.Status.AWAITING_REVIEW)
     elif filters.scope == "subordinates":
-        tickets = tickets.filter(assignee__chain__startswith=viewer.chain).exclude(assignee_id=viewer.id)
+        tickets = tickets.filter(in_subtree(viewer.chain, field="assignee__chain")).exclude(assignee_id=viewer.id)
     if filters.status:
         tickets = tickets.filter(status=filters.status)
     if filters.category:

@@ -1,0 +1,173 @@
+"""What `run.py` and `load.py` share: a throwaway database, a daphne started as users start it, an HTTP client.
+
+Nothing here imports Django: the driver processes talk to the server over loopback only, and every read or
+write of the database they need runs in a subprocess (`benchmarks/inside.py`) with the server's settings.
+"""
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import requests
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+RESULTS_DIR = PROJECT_DIR / "benchmarks" / "results"
+PYTHON = sys.executable
+DAPHNE = str(Path(sys.executable).with_name("daphne"))
+START_TIMEOUT = 60
+COMMAND_TIMEOUT = 3600
+
+
+def environment(folder):
+    """The environment of every process of one run: its own database, fresh secrets, DEBUG=0."""
+    env = dict(os.environ)
+    var = Path(folder) / "var"
+    env.update({
+        "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
+        "DIRECTORATE_VAR_DIR": str(var),
+        "SQLITE_PATH": str(var / "bench.sqlite3"),
+        "DEBUG": "0",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(48),
+        "JWT_SECRET": secrets.token_urlsafe(48),
+        "NIKI_PASSWORD": secrets.token_urlsafe(18),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "MONGO_URI": "",
+        "REDIS_URL": "",
+        "GEMINI_API_KEY": "",
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+def manage(env, *args, stream_stderr=False):
+    """Run `manage.py <args>`; stop the run with its output when it fails."""
+    result = subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=PROJECT_DIR, env=env, text=True, timeout=COMMAND_TIMEOUT,
+        stdout=subprocess.PIPE, stderr=None if stream_stderr else subprocess.PIPE,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr or ''}")
+    return result.stdout
+
+
+def inside(env, *args):
+    """Run `benchmarks/inside.py <args>` (Django-side reads and set-up) and return its JSON answer."""
+    result = subprocess.run(
+        [PYTHON, "-m", "benchmarks.inside", *map(str, args)], cwd=PROJECT_DIR, env=env, text=True,
+        capture_output=True, timeout=COMMAND_TIMEOUT,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"inside.py {' '.join(map(str, args))} failed:\n{result.stdout}\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+class Inside:
+    """A long-lived `benchmarks/inside.py serve` process: one Django start for many checks."""
+
+    def __init__(self, env):
+        self.process = subprocess.Popen(
+            [PYTHON, "-m", "benchmarks.inside", "serve"], cwd=PROJECT_DIR, env=env, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        )
+
+    def __call__(self, *args):
+        self.process.stdin.write(" ".join(map(str, args)) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"inside.py {' '.join(map(str, args))} failed (see its error output above)")
+        return json.loads(line)
+
+    def close(self):
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def prepare_database(env, *, users, tickets, review_share=None, stream_stderr=True):
+    """migrate, bootstrap and seed_scale, as an operator would."""
+    Path(env["DIRECTORATE_VAR_DIR"]).mkdir(parents=True, exist_ok=True)
+    manage(env, "migrate", "--no-input", "-v", "0")
+    manage(env, "bootstrap")
+    extra = ["--review-share", str(review_share)] if review_share is not None else []
+    if not stream_stderr:
+        extra.append("--quiet")
+    return manage(env, "seed_scale", "--users", str(users), "--tickets", str(tickets), *extra,
+                  stream_stderr=stream_stderr)
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """One daphne process on loopback, started the way `make run` starts it."""
+
+    def __init__(self, env, folder, port=None):
+        self.env, self.folder, self.port = env, Path(folder), port or free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.process = None
+        self.starts = 0
+
+    def start(self):
+        self.starts += 1
+        log = open(self.folder / f"daphne-{self.starts}.log", "w")
+        self.process = subprocess.Popen(
+            [DAPHNE, "-b", "127.0.0.1", "-p", str(self.port), "directorate.asgi:application"],
+            cwd=PROJECT_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"daphne exited with {self.process.returncode}; see {log.name}")
+            try:
+                with urllib.request.urlopen(self.base_url + "/login/", timeout=2) as response:
+                    if response.status == 200:
+                        return self
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.1)
+        self.kill()
+        raise RuntimeError(f"daphne did not answer within {START_TIMEOUT} s")
+
+    def kill(self):
+        """SIGKILL: no shutdown, no flush; what a power cut does to the process (not to the disk)."""
+        if self.process and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def http_session():
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=0)
+    session.mount("http://", adapter)
+    return session
+
+
+def percentile(values, share):
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
+    return ordered[index]

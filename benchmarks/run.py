@@ -1,0 +1,250 @@
+"""Page and approval latency at scale, against a real daphne (`make bench`). It measures; it asserts nothing.
+
+For each scale (tickets; 10k by default, `--scale 10k,100k,1m`):
+  1. a fresh SQLite database in a temporary folder: migrate, bootstrap, `seed_scale` (members = tickets / 10);
+  2. `benchmarks/inside.py bench-plan` picks the busiest marshal's review queue, tickets in that marshal's
+     subtree, the member with the longest ledger and tickets to approve, signs them in, and counts each
+     page's queries in-process (CaptureQueriesContext);
+  3. one daphne process, started as `make run` starts it (DEBUG=0, benchmarks.settings adds only `/bench/floor/`);
+  4. this process, over loopback, requests each target with `--concurrency` clients: the floor view
+     (an empty Django view through the full middleware stack), the review queue page, ticket pages, the
+     ledger page, and `PATCH /api/tickets/{id}/approve` (each ticket approved once).
+Prints a table, writes JSON and an SVG chart to benchmarks/results/.
+"""
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.harness import (  # noqa: E402
+    RESULTS_DIR,
+    Server,
+    environment,
+    http_session,
+    inside,
+    percentile,
+    prepare_database,
+)
+
+TARGETS = ("floor", "queue", "ticket", "ledger", "approve")
+LABELS = {"floor": "bare view (floor)", "queue": "queue page", "ticket": "ticket page", "ledger": "ledger page",
+          "approve": "approve (API)"}
+
+
+def parse_scale(text):
+    text = text.strip().lower()
+    factor = {"k": 1_000, "m": 1_000_000}.get(text[-1], 1)
+    return int(float(text.rstrip("km")) * factor)
+
+
+def members_for(tickets):
+    return max(200, min(50_000, tickets // 10))
+
+
+def measure(base_url, make_request, count, concurrency, warmup=10):
+    """Latencies (s) of `count` requests from `concurrency` clients, and the throughput (requests/s)."""
+    counter = iter(range(count + warmup * concurrency))
+    lock = threading.Lock()
+    latencies, failures = [], []
+    started = [None]
+
+    def client(number):
+        session = http_session()
+        for _ in range(warmup):
+            make_request(session, None)
+        barrier.wait()
+        with lock:
+            if started[0] is None:
+                started[0] = time.perf_counter()
+        while True:
+            with lock:
+                index = next(counter, None)
+            if index is None or index >= count:
+                return
+            begin = time.perf_counter()
+            response = make_request(session, index)
+            elapsed = time.perf_counter() - begin
+            with lock:
+                (latencies if response.status_code == 200 else failures).append(
+                    elapsed if response.status_code == 200 else (response.status_code, response.text[:200]))
+
+    barrier = threading.Barrier(concurrency)
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started[0]
+    if failures:
+        print(f"  {len(failures)} failed requests, first: {failures[0]}", file=sys.stderr)
+    return latencies, len(latencies) / wall if wall else 0.0
+
+
+def run_scale(tickets, args, folder):
+    env = environment(folder)
+    members = members_for(tickets)
+    print(f"\n== {tickets:,} tickets, {members:,} members: seeding", file=sys.stderr)
+    started = time.monotonic()
+    seeded = prepare_database(env, users=members, tickets=tickets)
+    seed_seconds = time.monotonic() - started
+    print(seeded.strip().split(". Shared")[0], file=sys.stderr)
+    approvals = args.approvals
+    plan = inside(env, "bench-plan", args.ticket_pages, 2 * approvals + (1 + args.concurrency) * 10)
+    server = Server(env, folder).start()
+    base = server.base_url
+    cookie = {name: {"Cookie": f"sessionid={key}"} for name, key in plan["sessions"].items()}
+    ids = plan["ticket_ids"]
+    approve_list = plan["approvals"]
+    warm = iter(approve_list[2 * approvals:])  # the warm-up requests approve tickets of their own
+    real = approve_list[: 2 * approvals]
+
+    def approve(session, index):
+        item = real[index] if index is not None else next(warm)
+        return session.patch(
+            f"{base}/api/tickets/{item['id']}/approve", json={"credits": item["credits"], "pay": item["pay"]},
+            headers={"Authorization": f"Bearer {item['token']}"}, timeout=30,
+        )
+
+    requests_for = {
+        "floor": lambda s, i: s.get(f"{base}/bench/floor/", timeout=30),
+        "queue": lambda s, i: s.get(f"{base}/tickets/?scope=queue", headers=cookie["reviewer"], timeout=30),
+        "ticket": lambda s, i: s.get(f"{base}/tickets/{ids[(i or 0) % len(ids)]}/", headers=cookie["reviewer"],
+                                     timeout=30),
+        "ledger": lambda s, i: s.get(f"{base}/ledger/", headers=cookie["ledger_owner"], timeout=30),
+        "approve": approve,
+    }
+    rows = {}
+    try:
+        for target in TARGETS:
+            count = min(args.approvals, len(real) // 2) if target == "approve" else args.requests
+            # Latency: one client, so each number is the server's time for one request plus loopback.
+            latencies, _ = measure(base, requests_for[target], count, 1)
+            # Throughput: `--concurrency` clients at once (the approvals continue down the list).
+            offset = count if target == "approve" else 0
+            shifted = requests_for[target]
+            _, throughput = measure(base, lambda s, i, f=shifted, o=offset: f(s, None if i is None else i + o),
+                                    count, args.concurrency)
+            rows[target] = {
+                "requests": len(latencies),
+                "p50_ms": percentile(latencies, 0.50) * 1000,
+                "p95_ms": percentile(latencies, 0.95) * 1000,
+                "p99_ms": percentile(latencies, 0.99) * 1000,
+                "throughput_rps": throughput,
+                "queries": plan["queries"][target],
+            }
+            print(f"  {LABELS[target]:<18} p50 {rows[target]['p50_ms']:6.1f} ms  p95 {rows[target]['p95_ms']:6.1f} ms"
+                  f"  {throughput:6.1f} req/s", file=sys.stderr)
+    finally:
+        server.stop()
+    return {
+        "tickets": plan["tickets_total"], "members": plan["members_total"], "seed_seconds": round(seed_seconds, 1),
+        "queue_length": plan["queue_length"], "ledger_entries": plan["ledger_entries"],
+        "queue_plan": plan["queue_plan"], "rows": rows,
+    }
+
+
+def table(results):
+    lines = [f"{'scale':>9} {'target':<18} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>7} {'queries':>7} "
+             f"{'p95/floor':>9}"]
+    for result in results:
+        floor = result["rows"]["floor"]["p95_ms"]
+        for target, row in result["rows"].items():
+            lines.append(
+                f"{result['tickets']:>9,} {LABELS[target]:<18} {row['p50_ms']:8.1f} {row['p95_ms']:8.1f} "
+                f"{row['p99_ms']:8.1f} {row['throughput_rps']:7.1f} {row['queries']:>7} {row['p95_ms'] / floor:8.1f}x"
+            )
+    return "\n".join(lines)
+
+
+def chart(results, title):
+    """Grouped bars: p95 per target and scale, with p50 as a tick inside each bar. Plain SVG, no libraries."""
+    colours = ["#4c78a8", "#f58518", "#54a24b", "#b279a2"]
+    width, height, left, bottom, top = 760, 380, 60, 60, 40
+    plot_w, plot_h = width - left - 20, height - top - bottom
+    peak = max(row["p99_ms"] for r in results for row in r["rows"].values()) * 1.1 or 1
+    group_w = plot_w / len(TARGETS)
+    bar_w = min(28, (group_w - 16) / len(results))
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
+           f'font-size="11"><rect width="100%" height="100%" fill="white"/>',
+           f'<text x="{width / 2}" y="20" text-anchor="middle" font-size="13">{title}</text>']
+    for step in range(6):
+        value = peak * step / 5
+        y = top + plot_h - plot_h * step / 5
+        out.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
+                   f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{value:.0f}</text>')
+    out.append(f'<text x="14" y="{top + plot_h / 2}" transform="rotate(-90 14 {top + plot_h / 2})" '
+               f'text-anchor="middle">ms (bar p95, tick p50, whisker p99)</text>')
+    for g, target in enumerate(TARGETS):
+        x0 = left + g * group_w + (group_w - bar_w * len(results)) / 2
+        for s, result in enumerate(results):
+            row = result["rows"][target]
+            x = x0 + s * bar_w
+            h95, h50, h99 = (plot_h * row[k] / peak for k in ("p95_ms", "p50_ms", "p99_ms"))
+            base = top + plot_h
+            out.append(f'<rect x="{x:.1f}" y="{base - h95:.1f}" width="{bar_w - 2:.1f}" height="{h95:.1f}" '
+                       f'fill="{colours[s % 4]}"><title>{result["tickets"]:,} tickets, {LABELS[target]}: '
+                       f'p50 {row["p50_ms"]:.1f} / p95 {row["p95_ms"]:.1f} / p99 {row["p99_ms"]:.1f} ms</title></rect>')
+            out.append(f'<line x1="{x:.1f}" x2="{x + bar_w - 2:.1f}" y1="{base - h50:.1f}" y2="{base - h50:.1f}" '
+                       f'stroke="white" stroke-width="2"/>')
+            mid = x + (bar_w - 2) / 2
+            out.append(f'<line x1="{mid:.1f}" x2="{mid:.1f}" y1="{base - h95:.1f}" y2="{base - h99:.1f}" '
+                       f'stroke="#333"/>')
+        out.append(f'<text x="{left + g * group_w + group_w / 2:.1f}" y="{top + plot_h + 16}" '
+                   f'text-anchor="middle">{LABELS[target]}</text>')
+    for s, result in enumerate(results):
+        x = left + s * 140
+        out.append(f'<rect x="{x}" y="{height - 24}" width="12" height="12" fill="{colours[s % 4]}"/>'
+                   f'<text x="{x + 16}" y="{height - 14}">{result["tickets"]:,} tickets</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", default="10k", help="comma-separated ticket counts, e.g. 10k,100k,1m")
+    parser.add_argument("--requests", type=int, default=300, help="timed requests per target (default 300)")
+    parser.add_argument("--concurrency", type=int, default=4, help="concurrent clients (default 4)")
+    parser.add_argument("--approvals", type=int, default=200, help="timed approvals per phase (default 200)")
+    parser.add_argument("--ticket-pages", type=int, default=100, help="distinct ticket pages (default 100)")
+    args = parser.parse_args()
+    scales = [parse_scale(part) for part in args.scale.split(",")]
+    import os
+    import platform
+
+    results = []
+    load_before = os.getloadavg()[0]
+    for tickets in scales:
+        with tempfile.TemporaryDirectory(prefix="directorate-bench-") as folder:
+            results.append(run_scale(tickets, args, folder))
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    machine = f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.machine()}"
+    load_average = f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+    print(f"\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine}, one daphne process, SQLite, "
+          f"latency from 1 client, throughput from "
+          f"{args.concurrency} clients on the same machine; {load_average}")
+    print(table(results))
+    for result in results:
+        floor, queue = result["rows"]["floor"]["p95_ms"], result["rows"]["queue"]["p95_ms"]
+        print(f"{result['tickets']:,} tickets: queue page p95 = {queue / floor:.1f} x the bare view "
+              f"(target 3x); queue of {result['queue_length']:,} tickets; plan: "
+              f"{' | '.join(line.strip() for line in result['queue_plan'].splitlines())}")
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    data = {"when": stamp, "machine": machine, "load_average": load_average, "concurrency": args.concurrency,
+            "results": results}
+    json_path = RESULTS_DIR / f"bench-{stamp}.json"
+    svg_path = RESULTS_DIR / f"bench-{stamp}.svg"
+    json_path.write_text(json.dumps(data, indent=2))
+    svg_path.write_text(chart(results, f"Latency by page and scale, one client ({machine})"))
+    project = RESULTS_DIR.parent.parent
+    print(f"wrote {json_path.relative_to(project)} and {svg_path.relative_to(project)}")
+
+
+if __name__ == "__main__":
+    main()
