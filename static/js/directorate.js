@@ -1,1 +1,178 @@
 // Small behaviours shared by every page. Pages work without this file.
+//
+// Keyboard shortcuts (listed in the help overlay, opened with "?"):
+//   j / k    move the selection down / up the rows of a list (the review queue, the ticket list)
+//   Enter    open the selected row (the selected row's link has the focus)
+//   a        on a ticket under review: the approve credits field (adjust, then Enter approves)
+//   e        the escalate note (Enter escalates)
+//   s        the send-back note (Enter sends back)
+//   n        the next ticket in my review queue
+//   ?        this help; Esc closes it
+//   Esc      also dismisses a refusal shown at the top of the page
+// Shortcuts never fire while typing in a field, or with Ctrl, Alt or Meta held.
+(function () {
+  "use strict";
+
+  function typing(target) {
+    if (!target || !target.closest) return false;
+    return !!target.closest("input, textarea, select, [contenteditable]:not([contenteditable=false])");
+  }
+
+  // The list the j/k keys walk: the first marked list on the page that has rows.
+  function keyboardRows() {
+    const lists = document.querySelectorAll("[data-keyboard-list]");
+    for (const list of lists) {
+      const rows = [...list.querySelectorAll("tbody tr")].filter((row) => row.querySelector("a[href]"));
+      if (rows.length) return rows;
+    }
+    return [];
+  }
+
+  function select(step) {
+    const rows = keyboardRows();
+    if (!rows.length) return false;
+    let index = rows.findIndex((row) => row.classList.contains("is-selected"));
+    if (index === -1) {
+      const focused = rows.findIndex((row) => row.contains(document.activeElement));
+      index = focused;
+    }
+    const next = index === -1 ? (step > 0 ? 0 : rows.length - 1) : Math.min(rows.length - 1, Math.max(0, index + step));
+    rows.forEach((row) => {
+      row.classList.remove("is-selected");
+      row.removeAttribute("aria-current");
+    });
+    const row = rows[next];
+    row.classList.add("is-selected");
+    row.setAttribute("aria-current", "true");
+    const link = row.querySelector("a[href]");
+    link.focus();
+    row.scrollIntoView({ block: "nearest" });
+    return true;
+  }
+
+  function focusField(id) {
+    const field = document.getElementById(id);
+    if (!field) return false;
+    field.focus({ preventScroll: true });
+    field.scrollIntoView({ block: "center", behavior: "instant" });
+    if (field.select) field.select();
+    return true;
+  }
+
+  // The next ticket in my review queue: the first one listed that is not the ticket on screen.
+  function nextInQueue() {
+    const queueUrl = document.body.dataset.queueUrl;
+    if (!queueUrl) return false;
+    const here = window.location.pathname;
+    const busy = document.getElementById("queue-busy");
+    if (busy) busy.hidden = false;
+    fetch(queueUrl, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
+      .then((html) => {
+        const doc = new DOMParser().parseFromString(html, "text/html");
+        const links = [...doc.querySelectorAll("#ticket-results tbody a[href]")]
+          .map((a) => a.getAttribute("href"))
+          .filter((href) => href && href.startsWith("/") && new URL(href, window.location.origin).pathname !== here);
+        window.location.assign(links.length ? links[0] : queueUrl);
+      })
+      .catch(() => window.location.assign(queueUrl));
+    return true;
+  }
+
+  let returnFocusTo = null;
+
+  function openHelp() {
+    const help = document.getElementById("shortcuts");
+    if (!help || help.open || typeof help.showModal !== "function") return false;
+    returnFocusTo = document.activeElement;
+    help.showModal();
+    return true;
+  }
+
+  function setUpHelp() {
+    const help = document.getElementById("shortcuts");
+    if (!help) return;
+    help.addEventListener("close", () => {
+      const target = returnFocusTo && document.contains(returnFocusTo) ? returnFocusTo : document.getElementById("main");
+      returnFocusTo = null;
+      if (target) target.focus();
+    });
+    // A click on the backdrop (outside the box) closes it too.
+    help.addEventListener("click", (event) => {
+      if (event.target === help) help.close();
+    });
+    document.querySelectorAll("[data-open-shortcuts]").forEach((button) => {
+      button.hidden = false;
+      button.addEventListener("click", openHelp);
+    });
+  }
+
+  const keys = {
+    j: () => select(1),
+    k: () => select(-1),
+    a: () => focusField("approve-credits"),
+    e: () => focusField("escalate-note"),
+    s: () => focusField("sendback-note"),
+    n: nextInQueue,
+    "?": openHelp,
+  };
+
+  document.addEventListener("keydown", (event) => {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
+    const flash = document.getElementById("flash");
+    if (event.key === "Escape" && flash && flash.firstChild) {
+      flash.replaceChildren(); // Esc dismisses a refusal, even from inside the field being corrected
+      return;
+    }
+    if (typing(event.target)) return;
+    const help = document.getElementById("shortcuts");
+    if (help && help.open) return; // the dialog has the keyboard; Esc closes it
+    const action = keys[event.key];
+    if (action && action()) event.preventDefault();
+  });
+
+  // After a decision on a ticket under review, offer the next ticket of the queue. The ticket
+  // may be redrawn again by a live update: the offer (and the focus on it) survives that.
+  let decided = false;
+
+  function offerNext() {
+    const next = document.querySelector("#ticket .next-in-queue");
+    if (!decided || !next) return;
+    next.hidden = false;
+    const active = document.activeElement;
+    if (!active || active === document.body || !document.contains(active) || active.closest("#ticket") === null) {
+      const link = next.querySelector("a");
+      if (link && (!active || active === document.body || active === document.getElementById("main"))) link.focus();
+    }
+  }
+
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const form = event.detail && event.detail.requestConfig && event.detail.requestConfig.elt;
+    const target = event.detail && event.detail.target;
+    if (form && form.dataset && form.dataset.decision !== undefined && target && target.id === "ticket"
+        && event.detail.xhr && event.detail.xhr.status < 300) {
+      decided = true;
+    }
+  });
+  document.addEventListener("htmx:load", () => window.setTimeout(offerNext, 0));
+
+  // A refusal shown in #flash is stale once the next request starts.
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    const flash = document.getElementById("flash");
+    const source = event.detail && event.detail.elt;
+    if (flash && flash.firstChild && source && source.closest && source.closest("form")) flash.replaceChildren();
+  });
+
+  // The "Next in queue" link goes straight to the next ticket (without JS: to the queue).
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest && event.target.closest("a[data-next-in-queue]");
+    if (!link || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+    if (nextInQueue()) event.preventDefault();
+  });
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", setUpHelp);
+  } else {
+    setUpHelp();
+  }
+})();

@@ -70,8 +70,17 @@ def test_skip_link_is_the_first_tab_stop_and_leads_to_the_content(page, sign_in,
 def test_every_masthead_stop_shows_its_focus(page, sign_in):
     sign_in(MARSHAL)
     # The inbox link also carries its unread count.
-    expected = ["Skip to content", "Directorate of Order", "Dashboard", "Tickets", "Ledger", "People",
-                re.compile(r"^Inbox\b"), "Profile", "Sign out"]
+    expected = [
+        "Skip to content",
+        "Directorate of Order",
+        "Dashboard",
+        "Tickets",
+        "Ledger",
+        "People",
+        re.compile(r"^Inbox\b"),
+        "Profile",
+        "Sign out",
+    ]
     for name in expected:
         page.keyboard.press("Tab")
         expect(page.locator(":focus")).to_have_text(name)

@@ -21,22 +21,29 @@ pytestmark = pytest.mark.browser
 ASSET, MARSHAL, EXECUTOR = "asset.north", "marshal.vance", "executor.kade"
 
 
-def screenshot(page, name):
+def screenshot(page, name, *, full_page=True):
     folder = os.environ.get("DIRECTORATE_SCREENSHOTS")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=Path(folder) / f"{name}.png", full_page=True, animations="disabled")
+        page.screenshot(path=Path(folder) / f"{name}.png", full_page=full_page, animations="disabled")
 
 
-def file_and_submit(page, title, **proposal):
+def file_and_submit(
+    page,
+    title,
+    *,
+    assignee="Asset Jonas North (asset.north)",
+    body="Watched the **east depot** for one shift.",
+    **proposal,
+):
     """As the signed-in asset: create a ticket for oneself, start it and submit it for review."""
     page.goto("/tickets/new/")
     page.get_by_label("Title").fill(title)
     page.get_by_label("Category", exact=True).select_option("Intel")
     expect(page.get_by_label("Sub category")).to_contain_text("Recon Report")  # followed the category (htmx)
     page.get_by_label("Sub category").select_option("Recon Report")
-    page.get_by_label("Address to").select_option(label="Asset Jonas North (asset.north)")
-    page.get_by_label("Details (markdown)").fill("Watched the **east depot** for one shift.")
+    page.get_by_label("Address to").select_option(label=assignee)
+    page.get_by_label("Details (markdown)").fill(body)
     page.get_by_role("button", name="Create ticket").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(title)
     page.get_by_role("button", name="Start work").click()
@@ -73,6 +80,9 @@ def test_an_asset_is_paid_after_the_right_reviewer_approves(browser, sign_in, ne
     expect(marshal.locator(".ticket-meta .status")).to_have_text("Closed")
     expect(marshal.locator(".log")).to_contain_text("Approved by Marshal Oren Vance")
 
+    # The asset's open page follows without a reload: the wallet and the ticket's status.
+    expect(asset.locator(".wallet-credits")).to_have_text(str(credits_before + 1))
+    expect(asset.locator(".ticket-meta .status")).to_have_text("Closed")
     asset.goto(ticket_url)
     expect(asset.locator(".ticket-meta .status")).to_have_text("Closed")
     expect(asset.locator(".wallet-credits")).to_have_text(str(credits_before + 1))
