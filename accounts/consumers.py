@@ -15,29 +15,21 @@ from directorate.events import EVENT_MESSAGE_TYPE, user_group
 logger = logging.getLogger(__name__)
 
 UNAUTHENTICATED = 4401
-# "Try again later" when the connection fails on the server's side (the channel layer stalled or went away).
-# 1013 says exactly that, but daphne (autobahn) lets an application close only with 1000 or 3000-4999, so
-# this is 1013 in the application range. htmx's WebSocket extension reconnects by itself after 1006, 1012
-# and 1013 only; the page's script reconnects after this code (and daphne's 1011), with backoff.
-TRY_AGAIN_LATER = 4013
 
 
 class LiveUpdatesConsumer(AsyncWebsocketConsumer):
     async def __call__(self, scope, receive, send):
-        """Run the connection; if it fails (the channel layer stalls or goes away, as Redis may), leave the
-        member's group and close with "try again later", instead of dying with daphne's 1011.
+        """Run the connection. If it fails (the channel layer stalls or goes away, as Redis may), leave the
+        member's group before failing: daphne then logs the error and closes with 1011, after which htmx's
+        WebSocket extension reconnects with backoff (it does after 1006, 1011, 1012 and 1013).
 
-        Leaving the group matters with Redis: a dead channel stays in the group for a day otherwise, and
-        every event for the member piles up in this process for a receiver that is gone."""
+        Leaving the group matters with Redis: otherwise the dead channel stays in the group for a day, and
+        each event for the member is still carried to this process and buffered for a receiver that is gone."""
         try:
             await super().__call__(scope, receive, send)
         except Exception:
-            logger.exception("The live connection failed; the browser is asked to reconnect.")
             await self._leave_group()
-            try:
-                await send({"type": "websocket.close", "code": TRY_AGAIN_LATER})
-            except Exception:  # noqa: BLE001 - the connection may be gone already; nothing is left to tell
-                pass
+            raise
 
     async def connect(self):
         user = self.scope.get("user")
