@@ -8,7 +8,6 @@ people in through the real endpoint, and 12 rounds cost 0.3 s a check. Import th
 """
 
 import json
-import re
 
 import pytest
 from django.contrib.auth.hashers import BCryptSHA256PasswordHasher, make_password
@@ -125,15 +124,3 @@ def assert_error(response, status, code=None, *, field=None):
     return body
 
 
-def traces_of_niki(body, niki):
-    """What in an answer's text would give Niki away."""
-    found = []
-    if re.search(r"\bNiki\b", body):
-        found.append("the name Niki")
-    if re.search(rf"\b{re.escape(niki.username)}\b", body):
-        found.append("Niki's service name")
-    if re.search(r"\b7360\b", body):
-        found.append("service number 7360")
-    if niki.id in body:
-        found.append("Niki's id")
-    return found

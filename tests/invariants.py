@@ -5,6 +5,7 @@ their ledger entries' credits and balance equals the sum of their entries' pay. 
 everything a refused request must leave untouched.
 """
 
+import re
 from collections import defaultdict
 from decimal import Decimal
 
@@ -47,3 +48,17 @@ def database_state():
         "rank_changes": RankChange.objects.count(),
         "members": sorted(User.objects.values_list("id", "rank", "reports_to_id", "chain", "credits", "balance")),
     }
+
+
+def traces_of_niki(text, niki):
+    """What in `text` (a page, an API answer, an event) would give Niki away."""
+    found = []
+    if re.search(r"\bniki\b", text, re.IGNORECASE):
+        found.append("the name Niki")
+    if re.search(rf"\b{re.escape(niki.username)}\b", text):
+        found.append("Niki's service name")
+    if re.search(r"\b7360\b", text):
+        found.append("service number 7360")
+    if niki.id in text:
+        found.append("Niki's id")
+    return found

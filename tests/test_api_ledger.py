@@ -15,9 +15,8 @@ from tests.api_support import (
     password_hash,
     quick_bcrypt,
     sign_in,
-    traces_of_niki,
 )
-from tests.invariants import assert_ledger_invariant, database_state
+from tests.invariants import assert_ledger_invariant, database_state, traces_of_niki
 from tickets import services
 
 # The shared fixtures, imported so that pytest finds them in this module.

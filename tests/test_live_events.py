@@ -32,6 +32,7 @@ from directorate.errors import Conflict, Forbidden, Invalid
 from directorate.events import user_group
 from economy import services as economy
 from economy.models import Transaction
+from tests.invariants import traces_of_niki
 from tickets import services
 from tickets.models import Ticket
 
@@ -157,19 +158,6 @@ def submitted(author, assignee, *, title="Observe the east depot", credits=7, pa
     services.start_work(actor=assignee, ticket_id=ticket.id)
     services.submit_for_review(actor=assignee, ticket_id=ticket.id, reward_credits=credits, reward_pay=pay)
     return Ticket.objects.get(id=ticket.id)
-
-
-def traces_of_niki(text, niki):
-    found = []
-    if re.search(r"\bniki\b", text, re.IGNORECASE):
-        found.append("the name Niki")
-    if niki.username.lower() != "niki" and niki.username in text:
-        found.append("Niki's service name")
-    if re.search(r"\b7360\b", text):
-        found.append("service number 7360")
-    if niki.id in text:
-        found.append("Niki's id")
-    return found
 
 
 # Who may connect --------------------------------------------------------------------------------------------

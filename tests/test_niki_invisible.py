@@ -14,6 +14,7 @@ import pytest
 from bson import ObjectId
 from django.urls import URLResolver, get_resolver, reverse
 
+from tests.invariants import traces_of_niki
 from tickets.services import create_ticket
 
 VIEWERS = ["nyx", "executor", "executor_2", "marshal", "marshal_2", "marshal_3",
@@ -38,20 +39,6 @@ def org_under_niki(org):
             title=f"Directive for {name}", body_md="Carry it out.",
         )
     return org
-
-
-def traces_of_niki(body, niki):
-    """What in `body` would give Niki away."""
-    found = []
-    if re.search(r"\bNiki\b", body):
-        found.append("the name Niki")
-    if re.search(rf"\b{re.escape(niki.username)}\b", body):
-        found.append("Niki's service name")
-    if re.search(r"\b7360\b", body):
-        found.append("service number 7360")
-    if niki.id in body:
-        found.append("Niki's id")
-    return found
 
 
 def without_token(body):

@@ -107,11 +107,7 @@ def start_work(*, actor, ticket_id):
 
 def add_comment(*, actor, ticket_id, body_md):
     """Add to a ticket's thread. Closed tickets are read-only."""
-    body_md = (body_md or "").strip()
-    if not body_md:
-        raise Invalid("A comment cannot be empty.", field_errors={"body_md": ["Required."]})
-    if len(body_md) > COMMENT_MAX:
-        raise Invalid(f"A comment has at most {COMMENT_MAX} characters.", field_errors={"body_md": ["Too long."]})
+    body_md = _comment_text(body_md, field="body_md", missing="A comment cannot be empty.")
     ticket = ticket_for(actor, ticket_id)
     _refuse_if_closed(ticket)
     with atomic():
@@ -262,11 +258,7 @@ def escalate(*, actor, ticket_id, note=""):
 
 def send_back(*, actor, ticket_id, comment):
     """The current reviewer returns the work to the assignee, saying why."""
-    comment = (comment or "").strip()
-    if not comment:
-        raise Invalid("Say what needs rework.", field_errors={"comment": ["Required."]})
-    if len(comment) > COMMENT_MAX:
-        raise Invalid(f"A comment has at most {COMMENT_MAX} characters.", field_errors={"comment": ["Too long."]})
+    comment = _comment_text(comment, field="comment", missing="Say what needs rework.")
     ticket = ticket_for(actor, ticket_id)
     _require_reviewer(ticket, actor)
     with atomic():
@@ -447,6 +439,15 @@ def _participants(ticket):
     if ticket.visibility == Ticket.Visibility.HIERARCHICAL:
         people += list(User.objects.filter(watched_links__ticket_id=ticket.id))
     return [person for person in people if person is not None]
+
+
+def _comment_text(text, *, field, missing):
+    text = (text or "").strip()
+    if not text:
+        raise Invalid(missing, field_errors={field: ["Required."]})
+    if len(text) > COMMENT_MAX:
+        raise Invalid(f"A comment has at most {COMMENT_MAX} characters.", field_errors={field: ["Too long."]})
+    return text
 
 
 def _note(note):
