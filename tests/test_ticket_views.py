@@ -178,6 +178,18 @@ def test_list_scopes_and_filters(as_, org, board, query, expected):
         assert "No tickets match." in text(response)
 
 
+def test_filter_by_words_in_the_assignees_name(as_, org, board):
+    client = as_(org["marshal"])
+    asset_2 = org["asset_2"].display_name
+    assert titles(client.get(f"/tickets/?who={org['asset'].display_name}")) == {"North recon"}
+    assert titles(client.get(f"/tickets/?who={asset_2.upper()}&status=awaiting_review")) == {"Lark patrol awaiting"}
+    assert titles(client.get(f"/tickets/?who={org['asset_3'].display_name}")) == set()  # another branch
+    response = client.get(f"/tickets/?who={org['niki'].display_name}")
+    assert titles(response) == set() and org["niki"].display_name not in text(response).replace(
+        f'value="{org["niki"].display_name}"', ""
+    )
+
+
 def test_unknown_filter_values_are_ignored_not_errors(as_, org, board):
     response = as_(org["marshal"]).get("/tickets/?status=bogus&category=Nope&scope=&q=" + "x" * 5000)
     assert response.status_code == 200

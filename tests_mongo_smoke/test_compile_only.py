@@ -73,8 +73,10 @@ def test_directory_count(org):
     assert {person.username for person in people} == {"marshal.one", "shadow.one", "asset.one", "executor.one"}
 
 
-def test_visible_tickets_joins_the_people(org, ticket):
-    tickets = ticket_selectors.visible_tickets(org["executor"])  # reads the watch list for real
+def test_visible_tickets_of_a_large_subtree_joins_the_people(org, ticket, monkeypatch):
+    # A small subtree is matched by its members' ids and runs for real (test_tickets.py); a large one joins.
+    monkeypatch.setattr(ticket_selectors, "SUBTREE_BY_ID_MAX", -1)
+    tickets = ticket_selectors.visible_tickets(org["executor"])  # reads the watch list and subtree for real
     collection, pipeline = compile_only(lambda: list(tickets))
     assert collection == "tickets_ticket"
     lookups = stages(pipeline, "$lookup")
@@ -82,8 +84,6 @@ def test_visible_tickets_joins_the_people(org, ticket):
         ("accounts_user", "assignee_id"), ("accounts_user", "author_id"),
     }
     mongomock_refuses(lambda: list(tickets), LOOKUP_WITH_PIPELINE)
-    # Without the subtree part (an asset sees only its own), no join and a real answer.
-    assert list(ticket_selectors.visible_tickets(org["asset"])) == [ticket]
 
 
 def test_ticket_for(org, ticket):
@@ -107,12 +107,14 @@ def test_watchers_of(org, ticket):
     mongomock_refuses(lambda: list(ticket.watchers.all()), LOOKUP_WITH_PIPELINE)
 
 
-def test_keyset_page(org, ticket):
-    tickets = Ticket.objects.all()
+def test_keyset_page_of_the_ticket_list(org, ticket):
+    # The list shows each ticket's assignee: one join (keyset_page alone runs for real, test_tickets.py).
+    tickets = Ticket.objects.select_related("assignee")
     collection, pipeline = compile_only(lambda: ticket_selectors.keyset_page(tickets, size=10))
     assert collection == "tickets_ticket"
     assert stages(pipeline, "$limit") == [11]
     assert list(stages(pipeline, "$sort")[0].items()) == [("updated_at", -1), ("_id", -1)]
+    assert [lookup["localField"] for lookup in stages(pipeline, "$lookup")] == ["assignee_id"]
     mongomock_refuses(lambda: ticket_selectors.keyset_page(tickets, size=10), LOOKUP_WITH_PIPELINE)
 
 

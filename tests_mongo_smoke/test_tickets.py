@@ -8,7 +8,7 @@ from accounts.models import Notification
 from directorate.db import now
 from directorate.errors import Forbidden, Invalid, NotFound
 from tickets.models import Ticket, TicketWatcher
-from tickets.selectors import assigned_to, review_queue
+from tickets.selectors import assigned_to, keyset_page, review_queue, visible_tickets
 from tickets.services import create_ticket
 
 
@@ -82,3 +82,26 @@ def test_review_queue_oldest_first(org):
         )
     assert [ticket.title for ticket in review_queue(shadow)] == ["Task 2", "Task 1", "Task 0"]
     assert list(review_queue(org["marshal"])) == []
+
+
+def test_visible_tickets_of_small_subtrees_by_their_members_ids(org):
+    # No join: the subtree's member ids are read first, then the tickets by assignee and author.
+    directive = open_ticket(org["shadow"], org["asset"], "Down the chain")
+    upward = open_ticket(org["asset_3"], org["shadow_2"], "Up the other branch")
+    private = open_ticket(org["shadow"], org["asset_2"], "Between two", visibility="private")
+
+    def seen(name):
+        return {ticket.id for ticket in visible_tickets(org[name])}
+
+    assert seen("marshal") == {directive.id}
+    assert seen("executor") == {directive.id, upward.id}
+    assert seen("asset_2") == {private.id}
+    assert seen("marshal_3") == set()
+
+
+def test_keyset_page_newest_first(org):
+    titles = [open_ticket(org["marshal"], org["shadow"], f"Task {number}").title for number in range(5)]
+    first = keyset_page(Ticket.objects.all(), size=3)
+    rest = keyset_page(Ticket.objects.all(), first.next_cursor, size=3)
+    assert [ticket.title for ticket in first.items + rest.items] == titles[::-1]
+    assert rest.next_cursor is None

@@ -47,7 +47,8 @@ def list_tickets(request, filters: Query[TicketQuery]):
             selectors.decode_cursor(filters.after)
         except Invalid as error:
             raise Invalid(error.message, field_errors={"after": [error.message]}) from None
-    page = selectors.keyset_page(selectors.filtered_tickets(request.auth, chosen), filters.after)
+    tickets = selectors.filtered_tickets(request.auth, chosen).select_related("assignee", "author", "reviewer")
+    page = selectors.keyset_page(tickets, filters.after)
     return {"items": [ticket_out(ticket) for ticket in page.items], "next_cursor": page.next_cursor}
 
 

@@ -63,6 +63,7 @@ class Ticket(TimestampedModel):
             models.Index(fields=["author", "-updated_at"], name="ticket_author"),
             models.Index(fields=["reviewer", "status", "-updated_at"], name="ticket_review_queue"),
             models.Index(fields=["status", "-updated_at"], name="ticket_status"),
+            models.Index(fields=["-updated_at", "-id"], name="ticket_recent"),
         ]
 
     def __str__(self):

@@ -1,4 +1,6 @@
 from django import template
+from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from accounts.presentation import shown_name, shown_person
@@ -14,3 +16,12 @@ register.filter("shown_person", shown_person)
 def markdown(text):
     """Render user markdown; the output is sanitised, so it is marked safe."""
     return mark_safe(render_markdown(text))  # noqa: S308 - sanitised by nh3 in render_markdown
+
+
+@register.filter
+def time_tag(moment):
+    """`moment` as a <time> element: ISO 8601 for machines, "2026-11-26 14:05" for people, in local time."""
+    if moment is None:
+        return ""
+    local = timezone.localtime(moment)
+    return format_html('<time datetime="{}">{}</time>', local.isoformat(), local.strftime("%Y-%m-%d %H:%M"))
