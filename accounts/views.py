@@ -37,7 +37,7 @@ def dashboard(request):
             "superior": selectors.visible_superior_of(user),
             "direct_reports": selectors.direct_reports_of(user).order_by("rank", "display_name"),
             "my_work": assigned_to(user)[:10],
-            "review_queue": list(review_queue(user)[:10]),
+            "review_queue": list(review_queue(user).select_related("assignee")[:10]),
             "recent_rewards": recent_rewards(user),
             "may_broadcast": may_at_all(user, Action.BROADCAST),
         },

@@ -9,6 +9,8 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from accounts.ranks import Rank
@@ -188,6 +190,22 @@ def test_filter_by_words_in_the_assignees_name(as_, org, board):
     assert titles(response) == set() and org["niki"].display_name not in text(response).replace(
         f'value="{org["niki"].display_name}"', ""
     )
+
+
+@pytest.mark.parametrize("page", ["/", "/tickets/?scope=queue", "/tickets/"])
+def test_a_longer_review_queue_costs_no_more_queries(as_, org, page):
+    client = as_(org["marshal"])
+    submitted(org["shadow"], org["asset"], title="First for review")
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(page).status_code == 200
+        return len(captured)
+
+    one = queries()
+    for number in range(4):
+        submitted(org["shadow"], org["asset_2"], title=f"Also for review {number}")
+    assert queries() == one
 
 
 def test_unknown_filter_values_are_ignored_not_errors(as_, org, board):
