@@ -20,7 +20,7 @@ from economy import services as economy
 from economy.models import PayrollRun, Transaction
 from economy.periods import last_completed_period, parse_period, week_of
 from economy.rates import rate_for
-from economy.selectors import payroll_preview
+from economy.selectors import payroll_preview, recent_rewards
 from tests.invariants import assert_ledger_invariant, database_state, traces_of_niki
 
 SALARY, DECAY = Transaction.Type.SALARY, Transaction.Type.DECAY
@@ -323,3 +323,8 @@ def test_the_ledger_page_shows_salary_and_decay(org, client):
     assert f"Weekly salary for {this_week()}: 40 h at ¤3.00." in page
     assert f"Credit decay for {this_week()}: 2% of 100 credits." in page
     assert "Nyx" in page and traces_of_niki(page, org["niki"]) == []
+
+
+def test_salaries_are_not_listed_as_rewards_on_the_dashboard(org):
+    pay_this_week()
+    assert recent_rewards(org["asset"]) == []
