@@ -18,9 +18,9 @@ setup:
 	$(BIN)/python manage.py seed_demo --if-empty
 
 serve:
-	@echo "Serving on http://$(HOST):$(PORT)/ with Nyx's worker beside it  (Ctrl-C stops both)"
+	@echo "Serving on http://$(HOST):$(PORT)/ with the worker beside it (Nyx, payroll; Ctrl-C stops both)"
 	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
-	$(BIN)/python manage.py nyx_worker & \
+	$(BIN)/python manage.py worker & \
 	$(BIN)/daphne -b $(HOST) -p $(PORT) directorate.asgi:application
 
 $(BIN)/python:

@@ -83,15 +83,22 @@ def development_secret(path):
 
 
 def parse_money(env, name, default):
+    return parse_decimal(env, name, default, example="an amount such as 12.50")
+
+
+def parse_decimal(env, name, default, *, example, maximum=None):
+    """A number of at least 0 (and at most `maximum`) with at most two decimals."""
     raw = env.get(name, "").strip()
     if not raw:
         return Decimal(default)
     try:
         value = Decimal(raw)
     except InvalidOperation:
-        raise ConfigError(f"{name} must be an amount such as 12.50, got {raw!r}") from None
-    if not value.is_finite() or value < 0 or value != value.quantize(Decimal("0.01")):
-        raise ConfigError(f"{name} must be an amount of at least 0 with at most two decimals, got {raw!r}")
+        raise ConfigError(f"{name} must be {example}, got {raw!r}") from None
+    bounds = "at least 0" if maximum is None else f"from 0 to {maximum}"
+    in_bounds = value.is_finite() and value >= 0 and (maximum is None or value <= maximum)
+    if not in_bounds or value != value.quantize(Decimal("0.01")):
+        raise ConfigError(f"{name} must be {example}: {bounds}, with at most two decimals, got {raw!r}")
     return value
 
 
@@ -119,5 +126,11 @@ def read_config(env=None):
         "GEMINI_API_KEY": env.get("GEMINI_API_KEY", "").strip(),
         "ALLOWED_HOSTS": parse_hosts(env, "ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"]),
         "NYX_HOURLY_PAY": parse_money(env, "NYX_HOURLY_PAY", "10.00"),
+        "PAYROLL_HOURS_PER_PERIOD": parse_decimal(
+            env, "PAYROLL_HOURS_PER_PERIOD", "40", example="a number of hours such as 40", maximum=168
+        ),
+        "PAYROLL_DECAY_PERCENT": parse_decimal(
+            env, "PAYROLL_DECAY_PERCENT", "2", example="a percentage such as 2.5", maximum=100
+        ),
         "SQLITE_PATH": Path(env.get("SQLITE_PATH") or var_dir / "directorate.sqlite3"),
     }

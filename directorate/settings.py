@@ -127,6 +127,10 @@ LOGOUT_REDIRECT_URL = "login"
 # Nyx's base hourly pay is configurable (spec 5.1); it earns no credits.
 NYX_HOURLY_PAY = CONFIG["NYX_HOURLY_PAY"]
 
+# Weekly payroll (docs/rules.md section 9): paid hours per ISO week, and the credit decay in percent (0: none).
+PAYROLL_HOURS_PER_PERIOD = CONFIG["PAYROLL_HOURS_PER_PERIOD"]
+PAYROLL_DECAY_PERCENT = CONFIG["PAYROLL_DECAY_PERCENT"]
+
 # Failed sign-ins: after this many within the window, that account or address must wait.
 LOGIN_THROTTLE = {"per_account": 5, "per_address": 20, "window_seconds": 15 * 60}
 

@@ -23,6 +23,8 @@ class Transaction(ObjectIdModel):
         CREDIT_AWARD = "credit_award", "Credit award"
         PAYMENT = "payment", "Payment"
         MANUAL_ADJ = "manual_adj", "Manual adjustment"
+        SALARY = "salary", "Weekly salary"
+        DECAY = "decay", "Credit decay"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="transactions")
     type = models.CharField(max_length=20, choices=Type.choices)
@@ -33,6 +35,7 @@ class Transaction(ObjectIdModel):
     )
     approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     reason = models.CharField(max_length=500, blank=True)
+    period = models.CharField(max_length=8, blank=True, default="")  # a payroll week such as 2026-W48
     ts = models.DateTimeField(default=now)
 
     objects = LedgerQuerySet.as_manager()
@@ -47,6 +50,13 @@ class Transaction(ObjectIdModel):
             models.UniqueConstraint(
                 fields=["related_ticket"], condition=models.Q(type="payment"), name="one_payment_per_ticket"
             ),
+            # A payroll week pays each member one salary and decays their credits once, however often it runs.
+            models.UniqueConstraint(
+                fields=["user", "period"], condition=models.Q(type="salary"), name="one_salary_per_member_and_week"
+            ),
+            models.UniqueConstraint(
+                fields=["user", "period"], condition=models.Q(type="decay"), name="one_decay_per_member_and_week"
+            ),
         ]
 
     def save(self, *args, **kwargs):
@@ -56,3 +66,10 @@ class Transaction(ObjectIdModel):
 
     def delete(self, *args, **kwargs):
         raise TypeError("Ledger transactions are append-only.")
+
+
+class PayrollRun(ObjectIdModel):
+    """A payroll week that has been paid in full. Written once, after every member of the week is settled."""
+
+    period = models.CharField(max_length=8, unique=True)
+    completed_at = models.DateTimeField(default=now)

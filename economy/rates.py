@@ -54,3 +54,18 @@ def default_proposal(rank, *, hours):
     """The reward proposed when the assignee gives none: base credit, and base pay x hours worked."""
     rate = rate_for(rank)
     return rate.credits_per_task, (rate.hourly_pay * hours).quantize(CENT)
+
+
+def weekly_salary(rank):
+    """A week's salary (docs/rules.md 9): the rank's base hourly pay x the configured hours per week."""
+    return (rate_for(rank).hourly_pay * settings.PAYROLL_HOURS_PER_PERIOD).quantize(CENT)
+
+
+def credit_decay(credits):
+    """The credits a week's decay takes: the configured percentage of `credits`, rounded down.
+
+    Never more than `credits`, so decay never takes anyone below zero; nothing from zero or negative credits.
+    """
+    if credits <= 0:
+        return 0
+    return int(credits * settings.PAYROLL_DECAY_PERCENT / 100)

@@ -26,6 +26,7 @@ class TransactionOut(Schema):
     related_ticket: TicketRefOut | None = Field(description="Shown only when you may see that ticket.")
     approved_by: PersonOut
     reason: str
+    period: str = Field(description='The payroll week of a `salary` or `decay` entry, like "2026-W48"; else empty.')
     ts: datetime
 
 
@@ -58,5 +59,6 @@ def transaction_out(entry, *, visible_ticket_ids):
         related_ticket=None if ticket is None else TicketRefOut(id=ticket.id, title=ticket.title),
         approved_by=person_out(entry.approved_by),
         reason=entry.reason,
+        period=entry.period,
         ts=entry.ts,
     )

@@ -1,9 +1,16 @@
-"""Reads of the ledger that depend on who is asking."""
+"""Reads of the ledger that depend on who is asking, and the payroll's view of a week."""
 
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from accounts.models import User
 from accounts.policy import Action, can
+from accounts.ranks import Rank
 from accounts.selectors import person_for
 from directorate.errors import NotFound
-from economy.models import Transaction
+from economy.models import PayrollRun, Transaction
+from economy.periods import Period
+from economy.rates import credit_decay, weekly_salary
 
 
 def ledger_owner_for(viewer, user_id=None):
@@ -26,4 +33,65 @@ def ledger_of(person):
 
 
 def recent_rewards(person, limit=5):
-    return list(ledger_of(person).exclude(type=Transaction.Type.MANUAL_ADJ)[:limit])
+    rewards = [Transaction.Type.CREDIT_AWARD, Transaction.Type.PAYMENT]
+    return list(ledger_of(person).filter(type__in=rewards)[:limit])
+
+
+# Payroll (docs/rules.md section 9) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PayrollLine:
+    """One member's payroll for a week: the salary paid and the credits the decay takes."""
+
+    member: User
+    salary: Decimal
+    decay: int
+
+
+@dataclass
+class PayrollReport:
+    """A week's payroll: what would be paid (a preview) or what a run paid now."""
+
+    period: Period
+    lines: list[PayrollLine] = field(default_factory=list)
+    already_paid: bool = False  # the week had been paid in full before
+    complete: bool = True  # every member of the week is settled
+
+    @property
+    def total_salary(self):
+        return sum((line.salary for line in self.lines), Decimal("0.00"))
+
+    @property
+    def total_decay(self):
+        return sum(line.decay for line in self.lines)
+
+
+def payroll_members(period):
+    """Whom a week's payroll covers: active members enlisted before the week ended. Never Niki."""
+    return (
+        User.objects.filter(is_active=True, hidden=False, created_at__lt=period.end)
+        .exclude(rank=Rank.NIKI)
+        .order_by("username")
+    )
+
+
+def payroll_line(member):
+    return PayrollLine(member=member, salary=weekly_salary(member.rank), decay=credit_decay(member.credits))
+
+
+def is_week_paid(period):
+    return PayrollRun.objects.filter(period=period.name).exists()
+
+
+def payroll_preview(period):
+    """What paying `period` would write now: a line for each member not yet settled that has something
+    to be paid or to lose. Writes nothing."""
+    if is_week_paid(period):
+        return PayrollReport(period=period, already_paid=True)
+    settled = set(
+        Transaction.objects.filter(period=period.name, type__in=[Transaction.Type.SALARY, Transaction.Type.DECAY])
+        .values_list("user_id", flat=True)
+    )
+    lines = [payroll_line(member) for member in payroll_members(period) if member.id not in settled]
+    return PayrollReport(period=period, lines=[line for line in lines if line.salary or line.decay])

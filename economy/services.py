@@ -1,16 +1,22 @@
 """Writes to the ledger. A credit or payment never changes without its ledger entry in the same atomic unit."""
 
+from django.conf import settings
+from django.db import IntegrityError
 from django.db.models import F
 
 from accounts.models import User
 from accounts.policy import Action, can
 from accounts.presentation import shown_name
+from accounts.ranks import Rank
 from accounts.selectors import person_for
 from accounts.services import notify
 from directorate.db import atomic, now
-from directorate.errors import Forbidden, Invalid
+from directorate.errors import Conflict, Forbidden, Invalid
 from directorate.events import publish
-from economy.models import Transaction
+from economy.models import PayrollRun, Transaction
+from economy.periods import last_completed_period, payroll_period
+from economy.rates import rate_for
+from economy.selectors import is_week_paid, payroll_line, payroll_members, payroll_preview
 from economy.validation import parse_credits, parse_money
 
 REASON_MAX = 500
@@ -91,11 +97,108 @@ def adjust(*, actor, user_id, credits=0, pay=0, reason):
     return entry
 
 
-def _move_wallet(user_id, *, credits, pay):
-    """Add to a wallet; a deduction applies only while the balance covers it. Returns whether it applied."""
+def run_payroll(*, period=None, moment=None):
+    """Pay a completed week (`2026-W48`; by default the last one before `moment`): each member's weekly
+    salary and credit decay, as ledger entries approved by Nyx (docs/rules.md section 9).
+
+    Each member is settled in an atomic unit of their own: their entries, wallet and notification together.
+    The ledger's unique constraints refuse a second salary or decay for a member and week, so runs at the
+    same time, or a rerun after a crash, pay nobody twice; a rerun settles whoever is left. The week is
+    recorded as paid (`PayrollRun`) once everyone is settled, and is not run again after that.
+    """
+    moment = moment or now()
+    period = payroll_period(period, moment=moment)
+    try:
+        authority = User.objects.get(rank=Rank.NYX)
+    except User.DoesNotExist:
+        raise Invalid("There is no Nyx account to authorise the payroll: run manage.py bootstrap first.") from None
+    report = payroll_preview(period)
+    if report.already_paid:
+        return report
+    paid = []
+    for line in report.lines:
+        try:
+            settled = _settle_member(line.member.id, period=period, authority=authority)
+        except IntegrityError:
+            continue  # another run settled this member first
+        except Conflict:
+            report.complete = False  # lost a write race; the member is settled by the winner or by a rerun
+            continue
+        if settled is not None:
+            paid.append(settled)
+    report.lines = paid
+    if report.complete:
+        try:
+            with atomic():
+                PayrollRun.objects.create(period=period.name)
+        except IntegrityError:
+            pass  # another run recorded it first
+    return report
+
+
+def run_due_payroll(moment=None):
+    """The worker's payroll: the last completed week, unless it is paid already. None when nothing was due."""
+    period = last_completed_period(moment or now())
+    if is_week_paid(period):
+        return None
+    return run_payroll(period=period.name, moment=moment)
+
+
+def _settle_member(member_id, *, period, authority):
+    """One member's salary and decay for `period`, from their rank and credits as they are now."""
+    hours = settings.PAYROLL_HOURS_PER_PERIOD
+    percent = settings.PAYROLL_DECAY_PERCENT
+    with atomic():
+        member = payroll_members(period).filter(id=member_id).first()
+        if member is None:
+            return None  # deactivated meanwhile
+        line = payroll_line(member)
+        entries = []
+        if line.salary:
+            hourly = rate_for(member.rank).hourly_pay
+            entries.append(
+                Transaction(
+                    user_id=member.id,
+                    type=Transaction.Type.SALARY,
+                    amount_pay=line.salary,
+                    approved_by=authority,
+                    period=period.name,
+                    reason=f"Weekly salary for {period}: {_plain(hours)} h at ¤{hourly}.",
+                )
+            )
+        if line.decay:
+            entries.append(
+                Transaction(
+                    user_id=member.id,
+                    type=Transaction.Type.DECAY,
+                    amount_cr=-line.decay,
+                    approved_by=authority,
+                    period=period.name,
+                    reason=f"Credit decay for {period}: {_plain(percent)}% of {member.credits} credits.",
+                )
+            )
+        if not entries:
+            return None
+        Transaction.objects.bulk_create(entries)
+        if not _move_wallet(member.id, credits=-line.decay, pay=line.salary, cover_credits=True):
+            raise Conflict(f"{shown_name(member)}'s credits changed meanwhile.")
+        notify(recipients=[member], message=" ".join(entry.reason for entry in entries))
+    return line
+
+
+def _plain(number):
+    """A Decimal without trailing zeros: 40, 37.5, 2.25."""
+    return f"{number.normalize():f}"
+
+
+def _move_wallet(user_id, *, credits, pay, cover_credits=False):
+    """Add to a wallet; a deduction applies only while the balance (and, with `cover_credits`, the credits)
+    covers it. Returns whether it applied."""
     wallet = User.objects.filter(id=user_id)
     if pay < 0:
         wallet = wallet.filter(balance__gte=-pay)
+    if cover_credits and credits < 0:
+        wallet = wallet.filter(credits__gte=-credits)
     changed = wallet.update(credits=F("credits") + credits, balance=F("balance") + pay, updated_at=now())
     if changed != 1:
         return False

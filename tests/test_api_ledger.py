@@ -5,8 +5,10 @@ import pytest
 
 from accounts.models import Notification, User
 from accounts.services import notify
+from directorate.db import now
 from economy.models import Transaction
-from economy.services import adjust
+from economy.periods import week_of
+from economy.services import adjust, run_payroll
 from tests.api_support import (
     api,
     as_member,
@@ -47,6 +49,20 @@ def test_own_ledger_and_a_subordinates_for_those_who_may_adjust(org, as_member):
         assert seen["owner"]["id"] == org["asset"].id and len(seen["items"]) == 1, viewer
     assert as_member(org["asset"]).get("/api/transactions", user=org["asset"].id).json()["owner"]["id"] == org[
         "asset"].id
+
+
+def test_payroll_entries_carry_their_type_and_week(org, as_member):
+    adjust(actor=org["marshal"], user_id=org["asset"].id, credits=100, reason="Standing")
+    week = week_of(now().date())
+    run_payroll(period=week.name, moment=week.end)
+
+    items = as_member(org["asset"]).get("/api/transactions").json()["items"]
+
+    kinds = {item["type"]: item for item in items}
+    assert set(kinds) == {"salary", "decay", "manual_adj"}
+    assert (kinds["salary"]["amount_pay"], kinds["salary"]["period"]) == ("120.00", week.name)
+    assert (kinds["decay"]["amount_cr"], kinds["decay"]["period"]) == (-2, week.name)
+    assert kinds["decay"]["approved_by"]["id"] == org["nyx"].id and kinds["manual_adj"]["period"] == ""
 
 
 @pytest.mark.parametrize("viewer, owner", [("asset", "asset_2"), ("asset", "shadow"), ("shadow", "asset"),

@@ -4,6 +4,7 @@ import os
 import stat
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,14 @@ def refused(env):
         ({"NYX_HOURLY_PAY": "-1"}, "NYX_HOURLY_PAY"),
         ({"NYX_HOURLY_PAY": "1.234"}, "NYX_HOURLY_PAY"),
         ({"NYX_HOURLY_PAY": "NaN"}, "NYX_HOURLY_PAY"),
+        ({"PAYROLL_HOURS_PER_PERIOD": "forty"}, "PAYROLL_HOURS_PER_PERIOD"),
+        ({"PAYROLL_HOURS_PER_PERIOD": "-1"}, "PAYROLL_HOURS_PER_PERIOD"),
+        ({"PAYROLL_HOURS_PER_PERIOD": "168.01"}, "PAYROLL_HOURS_PER_PERIOD"),
+        ({"PAYROLL_HOURS_PER_PERIOD": "37.125"}, "PAYROLL_HOURS_PER_PERIOD"),
+        ({"PAYROLL_HOURS_PER_PERIOD": "Infinity"}, "PAYROLL_HOURS_PER_PERIOD"),
+        ({"PAYROLL_DECAY_PERCENT": "2%"}, "PAYROLL_DECAY_PERCENT"),
+        ({"PAYROLL_DECAY_PERCENT": "100.5"}, "PAYROLL_DECAY_PERCENT"),
+        ({"PAYROLL_DECAY_PERCENT": "-0.01"}, "PAYROLL_DECAY_PERCENT"),
     ],
     ids=lambda value: value if isinstance(value, str) else "-".join(f"{k}={v[:12]}" for k, v in value.items()),
 )
@@ -111,6 +120,14 @@ def test_defaults_in_debug_mode(env, tmp_path):
     assert config["ALLOWED_HOSTS"] == ["127.0.0.1", "localhost", "[::1]"]
     assert config["VAR_DIR"] == tmp_path
     assert config["SQLITE_PATH"] == tmp_path / "directorate.sqlite3"
+    assert (config["PAYROLL_HOURS_PER_PERIOD"], config["PAYROLL_DECAY_PERCENT"]) == (Decimal("40"), Decimal("2"))
+
+
+def test_payroll_settings_parse(env):
+    config = read_config(env | {"PAYROLL_HOURS_PER_PERIOD": " 37.5 ", "PAYROLL_DECAY_PERCENT": "0"})
+    assert (config["PAYROLL_HOURS_PER_PERIOD"], config["PAYROLL_DECAY_PERCENT"]) == (Decimal("37.5"), Decimal("0"))
+    assert read_config(env | {"PAYROLL_HOURS_PER_PERIOD": "168", "PAYROLL_DECAY_PERCENT": "100"})[
+        "PAYROLL_DECAY_PERCENT"] == Decimal("100")
 
 
 def test_debug_secrets_are_generated_once_per_install(env, tmp_path):

@@ -44,7 +44,7 @@ def test_the_worker_reviews_nyxs_queue_once(org, capsys):
     abnormal = submitted(executor_2, credits="4", pay="40.01")
     other = submitted(org["shadow"], credits="2", pay="9.00")  # awaits the marshal, not Nyx
 
-    call_command("nyx_worker", "--once")
+    call_command("worker", "--once")
 
     normal.refresh_from_db(), abnormal.refresh_from_db(), other.refresh_from_db()
     assert normal.status == Ticket.Status.CLOSED
@@ -62,7 +62,7 @@ def test_the_worker_reviews_nyxs_queue_once(org, capsys):
     assert "offline rules" in output and "done: approve_rewards" in output
     assert_ledger_invariant()
 
-    call_command("nyx_worker", "--once")  # nothing left: the queue is the job list
+    call_command("worker", "--once")  # nothing left: the queue is the job list
     assert NyxAction.objects.count() == 2
 
 
