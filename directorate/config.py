@@ -16,6 +16,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
 MIN_SECRET_LENGTH = 32
+MEGABYTE = 1024 * 1024
 
 
 class ConfigError(Exception):
@@ -104,6 +105,16 @@ def parse_hosts(env, name, default):
     return hosts
 
 
+def parse_size(env, name, default, *, maximum):
+    """A size in bytes, a whole number from 1 to `maximum`."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise ConfigError(f"{name} must be a whole number of bytes from 1 to {maximum}, got {raw!r}")
+    return int(raw)
+
+
 def read_config(env=None):
     """All settings the project reads from outside, validated."""
     env = load_environment() if env is None else env
@@ -119,5 +130,6 @@ def read_config(env=None):
         "GEMINI_API_KEY": env.get("GEMINI_API_KEY", "").strip(),
         "ALLOWED_HOSTS": parse_hosts(env, "ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"]),
         "NYX_HOURLY_PAY": parse_money(env, "NYX_HOURLY_PAY", "10.00"),
+        "ATTACHMENT_MAX_BYTES": parse_size(env, "ATTACHMENT_MAX_BYTES", 5 * MEGABYTE, maximum=100 * MEGABYTE),
         "SQLITE_PATH": Path(env.get("SQLITE_PATH") or var_dir / "directorate.sqlite3"),
     }

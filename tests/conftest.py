@@ -39,6 +39,18 @@ def make_member(db, password_hash):
 
 
 @pytest.fixture
+def as_(client):
+    """`as_(person)`: the test client, signed in as `person`."""
+
+    def sign_in(person):
+        client.logout()
+        client.force_login(person)
+        return client
+
+    return sign_in
+
+
+@pytest.fixture
 def directorate(db):
     """Niki and Nyx, as bootstrap creates them."""
     bootstrap_directorate(niki_password=PASSWORD)
