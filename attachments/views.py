@@ -9,6 +9,7 @@ from urllib.parse import quote
 from django.contrib import messages
 from django.http import FileResponse
 from django.shortcuts import redirect, render
+from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.views.decorators.http import require_GET, require_POST
 
 from attachments import selectors, services
@@ -74,7 +75,11 @@ def _ticket_page(request, ticket_id, status=200, **forms):
 @require_GET
 def download(request, attachment_id):
     """The file, to those who see its ticket: always as a download, never shown by the browser itself."""
-    attachment = selectors.attachment_for(request.user, attachment_id)
+    return file_response(selectors.attachment_for(request.user, attachment_id))
+
+
+def file_response(attachment):
+    """The attachment's bytes with its verified type, as a download that nothing stores or sniffs."""
     try:
         handle = attachment_storage().open(attachment.storage_name)
     except FileNotFoundError:
@@ -88,6 +93,8 @@ def download(request, attachment_id):
     response["X-Content-Type-Options"] = "nosniff"
     # Were it ever opened in place, it could run nothing and reach nothing.
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    add_never_cache_headers(response)
+    patch_cache_control(response, private=True)
     return response
 
 

@@ -14,6 +14,7 @@ from attachments import services
 from attachments.content import sanitised_filename
 from attachments.models import Attachment
 from attachments.views import content_disposition
+from tests.api_support import as_member, password_hash, quick_bcrypt, sign_in
 from tests.invariants import database_state, traces_of_niki
 from tickets import services as tickets
 from tickets.models import Comment
@@ -27,21 +28,18 @@ SVG = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><circle r="4"/
 ELF = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 56
 WINDOWS_EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00"
 
+# The API suites' fixtures, imported so that pytest finds them here.
+FIXTURES = (as_member, password_hash, quick_bcrypt, sign_in)
+
 
 @pytest.fixture
 def directorate(directorate_shared_hash):
     return directorate_shared_hash
 
 
-@pytest.fixture(autouse=True)
-def storage_folder(settings, tmp_path):
-    """The attachments storage in a folder of this test's own."""
-    folder = tmp_path / "attachments"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "attachments": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": folder}},
-    }
-    return folder
+@pytest.fixture
+def storage_folder(attachments_folder):
+    return attachments_folder
 
 
 @pytest.fixture
@@ -363,3 +361,55 @@ def test_content_disposition_has_an_ascii_fallback_and_the_utf8_name():
     assert content_disposition("Überblick 2026.pdf") == (
         "attachment; filename=\"_berblick 2026.pdf\"; filename*=UTF-8''%C3%9Cberblick%202026.pdf"
     )
+
+
+# The JSON API -------------------------------------------------------------------------------------------------
+
+
+def api_upload(client, ticket, name, content):
+    return client.client.post(
+        f"/api/tickets/{ticket.id}/attachments", {"file": SimpleUploadedFile(name, content)},
+        headers={"Authorization": f"Bearer {client.token}"},
+    )
+
+
+def test_the_api_lists_uploads_and_downloads(as_member, org, ticket, storage_folder):
+    shadow = as_member(org["shadow"])
+    response = api_upload(shadow, ticket, "depot.png", PNG)
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["filename"], body["content_type"], body["size"]) == ("depot.png", "image/png", len(PNG))
+    assert body["uploader"]["username"] == org["shadow"].username and body["comment_id"] is None
+    assert body["download"] == f"/api/attachments/{body['id']}"
+    listed = as_member(org["marshal"]).get(f"/api/tickets/{ticket.id}/attachments")
+    assert listed.status_code == 200 and [item["id"] for item in listed.json()] == [body["id"]]
+    got = as_member(org["marshal"]).get(body["download"])
+    assert got.status_code == 200 and b"".join(got.streaming_content) == PNG
+    assert got["Content-Type"] == "image/png" and got["X-Content-Type-Options"] == "nosniff"
+    assert "no-store" in got["Cache-Control"] and "private" in got["Cache-Control"]
+
+
+def test_the_api_refuses_bad_files_and_hides_what_you_cannot_see(as_member, org, ticket, storage_folder):
+    shadow = as_member(org["shadow"])
+    refused = api_upload(shadow, ticket, "photo.png", HTML)
+    assert refused.status_code == 400 and refused.json()["errors"] == {"file": [refused.json()["detail"]]}
+    missing_file = shadow.client.post(f"/api/tickets/{ticket.id}/attachments", {},
+                                      headers={"Authorization": f"Bearer {shadow.token}"})
+    assert missing_file.status_code == 400 and "file" in missing_file.json()["errors"]
+    attachment = services.attach_to_ticket(actor=org["shadow"], ticket_id=ticket.id,
+                                           upload=SimpleUploadedFile("a.txt", b"a\n"))
+    outsider = as_member(org["asset_3"])
+    for path in (f"/api/attachments/{attachment.id}", f"/api/tickets/{ticket.id}/attachments"):
+        hidden = outsider.get(path)
+        assert hidden.status_code == 404 and hidden.json()["code"] == "not_found"
+    assert outsider.get(f"/api/attachments/{attachment.id}").json() == outsider.get(
+        "/api/attachments/0123456789abcdef01234567").json()
+    assert api_upload(outsider, ticket, "b.txt", b"b\n").status_code == 404
+    assert stored_files(storage_folder) == [attachment.storage_name]
+
+
+def test_the_api_shows_the_controllers_file_as_the_directorates(as_member, org, ticket):
+    services.attach_to_ticket(actor=org["niki"], ticket_id=ticket.id, upload=SimpleUploadedFile("o.txt", b"o\n"))
+    answer = as_member(org["shadow"]).get(f"/api/tickets/{ticket.id}/attachments")
+    assert answer.json()[0]["uploader"] == {"name": "The Directorate"}
+    assert traces_of_niki(answer.content.decode(), org["niki"]) == []

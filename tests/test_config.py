@@ -52,6 +52,12 @@ def refused(env):
         ({"NYX_HOURLY_PAY": "-1"}, "NYX_HOURLY_PAY"),
         ({"NYX_HOURLY_PAY": "1.234"}, "NYX_HOURLY_PAY"),
         ({"NYX_HOURLY_PAY": "NaN"}, "NYX_HOURLY_PAY"),
+        ({"ATTACHMENT_MAX_BYTES": "5MB"}, "ATTACHMENT_MAX_BYTES"),
+        ({"ATTACHMENT_MAX_BYTES": "0"}, "ATTACHMENT_MAX_BYTES"),
+        ({"ATTACHMENT_MAX_BYTES": "-1"}, "ATTACHMENT_MAX_BYTES"),
+        ({"ATTACHMENT_MAX_BYTES": "1e6"}, "ATTACHMENT_MAX_BYTES"),
+        ({"ATTACHMENT_MAX_BYTES": "\u0665"}, "ATTACHMENT_MAX_BYTES"),  # an Arabic-Indic five
+        ({"ATTACHMENT_MAX_BYTES": str(100 * 1024 * 1024 + 1)}, "ATTACHMENT_MAX_BYTES"),
     ],
     ids=lambda value: value if isinstance(value, str) else "-".join(f"{k}={v[:12]}" for k, v in value.items()),
 )
@@ -111,6 +117,11 @@ def test_defaults_in_debug_mode(env, tmp_path):
     assert config["ALLOWED_HOSTS"] == ["127.0.0.1", "localhost", "[::1]"]
     assert config["VAR_DIR"] == tmp_path
     assert config["SQLITE_PATH"] == tmp_path / "directorate.sqlite3"
+    assert config["ATTACHMENT_MAX_BYTES"] == 5 * 1024 * 1024
+
+
+def test_the_attachment_limit_is_a_number_of_bytes(env):
+    assert read_config(env | {"ATTACHMENT_MAX_BYTES": " 1048576 "})["ATTACHMENT_MAX_BYTES"] == 1024 * 1024
 
 
 def test_debug_secrets_are_generated_once_per_install(env, tmp_path):
