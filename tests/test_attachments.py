@@ -8,6 +8,7 @@ import hashlib
 import re
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from attachments import services
@@ -16,6 +17,7 @@ from attachments.models import Attachment
 from attachments.views import content_disposition
 from tests.api_support import as_member, password_hash, quick_bcrypt, sign_in
 from tests.invariants import database_state, traces_of_niki
+from tests.test_live_events import call, tap
 from tickets import services as tickets
 from tickets.models import Comment
 
@@ -294,15 +296,18 @@ def test_only_a_comments_author_attaches_to_it(org, ticket):
 # Events and notifications ---------------------------------------------------------------------------------
 
 
-def test_attaching_notifies_the_others_and_refreshes_open_pages(org, ticket, django_capture_on_commit_callbacks):
-    from accounts.models import Notification
+@pytest.mark.django_db(transaction=True)
+def test_attaching_refreshes_open_ticket_pages_and_notifies_the_others(org, ticket):
+    async def scenario():
+        async with tap(org["marshal"]) as drain:
+            await call(services.attach_to_ticket, actor=org["shadow"], ticket_id=ticket.id,
+                       upload=SimpleUploadedFile("a.txt", b"a\n"))
+            return await drain()
 
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        services.attach_to_ticket(actor=org["shadow"], ticket_id=ticket.id, upload=SimpleUploadedFile("a.txt", b"a\n"))
-    assert callbacks, "the ticket_updated event is scheduled for after commit"
-    assert list(Notification.objects.filter(message__contains="attached").values_list("user_id", "message")) == [
-        (org["marshal"].id, f"{org['shadow']} attached a.txt to: {ticket.title}")
-    ]
+    events = {message["event"]: message["data"] for message in async_to_sync(scenario)()}
+    assert sorted(events) == ["notification", "ticket_updated"]
+    assert events["ticket_updated"] == {"ticket_id": ticket.id, "status": "open"}
+    assert events["notification"]["message"] == f"{org['shadow']} attached a.txt to: {ticket.title}"
 
 
 # Niki -------------------------------------------------------------------------------------------------------
