@@ -171,6 +171,17 @@ def test_an_oversize_upload_is_refused_with_its_size_and_nothing_is_kept(as_, or
     assert upload(client, ticket, "exact.txt", b"y" * 10_000).status_code == 302
 
 
+def test_at_the_default_limit_large_files_pass_through_temporary_files_and_bigger_ones_do_not(as_, org, ticket,
+                                                                                           storage_folder):
+    client = as_(org["shadow"])
+    big = PDF + b"0" * (4 * 1024 * 1024)  # past Django's 2.5 MB in memory: buffered in a temporary file
+    assert upload(client, ticket, "big.pdf", big).status_code == 302
+    assert (storage_folder / Attachment.objects.get().storage_name).read_bytes() == big
+    response = upload(client, ticket, "huge.pdf", PDF + b"0" * (6 * 1024 * 1024))
+    assert response.status_code == 400 and "attachments are at most 5.0 MB" in text(response)
+    assert Attachment.objects.count() == 1 and len(stored_files(storage_folder)) == 1
+
+
 def test_oversize_through_the_service_is_refused_too(org, ticket, settings):
     settings.ATTACHMENT_MAX_BYTES = 100
     with pytest.raises(services.Invalid, match="at most 100 bytes"):
