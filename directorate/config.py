@@ -16,6 +16,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
 MIN_SECRET_LENGTH = 32
+MEGABYTE = 1024 * 1024
 
 
 class ConfigError(Exception):
@@ -111,6 +112,16 @@ def parse_hosts(env, name, default):
     return hosts
 
 
+def parse_size(env, name, default, *, maximum):
+    """A size in bytes, a whole number from 1 to `maximum`."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise ConfigError(f"{name} must be a whole number of bytes from 1 to {maximum}, got {raw!r}")
+    return int(raw)
+
+
 def read_config(env=None):
     """All settings the project reads from outside, validated."""
     env = load_environment() if env is None else env
@@ -132,5 +143,6 @@ def read_config(env=None):
         "PAYROLL_DECAY_PERCENT": parse_decimal(
             env, "PAYROLL_DECAY_PERCENT", "2", example="a percentage such as 2.5", maximum=100
         ),
+        "ATTACHMENT_MAX_BYTES": parse_size(env, "ATTACHMENT_MAX_BYTES", 5 * MEGABYTE, maximum=100 * MEGABYTE),
         "SQLITE_PATH": Path(env.get("SQLITE_PATH") or var_dir / "directorate.sqlite3"),
     }

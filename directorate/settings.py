@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "tickets",
     "economy",
     "nyx",
+    "attachments",
 ]
 
 MIDDLEWARE = [
@@ -165,6 +166,34 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
+
+# Attachments: on disk under VAR_DIR (never a served folder), in GridFS when the database is MongoDB.
+ATTACHMENT_MAX_BYTES = CONFIG["ATTACHMENT_MAX_BYTES"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "attachments": (
+        {"BACKEND": "attachments.storage.GridFSStorage"}
+        if MONGO_URI
+        else {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {
+                "location": VAR_DIR / "attachments",
+                "file_permissions_mode": 0o600,
+                "directory_permissions_mode": 0o700,
+            },
+        }
+    ),
+}
+# No uploaded file is kept past ATTACHMENT_MAX_BYTES (attachments/uploads.py); one form carries a few files
+# at most, so a request can never make the server buffer more than a few attachments' worth.
+FILE_UPLOAD_HANDLERS = [
+    "attachments.uploads.SizeLimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+DATA_UPLOAD_MAX_NUMBER_FILES = 3
+FILE_UPLOAD_PERMISSIONS = 0o600
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 

@@ -38,6 +38,29 @@ def make_member(db, password_hash):
     return make
 
 
+@pytest.fixture(autouse=True)
+def attachments_folder(settings, tmp_path):
+    """Each test keeps attachments in a folder of its own, never in the var folder."""
+    folder = tmp_path / "attachments"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "attachments": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": folder}},
+    }
+    return folder
+
+
+@pytest.fixture
+def as_(client):
+    """`as_(person)`: the test client, signed in as `person`."""
+
+    def sign_in(person):
+        client.logout()
+        client.force_login(person)
+        return client
+
+    return sign_in
+
+
 @pytest.fixture
 def directorate(db):
     """Niki and Nyx, as bootstrap creates them."""

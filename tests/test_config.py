@@ -61,6 +61,12 @@ def refused(env):
         ({"PAYROLL_DECAY_PERCENT": "2%"}, "PAYROLL_DECAY_PERCENT"),
         ({"PAYROLL_DECAY_PERCENT": "100.5"}, "PAYROLL_DECAY_PERCENT"),
         ({"PAYROLL_DECAY_PERCENT": "-0.01"}, "PAYROLL_DECAY_PERCENT"),
+        ({"ATTACHMENT_MAX_BYTES": "5MB"}, "ATTACHMENT_MAX_BYTES"),
+        ({"ATTACHMENT_MAX_BYTES": "0"}, "ATTACHMENT_MAX_BYTES"),
+        ({"ATTACHMENT_MAX_BYTES": "-1"}, "ATTACHMENT_MAX_BYTES"),
+        ({"ATTACHMENT_MAX_BYTES": "1e6"}, "ATTACHMENT_MAX_BYTES"),
+        ({"ATTACHMENT_MAX_BYTES": "\u0665"}, "ATTACHMENT_MAX_BYTES"),  # an Arabic-Indic five
+        ({"ATTACHMENT_MAX_BYTES": str(100 * 1024 * 1024 + 1)}, "ATTACHMENT_MAX_BYTES"),
     ],
     ids=lambda value: value if isinstance(value, str) else "-".join(f"{k}={v[:12]}" for k, v in value.items()),
 )
@@ -121,6 +127,7 @@ def test_defaults_in_debug_mode(env, tmp_path):
     assert config["VAR_DIR"] == tmp_path
     assert config["SQLITE_PATH"] == tmp_path / "directorate.sqlite3"
     assert (config["PAYROLL_HOURS_PER_PERIOD"], config["PAYROLL_DECAY_PERCENT"]) == (Decimal("40"), Decimal("2"))
+    assert config["ATTACHMENT_MAX_BYTES"] == 5 * 1024 * 1024
 
 
 def test_payroll_settings_parse(env):
@@ -128,6 +135,10 @@ def test_payroll_settings_parse(env):
     assert (config["PAYROLL_HOURS_PER_PERIOD"], config["PAYROLL_DECAY_PERCENT"]) == (Decimal("37.5"), Decimal("0"))
     assert read_config(env | {"PAYROLL_HOURS_PER_PERIOD": "168", "PAYROLL_DECAY_PERCENT": "100"})[
         "PAYROLL_DECAY_PERCENT"] == Decimal("100")
+
+
+def test_the_attachment_limit_is_a_number_of_bytes(env):
+    assert read_config(env | {"ATTACHMENT_MAX_BYTES": " 1048576 "})["ATTACHMENT_MAX_BYTES"] == 1024 * 1024
 
 
 def test_debug_secrets_are_generated_once_per_install(env, tmp_path):

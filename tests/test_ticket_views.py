@@ -38,18 +38,6 @@ def ledger_invariant(db):
     assert_ledger_invariant()
 
 
-@pytest.fixture
-def as_(client):
-    """`as_(person)`: the test client, signed in as `person`."""
-
-    def sign_in(person):
-        client.logout()
-        client.force_login(person)
-        return client
-
-    return sign_in
-
-
 def new_ticket(author, assignee, title="Observe the east depot", category="Intel", sub_category="Recon Report", **kw):
     return services.create_ticket(actor=author, title=title, category=category, sub_category=sub_category,
                                   assignee_id=assignee.id, **kw)
@@ -392,28 +380,28 @@ def test_an_invalid_ticket_is_a_400_showing_the_field_error(as_, org, changes, s
 
 
 def forms_on(response):
-    return set(re.findall(r'<form method="post" action="/tickets/[0-9a-f]{24}/([a-z-]+)/"', text(response)))
+    return set(re.findall(r'<form method="post" action="/tickets/[0-9a-f]{24}/([a-z/-]+)/"', text(response)))
 
 
 def test_an_open_ticket_offers_start_to_the_assignee_only(as_, org):
     ticket = new_ticket(org["shadow"], org["asset"])
-    assert forms_on(as_(org["asset"]).get(url(ticket))) == {"start", "comment", "watch"}
-    assert forms_on(as_(org["shadow"]).get(url(ticket))) == {"comment", "watch"}
-    assert forms_on(as_(org["marshal"]).get(url(ticket))) == {"comment", "watch"}
+    assert forms_on(as_(org["asset"]).get(url(ticket))) == {"start", "attachments", "attachments/comment", "watch"}
+    assert forms_on(as_(org["shadow"]).get(url(ticket))) == {"attachments", "attachments/comment", "watch"}
+    assert forms_on(as_(org["marshal"]).get(url(ticket))) == {"attachments", "attachments/comment", "watch"}
 
 
 def test_work_in_progress_offers_submit_to_the_assignee_only(as_, org):
     ticket = started(org["shadow"], org["asset"])
     page = text(as_(org["asset"]).get(url(ticket)))
-    assert forms_on(as_(org["asset"]).get(url(ticket))) == {"submit", "comment", "watch"}
+    assert forms_on(as_(org["asset"]).get(url(ticket))) == {"submit", "attachments", "attachments/comment", "watch"}
     assert 'name="hours_worked"' in page and 'name="reward_credits"' in page and 'name="reward_pay"' in page
-    assert forms_on(as_(org["marshal"]).get(url(ticket))) == {"comment", "watch"}
+    assert forms_on(as_(org["marshal"]).get(url(ticket))) == {"attachments", "attachments/comment", "watch"}
 
 
 def test_the_reviewer_sees_the_review_panel_and_nobody_else_does(as_, org):
     ticket = submitted(org["shadow"], org["asset"], credits=2, pay="15.01")
     page = as_(org["marshal"]).get(url(ticket))
-    assert forms_on(page) == {"approve", "escalate", "send-back", "comment", "watch"}
+    assert forms_on(page) == {"approve", "escalate", "send-back", "attachments", "attachments/comment", "watch"}
     body = text(page)
     assert 'name="credits" value="2"' in body and 'name="pay" value="15.01"' in body
     assert "Abnormal award" in body and "15.00" in body

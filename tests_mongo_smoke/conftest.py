@@ -16,6 +16,9 @@ loads settings before it imports any conftest, so this file would be too late).
 The whole suite, on a real MongoDB: `TEST_MONGO_URI=mongodb://... make test`.
 """
 
+from unittest import mock
+
+import mongomock.gridfs
 import pytest
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
@@ -44,6 +47,9 @@ if settings.DATABASES["default"]["ENGINE"] != "django_mongodb_backend":
 # (pytest-django connects when it creates the test database, after this import).
 _monkeypatch = pytest.MonkeyPatch()
 mongomock_client.install(_monkeypatch)
+# Let pymongo's GridFS (the attachments storage) accept mongomock's databases: mongomock's own switch,
+# which widens gridfs's isinstance checks. Undone with every started mock patch at the end.
+mongomock.gridfs.enable_gridfs_integration()
 
 # mongomock gap: Django's post_migrate handler `create_permissions` reads Permission rows with
 # a join to ContentType, which the backend emits as `$lookup` with a `pipeline`, a form mongomock
@@ -63,6 +69,7 @@ def pytest_terminal_summary(terminalreporter):
 
 def pytest_unconfigure(config):
     _monkeypatch.undo()
+    mock.patch.stopall()
 
 
 @pytest.fixture(autouse=True)

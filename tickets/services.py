@@ -108,18 +108,31 @@ def start_work(*, actor, ticket_id):
 def add_comment(*, actor, ticket_id, body_md):
     """Add to a ticket's thread. Closed tickets are read-only."""
     body_md = _comment_text(body_md, field="body_md", missing="A comment cannot be empty.")
-    ticket = ticket_for(actor, ticket_id)
-    _refuse_if_closed(ticket)
+    ticket = commentable_ticket(actor, ticket_id)
     with atomic():
         comment = Comment.objects.create(ticket=ticket, author=actor, body_md=body_md)
-        Ticket.objects.filter(id=ticket.id).update(updated_at=now())
-        _announce(ticket)
+        record_addition(ticket, actor=actor, message=f"{shown_name(actor)} commented on: {ticket.title}")
+    return comment
+
+
+def commentable_ticket(actor, ticket_id):
+    """A ticket `actor` may add to (comments, attachments): one they see, and not closed."""
+    ticket = ticket_for(actor, ticket_id)
+    _refuse_if_closed(ticket)
+    return ticket
+
+
+def record_addition(ticket, *, actor, message=None):
+    """After something is added to a ticket, in the same atomic unit: the ticket counts as changed, open
+    ticket pages refresh, and (with `message`) everyone else involved is notified."""
+    Ticket.objects.filter(id=ticket.id).update(updated_at=now())
+    _announce(ticket)
+    if message:
         notify(
             recipients=[person for person in _participants(ticket) if person.id != actor.id],
-            message=f"{shown_name(actor)} commented on: {ticket.title}",
+            message=message,
             ticket=ticket,
         )
-    return comment
 
 
 def add_watcher(*, actor, ticket_id, user_id):

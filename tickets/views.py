@@ -10,6 +10,8 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.policy import Action, can
 from accounts.selectors import addressable_people, subordinates_of
+from attachments.forms import AttachmentForm, CommentForm
+from attachments.selectors import attachments_of
 from directorate.errors import Invalid, NotFound
 from economy.rates import ABNORMAL_CREDITS, abnormal_pay_limit, is_abnormal
 from tickets import selectors, services
@@ -118,9 +120,13 @@ def ticket_context(user, ticket):
     assignee = ticket.assignee
     watchers = selectors.watchers_of(ticket)
     is_reviewer = ticket.status == Ticket.Status.AWAITING_REVIEW and ticket.reviewer_id == user.id
+    comments = selectors.comments_of(ticket)
     return {
         "ticket": ticket,
-        "comments": selectors.comments_of(ticket),
+        "comments": comments,
+        "attachments": attachments_of(ticket, comments),
+        "attachment_form": AttachmentForm(auto_id="attachment-%s"),
+        "comment_form": CommentForm(auto_id="comment-%s"),
         "watchers": watchers,
         "approval_log": selectors.approval_log_of(ticket),
         "is_assignee": ticket.assignee_id == user.id,

@@ -1,0 +1,45 @@
+"""Reads of attachments. An attachment is seen by exactly those who see its ticket (tickets.selectors)."""
+
+from collections import defaultdict
+
+from attachments.models import Attachment
+from directorate.errors import NotFound
+from tickets.selectors import ticket_for
+
+NO_SUCH_ATTACHMENT = "No such attachment."
+
+
+def attachments_of(ticket, comments=()):
+    """The attachments of a ticket its reader already sees, in the order they were added.
+
+    Returns those on the ticket itself; each of `comments` gets its own as `comment.files`.
+    """
+    attachments = _of_ticket(ticket)
+    by_comment = defaultdict(list)
+    for attachment in attachments:
+        if attachment.comment_id:
+            by_comment[attachment.comment_id].append(attachment)
+    for comment in comments:
+        comment.files = by_comment.get(comment.id, [])
+    return [attachment for attachment in attachments if attachment.comment_id is None]
+
+
+def attachments_for(viewer, ticket_id):
+    """Every attachment of a ticket `viewer` sees (NotFound otherwise), those of its comments included."""
+    return _of_ticket(ticket_for(viewer, ticket_id))
+
+
+def attachment_for(viewer, attachment_id):
+    """One attachment `viewer` may download, or NotFound: the same for one that exists out of sight."""
+    attachment = Attachment.objects.filter(id=str(attachment_id)).first()
+    if attachment is None:
+        raise NotFound(NO_SUCH_ATTACHMENT)
+    try:
+        ticket_for(viewer, attachment.ticket_id)
+    except NotFound:
+        raise NotFound(NO_SUCH_ATTACHMENT) from None
+    return attachment
+
+
+def _of_ticket(ticket):
+    return list(Attachment.objects.filter(ticket_id=ticket.id).select_related("uploader").order_by("position"))
