@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from accounts.models import LoginFailure
 from accounts.selectors import direct_reports_of, visible_superior_of
+from economy.selectors import recent_rewards
 from tests_mongo_smoke.conftest import PASSWORD, compile_only, stages
 from tickets.selectors import assigned_to
 from tickets.services import create_ticket
@@ -61,9 +62,13 @@ def test_sign_in_then_dashboard(client, org):
     session = Session.objects.get(session_key=client.cookies[settings.SESSION_COOKIE_NAME].value)
     assert session.get_decoded()["_auth_user_id"] == shadow.id
 
-    # The dashboard's recent rewards join the ledger to tickets ($lookup with a pipeline, which
-    # mongomock lacks): the page runs every read before that one for real, and the join is compiled.
-    collection, pipeline = compile_only(lambda: client.get(reverse("dashboard")), collection="economy_transaction")
+    # The dashboard's review queue joins tickets to their assignees ($lookup with a pipeline, which
+    # mongomock lacks): the page runs every read before that one for real, and the join is compiled;
+    # so is the join of its recent rewards to their tickets.
+    collection, pipeline = compile_only(lambda: client.get(reverse("dashboard")), collection="tickets_ticket")
+    assert collection == "tickets_ticket"
+    assert [lookup["from"] for lookup in stages(pipeline, "$lookup")] == ["accounts_user"]
+    collection, pipeline = compile_only(lambda: list(recent_rewards(shadow)))
     assert collection == "economy_transaction"
     assert {lookup["from"] for lookup in stages(pipeline, "$lookup")} == {"accounts_user", "tickets_ticket"}
     assert [person.id for person in direct_reports_of(shadow)] == [org["asset"].id, org["asset_2"].id]
