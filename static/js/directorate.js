@@ -156,6 +156,41 @@
   });
   document.addEventListener("htmx:load", () => window.setTimeout(offerNext, 0));
 
+  // A live update redraws the ticket on screen: what the reader was typing into it, and where, survives that.
+  const DRAFT_FIELDS = "#ticket textarea[id], #ticket input[id][type=text], #ticket input[id][type=number], #ticket input[id][type=search]";
+  let drafts = null;
+
+  function liveRefresh(event) {
+    const source = event.detail && event.detail.requestConfig && event.detail.requestConfig.elt;
+    return !!(source && source.id && source.id.startsWith("ticket-live-"));
+  }
+
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    if (!liveRefresh(event)) return;
+    const active = document.activeElement;
+    drafts = { focused: active && active.id && active.closest("#ticket") ? active.id : null, fields: [] };
+    document.querySelectorAll(DRAFT_FIELDS).forEach((field) => {
+      if (field.value !== field.defaultValue || field.id === drafts.focused) {
+        drafts.fields.push({ id: field.id, value: field.value, start: field.selectionStart, end: field.selectionEnd });
+      }
+    });
+  });
+
+  document.addEventListener("htmx:afterSwap", (event) => {
+    if (!drafts || !liveRefresh(event)) return;
+    const kept = drafts;
+    drafts = null;
+    kept.fields.forEach((draft) => {
+      const field = document.getElementById(draft.id);
+      if (!field || field.disabled || !field.matches(DRAFT_FIELDS)) return;
+      field.value = draft.value;
+      if (draft.id === kept.focused) {
+        field.focus({ preventScroll: true });
+        if (draft.start !== null && field.setSelectionRange) field.setSelectionRange(draft.start, draft.end);
+      }
+    });
+  });
+
   // A refusal shown in #flash is stale once the next request starts.
   document.addEventListener("htmx:beforeRequest", (event) => {
     const flash = document.getElementById("flash");

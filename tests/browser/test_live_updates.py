@@ -253,3 +253,27 @@ def test_an_approval_served_by_one_process_updates_a_page_connected_to_the_other
     expect(asset.locator("#toasts .toast")).to_have_text("Reward approved: 4 credits, ¤3.25.")
     expect(asset.locator(".ticket-meta .status")).to_have_text("Closed", timeout=LIVE_TIMEOUT)
     assert reloads.documents == [], "the page reloaded"
+
+
+def test_a_live_update_keeps_what_the_reader_is_typing(watched_context, sign_in):
+    asset = sign_in(ASSET, on=watched_context().new_page())
+    ticket_url = file_and_submit(asset, f"Night watch {secrets.token_hex(3)}", credits="1", pay="3.00")
+    wait_until_live(asset)
+    draft = asset.get_by_label("Comment (markdown)")
+    draft.fill("Half a report, not sent")
+    draft.press("End")
+
+    marshal = sign_in(MARSHAL, on=watched_context().new_page())
+    marshal.goto(ticket_url)
+    marshal.get_by_label("Comment (markdown)").fill("Report at dawn.")
+    marshal.get_by_role("button", name="Add comment").click()
+    expect(marshal.locator(".comment")).to_contain_text("Report at dawn.")
+
+    expect(asset.locator(".comment")).to_contain_text("Report at dawn.", timeout=LIVE_TIMEOUT)  # redrawn live
+    expect(asset.get_by_label("Comment (markdown)")).to_have_value("Half a report, not sent")
+    expect(asset.get_by_label("Comment (markdown)")).to_be_focused()
+
+    # Sent, the draft is gone: the redraw after one's own comment is not a live update.
+    asset.get_by_role("button", name="Add comment").click()
+    expect(asset.locator(".comment").last).to_contain_text("Half a report, not sent")
+    expect(asset.get_by_label("Comment (markdown)")).to_have_value("")
