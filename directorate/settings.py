@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "tickets",
     "economy",
     "nyx",
+    "analytics",
 ]
 
 MIDDLEWARE = [

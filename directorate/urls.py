@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("economy.urls")),
     path("tickets/", include("tickets.urls")),
     path("nyx/", include("nyx.urls")),
+    path("", include("analytics.urls")),
 ]
