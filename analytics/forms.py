@@ -6,6 +6,8 @@ from analytics.selectors import DAY, WEEK, Filters, rank_choices
 from directorate.db import now
 
 PERIODS = [("7", "Last 7 days"), ("30", "Last 30 days"), ("90", "Last 90 days")]
+# The refused value is not repeated back: a rank nobody else may see stays unnamed even when typed in.
+NOT_LISTED = {"invalid_choice": "Choose one of the listed options."}
 LONGEST_RANGE_DAYS = 366
 EARLIEST_YEAR = 2000
 
@@ -13,11 +15,13 @@ EARLIEST_YEAR = 2000
 class AnalyticsFilterForm(forms.Form):
     """The dashboard's filters (GET). From and to, when given, override the period."""
 
-    period = forms.ChoiceField(choices=PERIODS, required=False, initial="30")
+    period = forms.ChoiceField(choices=PERIODS, required=False, initial="30", error_messages=NOT_LISTED)
     start = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    rank = forms.ChoiceField(required=False)
-    interval = forms.ChoiceField(label="Per", choices=[(DAY, "Day"), (WEEK, "Week")], required=False, initial=DAY)
+    rank = forms.ChoiceField(required=False, error_messages=NOT_LISTED)
+    interval = forms.ChoiceField(
+        label="Per", choices=[(DAY, "Day"), (WEEK, "Week")], required=False, initial=DAY, error_messages=NOT_LISTED
+    )
 
     def __init__(self, data=None, *, viewer, **kwargs):
         super().__init__(data, **kwargs)
