@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 WIDTH, HEIGHT = 640, 260
 LEFT, RIGHT, TOP, BOTTOM = 64, 12, 14, 40
-MAX_X_LABELS = 8
+MAX_X_LABELS = 5
 SERIES_STYLES = 6  # fills in static/css/directorate.css: .series-0 to .series-5
 
 
@@ -120,12 +120,14 @@ def stacked_bars(*, id, title, description, labels, stacks, series_names, money=
     return chart
 
 
-def ranges(*, id, title, description, rows, label_width=110):
+def ranges(*, id, title, description, rows, label_width=110, width=WIDTH):
     """Horizontal ranges, one row per (label, low, median, high): a bar from lowest to highest, a mark at the
     median (none when the median is None: plain bars from `low`)."""
     row_height = 34
-    chart = Chart(id=id, title=title, description=description, height=TOP + BOTTOM + row_height * max(len(rows), 1))
-    chart.left = label_width
+    chart = Chart(
+        id=id, title=title, description=description, width=width, height=TOP + BOTTOM + row_height * max(len(rows), 1)
+    )
+    chart.left, chart.right = label_width, width - RIGHT
     chart.bottom = chart.height - BOTTOM
     lows = [row[1] for row in rows] or [0]
     highs = [row[3] for row in rows] or [0]

@@ -70,13 +70,15 @@ def chart_context(figures):
             title="Current credits by rank",
             description="For each rank, a bar from the lowest to the highest credits, a mark at the median.",
             rows=[(row.label, row.low, row.median, row.high) for row in figures.distribution],
+            width=420,
         ),
         "earners_chart": charts.ranges(
             id="chart-earners",
             title="Top earners by credits gained in the period",
             description="One bar per member, from zero to the credits they gained.",
             rows=[(earner.name, 0, None, earner.credits) for earner in figures.earners],
-            label_width=200,
+            label_width=170,
+            width=420,  # drawn in a half-width panel: a narrower drawing keeps its text legible
         ),
     }
 
