@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import manage, server_environment, start_daphne, stop
 from tests.browser.test_layout import OVERFLOW, SCREENS
 from tests.browser.test_reward_journey import screenshot
+from tests.browser.test_screens import screen_context
 
 pytestmark = pytest.mark.browser
 
@@ -46,15 +47,7 @@ def history_server(tmp_path_factory):
 
 def signed_in_page(new_context, console_log, screen, server):
     url, password = server
-    settings = SCREENS[screen]
-    context = new_context(
-        viewport=settings["viewport"],
-        device_scale_factor=1,
-        is_mobile=settings.get("is_mobile", False),
-        has_touch=settings.get("has_touch", False),
-    )
-    console_log.watch(context)
-    page = context.new_page()
+    page = screen_context(new_context, console_log, screen)
     page.goto(f"{url}/login/")
     page.get_by_label("Service name").fill(EXECUTOR)
     page.get_by_label("Password").fill(password)
