@@ -9,6 +9,7 @@ import itertools
 
 from asgiref.sync import sync_to_async
 from django.http import StreamingHttpResponse
+from django.utils.http import content_disposition_header
 
 BATCH = 500
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -41,5 +42,5 @@ def csv_download(rows, *, filename):
             yield text.encode("utf-8")
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Content-Disposition"] = content_disposition_header(True, filename)  # any name, quoted or encoded
     return response

@@ -40,7 +40,7 @@ def main_part(content):
 def rows_of(response):
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
-    assert response["Content-Disposition"].startswith("attachment; filename=")
+    assert response["Content-Disposition"].startswith("attachment; filename")
     return list(csv.reader(io.StringIO(downloaded(response))))
 
 
@@ -149,3 +149,11 @@ def test_the_download_link_on_ones_own_ledger(client, org):
     page = client.get(reverse("ledger")).content.decode()
     assert f'href="{reverse("ledger_csv")}"' in page and "Download CSV" in page
     assert rows_of(client.get(reverse("ledger_csv"))) == [HEADER]
+
+
+def test_a_name_beyond_ascii_still_names_the_file(client, org, make_member):
+    member = make_member("asset", org["shadow"], username="asset.ñandú")
+    client.force_login(member)
+    response = client.get(reverse("ledger_csv"))
+    assert rows_of(response) == [HEADER]
+    assert response["Content-Disposition"] == "attachment; filename*=utf-8''ledger-asset.%C3%B1and%C3%BA.csv"
