@@ -7,6 +7,8 @@ selectors' exact values (Decimal pay included).
 import math
 from dataclasses import dataclass, field
 
+from analytics.selectors import WEEK
+
 WIDTH, HEIGHT = 640, 260
 LEFT, RIGHT, TOP, BOTTOM = 64, 12, 14, 40
 MAX_X_LABELS = 5
@@ -158,3 +160,57 @@ def ranges(*, id, title, description, rows, label_width=110, width=WIDTH):
         if median is not None:
             chart.marks.append((round(x(median), 2), round(middle - 11, 2), f"{label}: median {median:,}"))
     return chart
+
+
+def dashboard_charts(figures):
+    """The dashboard's four charts, their legend, and the rows of the tables behind the day/week charts."""
+    weekly = figures.filters.interval == WEEK
+    labels = [("Week of " if weekly else "") + bucket.start.strftime("%d %b") for bucket in figures.buckets]
+    names = [label for _, label in figures.types]
+    per = "week" if weekly else "day"
+    period = f"{figures.filters.start:%Y-%m-%d} to {figures.filters.end:%Y-%m-%d}"
+    return {
+        "legend": [(label, index % SERIES_STYLES) for index, (_, label) in enumerate(figures.types)],
+        "series_rows": [
+            (
+                bucket.start,
+                [bucket.credits(kind) for kind, _ in figures.types],
+                [bucket.pay(kind) for kind, _ in figures.types],
+            )
+            for bucket in figures.buckets
+        ],
+        "credits_chart": stacked_bars(
+            id="chart-credits",
+            title=f"Credits per {per} by entry type",
+            description=f"Stacked bars, {period}; the table below lists every figure.",
+            labels=labels,
+            stacks=[[(index, bucket.credits(kind)) for index, (kind, _) in enumerate(figures.types)]
+                    for bucket in figures.buckets],
+            series_names=names,
+        ),
+        "pay_chart": stacked_bars(
+            id="chart-pay",
+            title=f"Pay per {per} by entry type",
+            description=f"Stacked bars, {period}; the table below lists every figure.",
+            labels=labels,
+            stacks=[[(index, float(bucket.pay(kind))) for index, (kind, _) in enumerate(figures.types)]
+                    for bucket in figures.buckets],
+            series_names=names,
+            money=True,
+        ),
+        "distribution_chart": ranges(
+            id="chart-distribution",
+            title="Current credits by rank",
+            description="For each rank, a bar from the lowest to the highest credits, a mark at the median.",
+            rows=[(row.label, row.low, row.median, row.high) for row in figures.distribution],
+            width=420,
+        ),
+        "earners_chart": ranges(
+            id="chart-earners",
+            title="Top earners by credits gained in the period",
+            description="One bar per member, from zero to the credits they gained.",
+            rows=[(earner.name, 0, None, earner.credits) for earner in figures.earners],
+            label_width=170,
+            width=420,  # drawn in a half-width panel: a narrower drawing keeps its text legible
+        ),
+    }

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.presentation import shown_name
+from analytics.charts import stacked_bars
 from analytics.selectors import Filters, economy_figures
 from directorate.errors import NotFound
 from economy import services as economy
@@ -359,3 +360,17 @@ def test_a_custom_range_and_a_rank_filter_on_the_page(client, history):
     # 12-16 March: days 8 to 4 before the 20th. Assets: long night (2 cr) and radio check (1 cr).
     assert 'data-figure="credits">+3<' in page
     assert page.count('<th scope="row">2030-03-1') == 2 * 5  # a row a day (12-16 March) in each hidden table
+
+
+def test_a_negative_sum_hangs_below_the_axis():
+    chart = stacked_bars(
+        id="chart-test", title="Credits", description="", labels=["1 Mar", "2 Mar"],
+        stacks=[[(0, 5), (1, -3)], [(0, 2), (1, 0)]], series_names=["Credit award", "Manual adjustment"],
+    )
+    award, penalty, second = chart.rects  # a zero piece draws nothing
+    assert award.y + award.height == pytest.approx(chart.zero) and penalty.y == pytest.approx(chart.zero)
+    assert award.height / penalty.height == pytest.approx(5 / 3)
+    assert second.x > award.x and second.height == pytest.approx(award.height * 2 / 5)
+    assert (award.series, penalty.series) == (0, 1) and penalty.title == "1 Mar, Manual adjustment: -3"
+    labels = [tick.label for tick in chart.value_ticks]
+    assert labels[0].startswith("-") and "0" in labels and float(labels[-1]) >= 5
