@@ -27,6 +27,7 @@ class Action(StrEnum):
     BROADCAST = "broadcast"
     HIDDEN_OVERRIDE = "hidden_override"
     VIEW_PERSON = "view_person"
+    VIEW_ANALYTICS = "view_analytics"
 
 
 class Reach(StrEnum):
@@ -75,6 +76,7 @@ A, S, M, E = Rank.ASSET, Rank.SHADOW, Rank.MARSHAL, Rank.EXECUTOR
 # - Creating a ticket is upward (to your direct superior) or a directive (to
 #   yourself or a subordinate); Nyx and Niki issue directives only.
 # - Manual adjustments: marshal and up, over subordinates.
+# - Economy analytics (spec 11): marshal and up, over their subtree including themselves.
 MATRIX = {
     Action.VIEW_OWN_TICKETS: row(SELF, SELF, SELF, SELF, SELF, SELF),
     Action.VIEW_SUBORDINATE_TICKETS: row(
@@ -92,6 +94,9 @@ MATRIX = {
     Action.BROADCAST: row(NO, NO, NO, subordinates(), subordinates(), ANYONE),
     Action.HIDDEN_OVERRIDE: row(NO, NO, NO, NO, NO, ANYONE),
     Action.VIEW_PERSON: row(CHAIN, CHAIN, CHAIN, CHAIN, CHAIN, ANYONE),
+    Action.VIEW_ANALYTICS: row(
+        NO, NO, self_or_subordinates(), self_or_subordinates(), self_or_subordinates(), ANYONE
+    ),
 }
 
 

@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "economy",
     "nyx",
     "attachments",
+    "analytics",
 ]
 
 MIDDLEWARE = [

@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("attachments.urls")),  # before tickets/: its paths would read as ticket actions
     path("tickets/", include("tickets.urls")),
     path("nyx/", include("nyx.urls")),
+    path("", include("analytics.urls")),
 ]

@@ -8,7 +8,6 @@ from directorate.errors import NotFound
 from directorate.schemas import errors, money
 from economy import selectors, services
 from economy.schemas import AdjustIn, LedgerOut, LedgerQuery, TransactionOut, transaction_out
-from tickets.selectors import visible_tickets
 
 router = Router(tags=["ledger"])
 LEDGER_PAGE_SIZE = 50
@@ -27,10 +26,7 @@ def transactions(request, filters: Query[LedgerQuery]):
     items, next_cursor = keyset.page(
         selectors.ledger_of(owner), field="ts", cursor=filters.after, size=LEDGER_PAGE_SIZE
     )
-    ticket_ids = {entry.related_ticket_id for entry in items if entry.related_ticket_id}
-    visible = set()
-    if ticket_ids:  # a ticket the viewer may not see is not named, not even by id
-        visible = set(visible_tickets(viewer).filter(id__in=ticket_ids).values_list("id", flat=True))
+    visible = selectors.visible_ticket_ids(viewer, items)
     return {
         "owner": person_out(owner),
         "credits": owner.credits,

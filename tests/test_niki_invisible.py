@@ -14,6 +14,7 @@ import pytest
 from bson import ObjectId
 from django.urls import URLResolver, get_resolver, reverse
 
+from tests.downloads import materialised
 from tests.invariants import traces_of_niki
 from tickets.services import create_ticket
 
@@ -79,7 +80,7 @@ def crawl(client, starts):
         url = queue.popleft()
         if url in seen:
             continue
-        response = client.get(url)
+        response = materialised(client.get(url))  # downloads (CSV) are read whole, and checked like pages
         seen[url] = response
         if response.status_code == 200 and "html" in response.get("Content-Type", ""):
             queue.extend(link for link in links_in(response.content.decode()) if link not in seen)

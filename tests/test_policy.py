@@ -37,12 +37,14 @@ SPEC_SECTION_3 = """
 """
 
 # Rows the spec implies but does not tabulate, settled in DESIGN.md / docs/rules.md, in the same notation.
+# "View analytics" is spec section 11's economy dashboard: figures over one's subtree, oneself included.
 # "Create ticket upward" is read as its literal half (to one's superior); the other half is a directive
 # downward, to oneself or a subordinate (an asset has nobody below, so only itself).
 SETTLED_ROWS = """
 | Create directive | ✔ (self) | ✔ | ✔ | ✔ | ✔ | ✔ |
 | Adjust credits | ✖ | ✖ | ✔ | ✔ | ✔ | ✔ |
 | View person | ✔ | ✔ | ✔ | ✔ | ✔ | ✔ |
+| View analytics | ✖ | ✖ | ✔ | ✔ | ✔ | ✔ |
 """
 
 # Whom a ✔ in each row reaches. Rank caps in a cell, "(assets)" or "(≤marshal)", narrow it further.
@@ -59,6 +61,7 @@ ROW_MEANING = {
     "Create directive": (Action.CREATE_DIRECTIVE, "self or subordinates"),
     "Adjust credits": (Action.ADJUST_CREDITS, "subordinates"),
     "View person": (Action.VIEW_PERSON, "chain of command"),
+    "View analytics": (Action.VIEW_ANALYTICS, "self or subordinates"),  # docs/rules.md section 11
 }
 
 CHAIN_OF_COMMAND = {"self", "direct superior", "higher superior", "peer", "direct subordinate", "indirect subordinate"}

@@ -55,6 +55,9 @@ class Ticket(TimestampedModel):
         help_text="Who proposed the current reward amounts: the submitter, or a reviewer who changed them.",
     )
     hours_worked = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    submitted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the work was last submitted for review (review latency starts here)."
+    )
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -194,6 +194,7 @@ def submit_for_review(*, actor, ticket_id, reward_credits=None, reward_pay=None,
             reward_pay=pay,
             hours_worked=hours,
             proposed_by_id=actor.id,
+            submitted_at=now(),
         )
         notify(recipients=[reviewer], message=f"Awaiting your review: {ticket.title}", ticket=ticket)
     return ticket

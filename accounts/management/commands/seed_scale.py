@@ -208,6 +208,9 @@ class Command(BaseCommand):
                 ticket.reward_pay = (rate.hourly_pay * hours).quantize(CENT)
                 ticket.proposed_by = assignee
                 ticket.reviewer = reviewer_of[assignee.id]
+                # Submitted halfway between creation and the last change (no draw: the same seed, the same data).
+                halfway = (updated - created) / 2
+                ticket.submitted_at = created + halfway - timedelta(microseconds=halfway.microseconds % 1000)
                 if status == "awaiting_review":
                     if rng.random() < ESCALATED_SHARE and assignee.rank != Rank.MARSHAL:
                         # An abnormal proposal the marshal recommended; the executor above decides.

@@ -1,0 +1,295 @@
+"""Economy analytics (spec section 11) over the viewer's reach, as docs/rules.md section 11 settles it.
+
+Marshals and up see the figures of their reporting subtree, themselves included; Nyx therefore sees every
+member, and Niki everyone. A hidden member (Niki) and their own entries and tickets count for nobody else.
+Every figure is an ORM aggregate over the period; only the percentiles and medians, which no portable
+aggregate computes, are read as ordered values and finished here.
+"""
+
+import math
+import statistics
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models.functions import TruncDay, TruncWeek
+
+from accounts.models import User
+from accounts.policy import Action, Reach, grant_for, may_at_all
+from accounts.presentation import DIRECTORATE, shown_name
+from accounts.ranks import Rank, level
+from accounts.selectors import in_subtree
+from directorate.errors import NotFound
+from economy.models import Transaction
+from tickets.models import ApprovalStep, Ticket
+
+DAY, WEEK = "day", "week"
+TOP_EARNERS = 10
+ESCALATING = (ApprovalStep.Decision.ESCALATED, ApprovalStep.Decision.RECOMMENDED)
+ZERO = Decimal("0.00")
+
+
+def money(value):
+    """A sum of pay, two places (SQLite sums decimals without their scale)."""
+    return (value or ZERO).quantize(ZERO)
+
+
+@dataclass(frozen=True)
+class Filters:
+    start: date  # first day, inclusive (UTC)
+    end: date  # last day, inclusive (UTC)
+    interval: str = DAY  # DAY or WEEK
+    rank: str = ""  # one rank, or "" for all
+
+    @property
+    def since(self):
+        return datetime.combine(self.start, time.min, tzinfo=UTC)
+
+    @property
+    def until(self):
+        return datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+@dataclass
+class Bucket:
+    start: date
+    amounts: dict = field(default_factory=dict)  # type -> (credits, pay, entries)
+
+    def credits(self, entry_type):
+        return self.amounts.get(entry_type, (0, ZERO, 0))[0]
+
+    def pay(self, entry_type):
+        return self.amounts.get(entry_type, (0, ZERO, 0))[1]
+
+
+@dataclass(frozen=True)
+class TypeTotal:
+    type: str
+    label: str
+    credits: int
+    pay: Decimal
+    entries: int
+
+
+@dataclass(frozen=True)
+class RankFigures:
+    rank: str
+    label: str
+    members: int
+    total: int
+    low: int
+    median: Decimal
+    high: int
+
+
+@dataclass(frozen=True)
+class Earner:
+    name: str
+    credits: int
+    pay: Decimal
+
+
+@dataclass(frozen=True)
+class Reviews:
+    closed: int
+    escalated: int
+    reviewed: int  # closed tickets with a recorded submission: the latency figures' sample
+    median: timedelta | None
+    p90: timedelta | None
+
+    @property
+    def escalation_rate(self):
+        return None if not self.closed else Decimal(self.escalated) / Decimal(self.closed)
+
+
+@dataclass(frozen=True)
+class Figures:
+    filters: Filters
+    types: list  # [(type, label)] of the types with entries in the period, in the ledger's order
+    buckets: list
+    totals: list
+    distribution: list
+    reviews: Reviews
+    earners: list
+
+    @property
+    def total_credits(self):
+        return sum(total.credits for total in self.totals)
+
+    @property
+    def total_pay(self):
+        return sum((total.pay for total in self.totals), ZERO)
+
+    @property
+    def total_entries(self):
+        return sum(total.entries for total in self.totals)
+
+
+def may_view_analytics(user):
+    return bool(user is not None and user.is_authenticated and may_at_all(user, Action.VIEW_ANALYTICS))
+
+
+def rank_choices(viewer):
+    """The ranks the viewer may filter by: those in their reach (the hidden rank shown as the Directorate)."""
+    sees_anyone = grant_for(viewer.rank, Action.VIEW_ANALYTICS).reach == Reach.ANYONE
+    return [
+        (rank.value, DIRECTORATE if rank == Rank.NIKI else rank.label)
+        for rank in Rank
+        if level(rank) <= level(viewer.rank) and (rank != Rank.NIKI or sees_anyone)
+    ]
+
+
+def members_in_reach(viewer, rank="", *, through=""):
+    """A filter on people (reached `through` a relation, e.g. "user__") whose figures `viewer` may see."""
+    if not may_view_analytics(viewer):
+        raise NotFound("No such page.")
+    if rank and rank not in dict(rank_choices(viewer)):
+        raise NotFound("No such rank.")
+    reach = Q()
+    if grant_for(viewer.rank, Action.VIEW_ANALYTICS).reach != Reach.ANYONE:
+        reach = in_subtree(viewer.chain, field=f"{through}chain") & Q(**{f"{through}hidden": False})
+    if rank:
+        reach &= Q(**{f"{through}rank": rank})
+    return reach
+
+
+def economy_figures(viewer, filters):
+    """Every figure of the dashboard for `viewer`, over `filters`; NotFound for those who may not see it."""
+    entries = Transaction.objects.filter(
+        members_in_reach(viewer, filters.rank, through="user__"), ts__gte=filters.since, ts__lt=filters.until
+    )
+    buckets, totals = _ledger_by_bucket(entries, filters)
+    types = [(total.type, total.label) for total in totals]
+    return Figures(
+        filters=filters,
+        types=types,
+        buckets=buckets,
+        totals=totals,
+        distribution=credit_distribution(viewer, filters.rank),
+        reviews=review_figures(viewer, filters),
+        earners=top_earners(entries),
+    )
+
+
+def _ledger_by_bucket(entries, filters):
+    """Sums of credits and pay per day or week and type, every bucket of the period present; totals per type."""
+    truncate = TruncWeek if filters.interval == WEEK else TruncDay
+    rows = (
+        entries.annotate(bucket=truncate("ts"))
+        .values("bucket", "type")
+        .annotate(credits=Sum("amount_cr"), pay=Sum("amount_pay"), entries=Count("id"))
+        .order_by("bucket", "type")
+    )
+    buckets = {start: Bucket(start) for start in bucket_starts(filters)}
+    totals = {}
+    for row in rows:
+        start = row["bucket"].date() if isinstance(row["bucket"], datetime) else row["bucket"]
+        amounts = (row["credits"] or 0, money(row["pay"]), row["entries"])
+        buckets[start].amounts[row["type"]] = amounts
+        credits, pay, count = totals.get(row["type"], (0, ZERO, 0))
+        totals[row["type"]] = (credits + amounts[0], pay + amounts[1], count + amounts[2])
+    return list(buckets.values()), [
+        TypeTotal(entry_type, type_label(entry_type), *totals[entry_type]) for entry_type in ordered_types(totals)
+    ]
+
+
+def bucket_starts(filters):
+    """The first day of every bucket of the period: each day, or each week's Monday (ISO weeks)."""
+    if filters.interval == WEEK:
+        first, step = filters.start - timedelta(days=filters.start.weekday()), timedelta(weeks=1)
+    else:
+        first, step = filters.start, timedelta(days=1)
+    starts = []
+    while first <= filters.end:
+        starts.append(first)
+        first += step
+    return starts
+
+
+def ordered_types(types):
+    """Ledger types in the order the ledger declares them; any other (newer) type after them, by name."""
+    declared = [value for value in Transaction.Type.values if value in types]
+    return declared + sorted(set(types) - set(declared))
+
+
+def type_label(entry_type):
+    return dict(Transaction.Type.choices).get(entry_type, entry_type.replace("_", " ").capitalize())
+
+
+def credit_distribution(viewer, rank=""):
+    """Current credits of the members in reach, per rank: members, sum, lowest, median and highest."""
+    people = User.objects.filter(members_in_reach(viewer, rank))
+    rows = {
+        row["rank"]: row
+        for row in people.values("rank")
+        .annotate(members=Count("id"), total=Sum("credits"), low=Min("credits"), high=Max("credits"))
+        .order_by("rank")
+    }
+    labels = dict(rank_choices(viewer))
+    figures = []
+    for value in (rank for rank in Rank if rank in rows):
+        row = rows[value]
+        figures.append(
+            RankFigures(
+                rank=value,
+                label=labels[value],
+                members=row["members"],
+                total=row["total"] or 0,
+                low=row["low"],
+                median=_median_credits(people.filter(rank=value), row["members"]),
+                high=row["high"],
+            )
+        )
+    return figures
+
+
+def _median_credits(people, count):
+    """The median read from the database: the middle one or two values in order, not every member's."""
+    middle = list(people.order_by("credits").values_list("credits", flat=True)[(count - 1) // 2 : count // 2 + 1])
+    return Decimal(sum(middle)) / len(middle)
+
+
+def review_figures(viewer, filters):
+    """Tickets of people in reach closed in the period: how many, how many were escalated, and how long
+    review took (from the last submission to the close; tickets never submitted, such as a promotion
+    decided without review, have no latency)."""
+    closed = Ticket.objects.filter(
+        members_in_reach(viewer, filters.rank, through="assignee__"),
+        status=Ticket.Status.CLOSED,
+        closed_at__gte=filters.since,
+        closed_at__lt=filters.until,
+    )
+    escalated = ApprovalStep.objects.filter(
+        members_in_reach(viewer, filters.rank, through="ticket__assignee__"),
+        ticket__status=Ticket.Status.CLOSED,
+        ticket__closed_at__gte=filters.since,
+        ticket__closed_at__lt=filters.until,
+        decision__in=ESCALATING,
+    ).aggregate(tickets=Count("ticket_id", distinct=True))["tickets"]
+    times = list(closed.values_list("submitted_at", "closed_at"))
+    latencies = sorted(closed_at - submitted_at for submitted_at, closed_at in times if submitted_at is not None)
+    return Reviews(
+        closed=len(times),
+        escalated=escalated,
+        reviewed=len(latencies),
+        median=statistics.median(latencies) if latencies else None,
+        p90=nearest_rank(latencies, 90) if latencies else None,
+    )
+
+
+def nearest_rank(ordered, percent):
+    """The nearest-rank percentile of an ordered, non-empty list: the smallest value with `percent`% at or below."""
+    return ordered[max(1, math.ceil(percent / 100 * len(ordered))) - 1]
+
+
+def top_earners(entries):
+    """The members in reach who gained the most credits in the period (all entry types, net), most first."""
+    rows = list(
+        entries.values("user_id")
+        .annotate(credits=Sum("amount_cr"), pay=Sum("amount_pay"))
+        .filter(credits__gt=0)
+        .order_by("-credits", "-pay", "user_id")[:TOP_EARNERS]
+    )
+    people = User.objects.in_bulk([row["user_id"] for row in rows])
+    return [Earner(shown_name(people[row["user_id"]]), row["credits"], money(row["pay"])) for row in rows]
