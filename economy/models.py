@@ -41,7 +41,10 @@ class Transaction(ObjectIdModel):
     objects = LedgerQuerySet.as_manager()
 
     class Meta:
-        indexes = [models.Index(fields=["user", "-ts"], name="ledger_user_time")]
+        indexes = [
+            models.Index(fields=["user", "-ts"], name="ledger_user_time"),
+            models.Index(fields=["-ts"], name="ledger_time"),  # analytics read a period of everyone's entries
+        ]
         constraints = [
             # A ticket pays out at most once: one credit award and one payment, ever.
             models.UniqueConstraint(

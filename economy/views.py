@@ -16,8 +16,14 @@ LEDGER_PAGE_SIZE = 25
 def ledger(request):
     owner = selectors.ledger_owner_for(request.user, request.GET.get("user"))
     page = Paginator(selectors.ledger_of(owner), LEDGER_PAGE_SIZE).get_page(request.GET.get("page"))
-    template = "economy/ledger.html#entries" if request.htmx else "economy/ledger.html"
-    return render(request, template, {"owner": owner, "page": page, "is_own": owner.id == request.user.id})
+    context = {
+        "owner": owner,
+        "page": page,
+        "is_own": owner.id == request.user.id,
+        # A subordinate's entry may be for a ticket the reader may not see: it is not named then.
+        "visible_tickets": selectors.visible_ticket_ids(request.user, page.object_list),
+    }
+    return render(request, "economy/ledger.html#entries" if request.htmx else "economy/ledger.html", context)
 
 
 LEDGER_CSV_HEADER = ["time (UTC)", "type", "credits", "pay", "ticket id", "ticket title", "approved by", "reason"]

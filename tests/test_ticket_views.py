@@ -643,6 +643,18 @@ def test_a_marshal_reads_a_subordinates_ledger_not_a_peers(as_, org):
     assert as_(org["asset_2"]).get(f"/ledger/?user={org['asset'].id}").status_code == 404
 
 
+def test_a_subordinates_ledger_does_not_name_a_ticket_out_of_the_readers_sight(as_, org):
+    quiet = submitted(org["shadow"], org["asset"], title="Quiet errand", visibility="private")
+    services.approve_reward(actor=org["marshal"], ticket_id=quiet.id, credits=1, pay="3.00")
+    open_work = submitted(org["shadow"], org["asset"], title="Open errand")
+    services.approve_reward(actor=org["marshal"], ticket_id=open_work.id, credits=1, pay="3.00")
+    body = text(as_(org["executor"]).get(f"/ledger/?user={org['asset'].id}"))
+    assert "Open errand" in body and f'href="{url(open_work)}"' in body
+    assert "Quiet errand" not in body and quiet.id not in body
+    assert body.count("not yours to see") == 2  # its credit award and its payment
+    assert "Quiet errand" in text(as_(org["asset"]).get("/ledger/"))
+
+
 def test_adjusting_from_the_profile_route(as_, org):
     client = as_(org["marshal"])
     response = client.post(f"/people/{org['asset'].id}/adjust/", {"credits": "-2", "pay": "3.50",
