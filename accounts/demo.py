@@ -1,12 +1,16 @@
 """A small demo organisation for trying the Directorate out."""
 
+from datetime import timedelta
+
 from django.contrib.auth.hashers import make_password
 
 from accounts.models import User
 from accounts.ranks import HUMAN_RANKS
 from accounts.services import enlist, nyx_account
+from directorate.db import now
 from tickets.services import create_ticket
 
+SERVED = timedelta(weeks=4)
 EXECUTOR = ("executor.kade", "Iris Kade")
 MARSHALS = [("marshal.vance", "Oren Vance"), ("marshal.sato", "Mira Sato")]
 SHADOWS = [
@@ -55,6 +59,8 @@ def seed_demo_organisation(*, password):
     marshals = [add(entry, "marshal", executor) for entry in MARSHALS]
     shadows = [add(entry, "shadow", marshals[index // 2]) for index, entry in enumerate(SHADOWS)]
     assets = [add(entry, "asset", shadows[index // 3]) for index, entry in enumerate(ASSETS)]
+    # The demo organisation has served for four weeks: the worker's first payroll pays the week just ended.
+    User.objects.filter(id__in=[member.id for member in members]).update(created_at=now() - SERVED)
 
     create_ticket(
         actor=executor,

@@ -11,6 +11,9 @@ from django.core.management.base import CommandError
 
 from accounts.models import User
 from accounts.ranks import Rank, level
+from directorate.db import now
+from economy.periods import last_completed_period
+from economy.selectors import payroll_preview
 from tickets.models import Ticket
 
 GENERATED = re.compile(r"Niki's password, shown this once: (\S+)")
@@ -127,6 +130,14 @@ def test_seed_demo_enlists_the_demo_organisation(directorate, demo_settings):
     assert "niki" not in text.lower() and "7360" not in text
     assert "demo-logins.txt" in output
     assert authenticate(username="asset.north", password="demo-password-for-tests") is not None
+
+
+def test_the_demo_organisation_is_paid_by_the_first_payroll(directorate, demo_settings):
+    run("seed_demo")
+    week = last_completed_period(now())
+    paid = {line.member.username for line in payroll_preview(week).lines}
+    assert paid == set(User.objects.exclude(rank__in=[Rank.NIKI, Rank.NYX]).values_list("username", flat=True))
+    assert len(paid) == 19
 
 
 def test_seed_demo_if_empty_on_a_seeded_database_changes_nothing(directorate, demo_settings):
