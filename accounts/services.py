@@ -12,7 +12,7 @@ from accounts.models import LoginFailure, Notification, RefreshToken, User
 from accounts.policy import Action, may_at_all
 from accounts.presentation import shown_name
 from accounts.ranks import Rank
-from accounts.selectors import normalise_login_name, subordinates_of
+from accounts.selectors import in_subtree, normalise_login_name, subordinates_of
 from directorate.db import atomic, new_object_id, now
 from directorate.errors import Conflict, Forbidden, Invalid, NotFound
 from directorate.events import publish
@@ -192,7 +192,7 @@ def move_member(person, *, rank, superior):
         raise Conflict(f"{shown_name(person)} changed meanwhile; reload and try again.")
     if new_chain != old_chain:
         for member_id, chain in (
-            User.objects.filter(chain__startswith=old_chain).exclude(id=person.id).values_list("id", "chain")
+            User.objects.filter(in_subtree(old_chain)).exclude(id=person.id).values_list("id", "chain")
         ):
             User.objects.filter(id=member_id).update(chain=new_chain + chain[len(old_chain) :])
 

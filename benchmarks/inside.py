@@ -29,6 +29,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from accounts.models import User  # noqa: E402
 from accounts.ranks import Rank  # noqa: E402
+from accounts.selectors import in_subtree  # noqa: E402
 from accounts.services import start_token_family  # noqa: E402
 from economy.models import Transaction  # noqa: E402
 from economy.rates import is_abnormal  # noqa: E402
@@ -82,7 +83,7 @@ def bench_plan(tickets, approvals):
     )
     ledger_owner = User.objects.get(id=owner_row["user_id"])
     ticket_ids = list(
-        selectors.visible_tickets(marshal).filter(assignee__chain__startswith=marshal.chain)
+        selectors.visible_tickets(marshal).filter(in_subtree(marshal.chain, field="assignee__chain"))
         .order_by("-updated_at").values_list("id", flat=True)[:tickets]
     )
     picked = normal_awaiting(approvals + 1)

@@ -9,7 +9,7 @@ import logging
 import time
 
 from accounts.ranks import Rank
-from accounts.selectors import subordinates_of
+from accounts.selectors import in_subtree, subordinates_of
 from accounts.services import nyx_account
 from directorate.db import now
 from directorate.errors import Invalid
@@ -243,7 +243,7 @@ def directive_targets(requested_by=None):
     """The executors and marshals Nyx addresses: all of its own, or those below the officer who asked."""
     people = subordinates_of(nyx_account()).filter(rank__in=list(DIRECTIVE_RANKS), is_active=True)
     if requested_by is not None and requested_by.rank not in (Rank.NYX, Rank.NIKI):
-        people = people.filter(chain__startswith=requested_by.chain).exclude(id=requested_by.id)
+        people = people.filter(in_subtree(requested_by.chain)).exclude(id=requested_by.id)
     return list(people.order_by("rank", "display_name", "id")[: int(nyx_setting("NYX_MAX_DIRECTIVES"))])
 
 

@@ -7,6 +7,7 @@ from django.test import override_settings
 from accounts.models import User
 from accounts.ranks import Rank
 from accounts.services import bootstrap_directorate, enlist
+from tests.invariants import assert_ledger_invariant
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -107,3 +108,12 @@ def directorate_shared_hash(db, password_hash):
         "niki": User.objects.get(rank=Rank.NIKI),
         "nyx": User.objects.get(rank=Rank.NYX),
     }
+
+
+@pytest.fixture
+def ledger_invariant(db):
+    """After the test: every member's credits and balance equal the sums of their ledger entries, and no
+    ticket paid twice. A module checks it after each of its tests with
+    `pytestmark = pytest.mark.usefixtures("ledger_invariant")`."""
+    yield
+    assert_ledger_invariant()

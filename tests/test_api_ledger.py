@@ -18,19 +18,15 @@ from tests.api_support import (
     quick_bcrypt,
     sign_in,
 )
-from tests.invariants import assert_ledger_invariant, database_state, traces_of_niki
+from tests.invariants import database_state, traces_of_niki
 from tickets import services
+
+pytestmark = pytest.mark.usefixtures("ledger_invariant")  # checked after every test
 
 # The shared fixtures, imported so that pytest finds them in this module.
 FIXTURES = (api, as_member, directorate, password_hash, quick_bcrypt, sign_in)
 
 MISSING_ID = "0123456789abcdef01234567"
-
-
-@pytest.fixture(autouse=True)
-def ledger_invariant(db):
-    yield
-    assert_ledger_invariant()
 
 
 # The ledger -----------------------------------------------------------------------------------------------------

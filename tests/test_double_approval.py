@@ -20,7 +20,7 @@ from tests.invariants import assert_ledger_invariant
 from tickets import services
 from tickets.models import ApprovalStep, Ticket
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("ledger_invariant")]
 
 RACERS = 8
 Status = Ticket.Status
@@ -30,12 +30,6 @@ Decision = ApprovalStep.Decision
 @pytest.fixture
 def directorate(directorate_shared_hash):
     return directorate_shared_hash
-
-
-@pytest.fixture(autouse=True)
-def ledger_invariant(db):
-    yield
-    assert_ledger_invariant()
 
 
 def race(*calls):

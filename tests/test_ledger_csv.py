@@ -14,8 +14,10 @@ from economy.models import Transaction
 from economy.services import adjust
 from nyx.services import niki_command
 from tests.downloads import downloaded
-from tests.invariants import assert_ledger_invariant, traces_of_niki
+from tests.invariants import traces_of_niki
 from tickets import services
+
+pytestmark = pytest.mark.usefixtures("ledger_invariant")  # checked after every test
 
 HEADER = ["time (UTC)", "type", "credits", "pay", "ticket id", "ticket title", "approved by", "reason"]
 MISSING_ID = "0123456789abcdef01234567"
@@ -24,12 +26,6 @@ MISSING_ID = "0123456789abcdef01234567"
 @pytest.fixture
 def directorate(directorate_shared_hash):
     return directorate_shared_hash
-
-
-@pytest.fixture(autouse=True)
-def ledger_invariant(db):
-    yield
-    assert_ledger_invariant()
 
 
 def main_part(content):

@@ -21,7 +21,9 @@ from economy.models import PayrollRun, Transaction
 from economy.periods import last_completed_period, parse_period, week_of
 from economy.rates import rate_for
 from economy.selectors import payroll_preview, recent_rewards
-from tests.invariants import assert_ledger_invariant, database_state, traces_of_niki
+from tests.invariants import database_state, traces_of_niki
+
+pytestmark = pytest.mark.usefixtures("ledger_invariant")  # checked after every test
 
 SALARY, DECAY = Transaction.Type.SALARY, Transaction.Type.DECAY
 PAID_RANKS = {"nyx", "executor", "executor_2", "marshal", "marshal_2", "marshal_3", "shadow", "shadow_2", "asset",
@@ -31,12 +33,6 @@ PAID_RANKS = {"nyx", "executor", "executor_2", "marshal", "marshal_2", "marshal_
 @pytest.fixture
 def directorate(directorate_shared_hash):
     return directorate_shared_hash
-
-
-@pytest.fixture(autouse=True)
-def ledger_invariant(db):
-    yield
-    assert_ledger_invariant()
 
 
 def this_week():
