@@ -84,7 +84,7 @@ else:
     CONFIG["SQLITE_PATH"].parent.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": "directorate.sqlite",
             "NAME": CONFIG["SQLITE_PATH"],
             "OPTIONS": {
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
