@@ -64,16 +64,18 @@ def board(org):
     return {"count": Ticket.objects.count(), "watched": watched, "moved": written_before_the_move}
 
 
-def seen(viewer):
-    return set(selectors.visible_tickets(viewer).values_list("id", flat=True))
+def seen(viewer, scope="all"):
+    tickets = selectors.filtered_tickets(viewer, selectors.TicketFilters(scope=scope))
+    return set(tickets.values_list("id", flat=True))
 
 
+@pytest.mark.parametrize("scope", ["all", "subordinates"])
 @pytest.mark.parametrize("viewer", VIEWERS)
-def test_matching_by_ids_and_by_chains_sees_the_same_tickets(org, board, viewer, monkeypatch):
+def test_matching_by_ids_and_by_chains_sees_the_same_tickets(org, board, viewer, scope, monkeypatch):
     monkeypatch.setattr(selectors, "SUBTREE_BY_ID_MAX", 1000)
-    by_ids = seen(org[viewer])
+    by_ids = seen(org[viewer], scope)
     monkeypatch.setattr(selectors, "SUBTREE_BY_ID_MAX", -1)
-    by_chains = seen(org[viewer])
+    by_chains = seen(org[viewer], scope)
     assert by_ids == by_chains
     if viewer in ("executor", "marshal", "shadow"):
         assert 0 < len(by_ids) < board["count"]
