@@ -5,6 +5,7 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from accounts.presentation import titled_name
 from accounts.ranks import Rank, level
 from directorate.db import ObjectIdModel, TimestampedModel, now
 
@@ -51,7 +52,7 @@ class User(AbstractBaseUser, TimestampedModel):
         ]
 
     def __str__(self):
-        return f"{self.get_rank_display()} {self.display_name}"
+        return titled_name(self.rank, self.display_name)
 
     def clean(self):
         superior = self.reports_to

@@ -1,13 +1,26 @@
 """How people are shown to others. Niki is never shown: Niki's acts are the Directorate's."""
 
+from accounts.ranks import Rank
+
 DIRECTORATE = "The Directorate"
+RANK_LABELS = dict(Rank.choices)
+
+
+def titled_name(rank, display_name):
+    """A member's name as everyone sees it: "Marshal Vance"."""
+    return f"{RANK_LABELS[rank]} {display_name}"
 
 
 def shown_name(person):
     """The name to show for `person`; the Directorate stands in for Niki (and for no one)."""
     if person is None or person.hidden:
         return DIRECTORATE
-    return str(person)
+    return titled_name(person.rank, person.display_name)
+
+
+def shown_name_of_columns(*, hidden, rank, display_name):
+    """`shown_name` for a person read as columns of a list row rather than as a User."""
+    return DIRECTORATE if hidden else titled_name(rank, display_name)
 
 
 def shown_person(person):

@@ -35,7 +35,6 @@ from economy.models import Transaction  # noqa: E402
 from economy.rates import is_abnormal  # noqa: E402
 from tickets import selectors  # noqa: E402
 from tickets.models import Ticket  # noqa: E402
-from tickets.views import LIST_COLUMNS  # noqa: E402
 
 HOST = "127.0.0.1"
 
@@ -109,11 +108,14 @@ def bench_plan(tickets, approvals):
         data=json.dumps({"credits": counted["credits"], "pay": counted["pay"]}), content_type="application/json",
         headers={"Authorization": f"Bearer {counted['token']}"},
     )
-    # The queue page's own query (tickets.views.ticket_list).
-    listed = selectors.filtered_tickets(marshal, selectors.TicketFilters(scope="queue"))
-    listed = listed.select_related("assignee").only(*LIST_COLUMNS)
-    queue = selectors.keyset_page(listed)
-    queue_query = listed.order_by("-updated_at", "-id")[:26]
+    # The queue page's own query (tickets.selectors.list_page).
+    queue_filters = selectors.TicketFilters(scope="queue")
+    queue = selectors.list_page(marshal, queue_filters)
+    queue_query = (
+        selectors.filtered_tickets(marshal, queue_filters)
+        .values(*selectors.LIST_ROW_FIELDS)
+        .order_by("-updated_at", "-id")[:26]
+    )
     return {
         "sessions": {"reviewer": session_for(marshal), "ledger_owner": session_for(ledger_owner)},
         "queue_length": busiest["n"],

@@ -107,15 +107,16 @@ def test_watchers_of(org, ticket):
     mongomock_refuses(lambda: list(ticket.watchers.all()), LOOKUP_WITH_PIPELINE)
 
 
-def test_keyset_page_of_the_ticket_list(org, ticket):
+def test_the_ticket_list_page(org, ticket):
     # The list shows each ticket's assignee: one join (keyset_page alone runs for real, test_tickets.py).
-    tickets = Ticket.objects.select_related("assignee")
-    collection, pipeline = compile_only(lambda: ticket_selectors.keyset_page(tickets, size=10))
+    queue = ticket_selectors.TicketFilters(scope="queue")
+    page = lambda: ticket_selectors.list_page(org["marshal"], queue)  # noqa: E731
+    collection, pipeline = compile_only(page)
     assert collection == "tickets_ticket"
-    assert stages(pipeline, "$limit") == [11]
+    assert stages(pipeline, "$limit") == [26]
     assert list(stages(pipeline, "$sort")[0].items()) == [("updated_at", -1), ("_id", -1)]
     assert [lookup["localField"] for lookup in stages(pipeline, "$lookup")] == ["assignee_id"]
-    mongomock_refuses(lambda: ticket_selectors.keyset_page(tickets, size=10), LOOKUP_WITH_PIPELINE)
+    mongomock_refuses(page, LOOKUP_WITH_PIPELINE)
 
 
 def test_ledger_of(org):

@@ -20,20 +20,6 @@ from tickets.forms import TicketCreateForm, sub_category_choices
 from tickets.models import Ticket
 
 OBJECT_ID = re.compile(r"[0-9a-f]{24}")
-# The columns the ticket list shows; a list never loads ticket bodies.
-LIST_COLUMNS = (
-    "id",
-    "title",
-    "visibility",
-    "category",
-    "sub_category",
-    "status",
-    "updated_at",
-    "assignee__id",
-    "assignee__display_name",
-    "assignee__rank",
-    "assignee__hidden",
-)
 
 
 def ticket_list(request):
@@ -45,8 +31,7 @@ def ticket_list(request):
         assignee_name=request.GET.get("who", "").strip()[:100],
         text=request.GET.get("q", "").strip()[:100],
     )
-    tickets = selectors.filtered_tickets(request.user, filters).select_related("assignee").only(*LIST_COLUMNS)
-    page = selectors.keyset_page(tickets, request.GET.get("after"))
+    page = selectors.list_page(request.user, filters, request.GET.get("after"))
     context = {
         "page": page,
         "filters": filters,
