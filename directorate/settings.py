@@ -158,6 +158,14 @@ SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
 SESSION_COOKIE_AGE = 12 * 60 * 60
+# Sessions are kept in the database and read through a cache: one query less on every signed-in page. The
+# cache is the process's own memory on one server process, and Redis when REDIS_URL is set, so that a
+# sign-out in one process ends the session in all of them (docs/operations.md).
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"

@@ -250,6 +250,21 @@ def test_an_approval_on_one_process_reaches_the_assets_socket_on_the_other(serve
     assert "Closed" in north.get(f"/tickets/{ticket_id}/")
 
 
+def test_signing_out_on_one_process_ends_the_session_on_the_other(servers):
+    """Sessions are read through a cache; with REDIS_URL both processes share it, so B forgets a sign-out on A."""
+    password, server_a, server_b = servers
+    holt = SignedIn(server_a, SHADOW, password)
+    on_b = requests.Session()
+    on_b.trust_env = False
+    on_b.cookies.update({"sessionid": holt.http.cookies["sessionid"]})
+    assert on_b.get(f"{server_b}/", timeout=HTTP_TIMEOUT, allow_redirects=False).status_code == 200  # B has it now
+
+    holt.post("/logout/", {})
+    assert holt.http.get(f"{server_a}/", timeout=HTTP_TIMEOUT, allow_redirects=False).status_code == 302
+    on_b_after = on_b.get(f"{server_b}/", timeout=HTTP_TIMEOUT, allow_redirects=False)
+    assert (on_b_after.status_code, on_b_after.headers["Location"]) == (302, "/login/?next=/")
+
+
 def test_a_broadcast_on_one_process_reaches_subordinates_on_both(servers):
     """Kade broadcasts from A; Holt listens on A and North on B: both hear it."""
     password, server_a, server_b = servers
