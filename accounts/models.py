@@ -37,6 +37,9 @@ class User(AbstractBaseUser, TimestampedModel):
     is_active = models.BooleanField(default=True)
     credits = models.IntegerField(default=0)
     balance = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0.00"))
+    # How many of this member's notifications are unread: kept here, in the same atomic unit as the notifications
+    # (accounts.services), because every page's masthead shows it and this row is loaded for every page anyway.
+    unread_notifications = models.IntegerField(default=0)
 
     objects = UserManager()
 

@@ -113,4 +113,5 @@ def inbox_of(user):
 
 
 def unread_count(user):
-    return Notification.objects.filter(user_id=user.id, read=False).count()
+    """How many of `user`'s notifications are unread, as kept on their row (accounts.services)."""
+    return user.unread_notifications

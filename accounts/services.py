@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.db.models import F
 
 from accounts import tokens
 from accounts.models import LoginFailure, Notification, RefreshToken, User
@@ -147,6 +148,9 @@ def notify(*, recipients, message, ticket=None):
         for recipient in {person.id: person for person in recipients if person is not None}.values()
     ]
     Notification.objects.bulk_create(notifications)
+    User.objects.filter(id__in=[notification.user_id for notification in notifications]).update(
+        unread_notifications=F("unread_notifications") + 1
+    )
     for notification in notifications:
         publish(
             [notification.user_id],
@@ -199,13 +203,31 @@ def move_member(person, *, rank, superior):
 
 def mark_read(*, actor, notification_id):
     """Mark one of the actor's own notifications read. Anyone else's is "not found"."""
-    updated = Notification.objects.filter(id=str(notification_id), user_id=actor.id).update(read=True)
-    if not updated:
-        raise NotFound("No such notification.")
+    mine = Notification.objects.filter(id=str(notification_id), user_id=actor.id)
+    with atomic():
+        newly_read = mine.filter(read=False).update(read=True)
+        if not newly_read and not mine.exists():
+            raise NotFound("No such notification.")
+        _count_as_read(actor, newly_read)
 
 
 def mark_all_read(*, actor):
-    return Notification.objects.filter(user_id=actor.id, read=False).update(read=True)
+    """Mark all the actor's notifications read; returns how many were unread."""
+    with atomic():
+        newly_read = Notification.objects.filter(user_id=actor.id, read=False).update(read=True)
+        _count_as_read(actor, newly_read)
+    return newly_read
+
+
+def _count_as_read(member, newly_read):
+    """Take `newly_read` notifications off the member's unread count, in the database and on `member`.
+
+    Only the requests whose conditional update turned a notification from unread to read count it, so two
+    requests marking the same notification at once take it off once.
+    """
+    if newly_read:
+        User.objects.filter(id=member.id).update(unread_notifications=F("unread_notifications") - newly_read)
+        member.refresh_from_db(fields=["unread_notifications"])
 
 
 # Tokens of the JSON API (accounts/tokens.py) ------------------------------------------------------------------

@@ -7,7 +7,7 @@ from django.test import override_settings
 from accounts.models import User
 from accounts.ranks import Rank
 from accounts.services import bootstrap_directorate, enlist
-from tests.invariants import assert_ledger_invariant
+from tests.invariants import assert_ledger_invariant, assert_unread_counts
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -112,8 +112,9 @@ def directorate_shared_hash(db, password_hash):
 
 @pytest.fixture
 def ledger_invariant(db):
-    """After the test: every member's credits and balance equal the sums of their ledger entries, and no
-    ticket paid twice. A module checks it after each of its tests with
-    `pytestmark = pytest.mark.usefixtures("ledger_invariant")`."""
+    """After the test: every member's credits and balance equal the sums of their ledger entries, no
+    ticket paid twice, and every unread count matches the notifications. A module checks it after each of its
+    tests with `pytestmark = pytest.mark.usefixtures("ledger_invariant")`."""
     yield
     assert_ledger_invariant()
+    assert_unread_counts()

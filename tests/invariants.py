@@ -1,7 +1,8 @@
 """Checks shared by the ticket, reward and ledger suites.
 
 `assert_ledger_invariant` is docs/rules.md section 3 ("Payment"): for every member, credits equal the sum of
-their ledger entries' credits and balance equals the sum of their entries' pay. `database_state` captures
+their ledger entries' credits and balance equals the sum of their entries' pay. `assert_unread_counts`: every
+member's unread count equals their unread notifications. `database_state` captures
 everything a refused request must leave untouched.
 """
 
@@ -31,6 +32,19 @@ def assert_ledger_invariant():
     return len(members)
 
 
+def assert_unread_counts():
+    """Fail, naming each member whose unread count (kept on their row) disagrees with their notifications."""
+    unread = defaultdict(int)
+    for user_id in Notification.objects.filter(read=False).values_list("user_id", flat=True):
+        unread[user_id] += 1
+    broken = [
+        f"{username}: {kept} kept, {unread[user_id]} unread"
+        for user_id, username, kept in User.objects.values_list("id", "username", "unread_notifications")
+        if kept != unread[user_id]
+    ]
+    assert not broken, "unread counts broken: " + "; ".join(broken)
+
+
 def database_state():
     """Every row count and every ticket and wallet field a refused request must not change."""
     return {
@@ -46,7 +60,11 @@ def database_state():
         "comments": Comment.objects.count(),
         "watchers": TicketWatcher.objects.count(),
         "rank_changes": RankChange.objects.count(),
-        "members": sorted(User.objects.values_list("id", "rank", "reports_to_id", "chain", "credits", "balance")),
+        "members": sorted(
+            User.objects.values_list(
+                "id", "rank", "reports_to_id", "chain", "credits", "balance", "unread_notifications"
+            )
+        ),
     }
 
 

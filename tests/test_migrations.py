@@ -11,6 +11,8 @@ import sys
 
 import pytest
 from django.conf import settings
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
 MANAGE = settings.BASE_DIR / "manage.py"
 
@@ -52,3 +54,27 @@ def test_mongodb_mode_uses_its_own_contrib_migrations(tmp_path):
     migrations, pk_class = result.stdout.strip().splitlines()[-2:]
     assert migrations == "[('auth', '0001_initial'), ('contenttypes', '0001_initial')]"
     assert pk_class == "ObjectIdAutoField"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_unread_count_migration_counts_notifications_already_there():
+    before, after = [("accounts", "0004_refreshtoken")], [("accounts", "0005_user_unread_notifications")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    User, Notification = old.get_model("accounts", "User"), old.get_model("accounts", "Notification")
+    people = [
+        User.objects.create(username=f"m{n}", display_name=f"M{n}", service_number=9000 + n, rank="asset", chain="/")
+        for n in range(3)
+    ]
+    for person, unread, read in zip(people, (2, 0, 1), (1, 3, 0), strict=True):
+        Notification.objects.bulk_create(
+            [Notification(user=person, message="unread") for _ in range(unread)]
+            + [Notification(user=person, message="read", read=True) for _ in range(read)]
+        )
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+
+    counted = executor.loader.project_state(after).apps.get_model("accounts", "User").objects
+    assert [counted.get(id=person.id).unread_notifications for person in people] == [2, 0, 1]

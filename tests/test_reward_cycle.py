@@ -955,8 +955,9 @@ def test_only_promotion_requests_promote(org):
 # 3. Broadcasts ------------------------------------------------------------------------------------------------
 
 
-def broadcast_recipients():
-    return set(Notification.objects.filter(message__startswith="Command from").values_list("user_id", flat=True))
+def broadcast_recipients(message=""):
+    commands = Notification.objects.filter(message__startswith="Command from", message__endswith=message)
+    return set(commands.values_list("user_id", flat=True))
 
 
 def test_an_executor_broadcast_reaches_exactly_the_subtree(org):
@@ -971,10 +972,9 @@ def test_an_executor_broadcast_reaches_exactly_the_subtree(org):
 def test_nyx_and_niki_broadcasts_reach_everyone_below_and_never_niki(org):
     broadcast(actor=org["nyx"], message="All units report.")
     everyone_but_the_top = {org[name].id for name in ALL} - {org["niki"].id, org["nyx"].id}
-    assert broadcast_recipients() == everyone_but_the_top
-    Notification.objects.all().delete()
+    assert broadcast_recipients("All units report.") == everyone_but_the_top
     broadcast(actor=org["niki"], message="Hold.")
-    assert broadcast_recipients() == everyone_but_the_top | {org["nyx"].id}
+    assert broadcast_recipients("Hold.") == everyone_but_the_top | {org["nyx"].id}
     assert Notification.objects.filter(message="Command from The Directorate: Hold.").count() == 11
 
 

@@ -7,19 +7,9 @@ the fetched rows instead, through the same selector's query.
 
 import json
 
-import pytest
-
-from accounts import selectors
 from accounts.models import RefreshToken
 from directorate.api import api
 from tests_mongo_smoke.conftest import PASSWORD, compile_only, stages
-
-
-@pytest.fixture(autouse=True)
-def unread_counted_by_rows(monkeypatch):
-    monkeypatch.setattr(
-        selectors, "unread_count", lambda user: len(list(selectors.inbox_of(user).filter(read=False)))
-    )
 
 
 def call(client, method, path, body=None, token=None, **query):

@@ -29,7 +29,6 @@ from accounts import selectors
 from economy.selectors import ledger_of
 from tests_mongo_smoke.conftest import compile_only, stages
 from tickets import selectors as ticket_selectors
-from tickets.models import Ticket
 from tickets.services import create_ticket
 
 LOOKUP_WITH_PIPELINE = "'pipeline' is a valid lookup operator"

@@ -8,7 +8,7 @@ from bson import Decimal128
 from django.db import IntegrityError
 from django_mongodb_backend.compiler import SQLUpdateCompiler
 
-from accounts.models import Notification
+from accounts.models import Notification, User
 from economy.models import Transaction
 from economy.services import adjust
 from tickets.services import create_ticket
@@ -71,8 +71,8 @@ def test_adjust_writes_the_ledger_and_compiles_the_wallet_update(org, monkeypatc
     original_update = SQLUpdateCompiler.update
 
     def record_wallet_update(compiler, criteria, pipeline):
-        if compiler.collection_name != "accounts_user":
-            return original_update(compiler, criteria, pipeline)
+        if compiler.collection_name != "accounts_user" or "credits" not in pipeline[0]["$set"]:
+            return original_update(compiler, criteria, pipeline)  # the unread count is an integer: run for real
         sent.append((criteria, pipeline))
         return 1
 
@@ -98,3 +98,4 @@ def test_adjust_writes_the_ledger_and_compiles_the_wallet_update(org, monkeypatc
     ]
     assert entries[1].id == entry.id and {e.approved_by_id for e in entries} == {marshal.id}
     assert len(Notification.objects.filter(user=asset)) == 2
+    assert User.objects.get(id=asset.id).unread_notifications == 2

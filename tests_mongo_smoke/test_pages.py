@@ -14,19 +14,6 @@ from tickets.selectors import assigned_to
 from tickets.services import create_ticket
 
 
-@pytest.fixture(autouse=True)
-def unread_badge_counts_fetched_rows(monkeypatch):
-    # Compile-only for the masthead's unread badge: `unread_count` is QuerySet.count(), which mongomock does
-    # not evaluate (test_compile_only.py compiles counts). Every page renders the badge, so here it counts the
-    # fetched rows of the same query instead.
-    from accounts import context_processors
-    from accounts.selectors import inbox_of
-
-    monkeypatch.setattr(
-        context_processors, "unread_count", lambda user: len(list(inbox_of(user).filter(read=False)))
-    )
-
-
 def sign_in(client, username, password, address="10.1.1.1"):
     return client.post(reverse("login"), {"username": username, "password": password}, REMOTE_ADDR=address)
 
