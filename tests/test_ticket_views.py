@@ -220,6 +220,27 @@ def many(org):
     return intel, logistics
 
 
+def test_a_list_row_shows_each_column_escaped(as_, org):
+    ticket = started(org["shadow"], org["asset"], title='<b onmouseover="x()">Depot & "yard"</b>',
+                     visibility="private")
+    row = re.search(rf'<tr><td><a href="/tickets/{ticket.id}/">.*?</tr>', text(as_(org["asset"]).get("/tickets/")))
+    moment = reload(ticket).updated_at
+    assert row.group(0) == (
+        f'<tr><td><a href="/tickets/{ticket.id}/">&lt;b onmouseover=&quot;x()&quot;&gt;Depot &amp; &quot;yard&quot;'
+        '&lt;/b&gt;</a> <span class="tag">private</span></td><td class="col-optional">Intel / Recon Report</td>'
+        f'<td class="col-optional">Asset {org["asset"].display_name}</td>'
+        '<td><span class="status status-in_progress">In progress</span></td>'
+        f'<td class="col-optional"><time datetime="{moment.isoformat()}">{moment:%Y-%m-%d %H:%M}</time></td></tr>'
+    )
+
+
+def test_a_list_row_names_a_hidden_assignee_as_the_directorate(as_, org):
+    ticket = new_ticket(org["executor"], org["marshal"], title="Audit the archive")
+    Ticket.objects.filter(id=ticket.id).update(assignee=org["niki"])  # only Niki could be; shown as nobody
+    page = text(as_(org["nyx"]).get("/tickets/", {"q": "Audit the archive"}))
+    assert '<td class="col-optional">The Directorate</td>' in page and "Niki" not in page
+
+
 def test_keyset_pages_cover_every_ticket_once_newest_first(as_, org, many):
     intel, logistics = many
     pages = walk(as_(org["asset"]), "/tickets/")
