@@ -3,7 +3,8 @@
 It prints one line of JSON. Commands:
   bench-plan TICKETS APPROVALS   pick who and what run.py requests, sign them in, count each page's queries
   load-plan                      tokens and targets for load.py's clients
-  check                          the ledger invariant and "no ticket paid twice", as a list of violations
+  check                          the ledger invariant, "no ticket paid twice" and the unread counts, as a list of
+                                 violations
   serve                          read those commands from stdin, one per line, and answer each on one line
 """
 
@@ -27,7 +28,7 @@ from django.db.models import Count  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
-from accounts.models import User  # noqa: E402
+from accounts.models import Notification, User  # noqa: E402
 from accounts.ranks import Rank  # noqa: E402
 from accounts.selectors import in_subtree  # noqa: E402
 from accounts.services import start_token_family  # noqa: E402
@@ -151,17 +152,22 @@ def load_plan():
 
 
 def check():
-    """Every violation of the ledger invariant and of "no ticket paid twice", as sentences (empty: none)."""
+    """Every violation of the ledger invariant, of "no ticket paid twice" and of the unread counts, as sentences
+    (empty: none)."""
     violations = []
     credits, pay = defaultdict(int), defaultdict(lambda: Decimal("0.00"))
     for user_id, amount_cr, amount_pay in Transaction.objects.values_list("user_id", "amount_cr", "amount_pay"):
         credits[user_id] += amount_cr
         pay[user_id] += amount_pay
-    for user_id, name, wallet_credits, balance in User.objects.values_list("id", "username", "credits", "balance"):
+    unread = Counter(Notification.objects.filter(read=False).values_list("user_id", flat=True))
+    members = User.objects.values_list("id", "username", "credits", "balance", "unread_notifications")
+    for user_id, name, wallet_credits, balance, unread_kept in members:
         if wallet_credits != credits[user_id] or balance != pay[user_id]:
             violations.append(
                 f"{name}: wallet {wallet_credits} cr / {balance}, ledger {credits[user_id]} cr / {pay[user_id]}"
             )
+        if unread_kept != unread[user_id]:
+            violations.append(f"{name}: unread count {unread_kept}, {unread[user_id]} unread notifications")
     payouts = Counter(
         Transaction.objects.exclude(related_ticket=None).values_list("related_ticket_id", "type")
     )
