@@ -20,6 +20,7 @@ from tickets.forms import TicketCreateForm, sub_category_choices
 from tickets.models import Ticket
 
 OBJECT_ID = re.compile(r"[0-9a-f]{24}")
+CATEGORY_CHOICES = [(name, name) for name in CATEGORIES]
 
 
 def ticket_list(request):
@@ -37,7 +38,7 @@ def ticket_list(request):
         "filters": filters,
         "scopes": selectors.SCOPES,
         "statuses": Ticket.Status.choices,
-        "categories": CATEGORIES,
+        "categories": CATEGORY_CHOICES,
         "filter_query": urlencode(
             {
                 "scope": filters.scope,

@@ -1,3 +1,5 @@
+from html import escape
+
 from django import template
 from django.utils import timezone
 from django.utils.safestring import mark_safe
@@ -25,3 +27,16 @@ def time_tag(moment):
     local = timezone.localtime(moment)
     # Both forms are digits and separators only: nothing to escape.
     return mark_safe(f'<time datetime="{local.isoformat()}">{local.strftime("%Y-%m-%d %H:%M")}</time>')  # noqa: S308
+
+
+@register.simple_tag
+def options(choices, selected):
+    """The <option>s of a select: `choices` as (value, label) pairs, the one whose value is `selected` marked.
+
+    A filter bar re-renders on every change, and a template loop cost a tag per option.
+    """
+    rendered = []
+    for value, label in choices:
+        mark = " selected" if value == selected else ""
+        rendered.append(f'<option value="{escape(str(value))}"{mark}>{escape(str(label))}</option>')
+    return mark_safe("".join(rendered))  # noqa: S308 - values and labels are escaped above
