@@ -7,8 +7,9 @@ RANK_LABELS = dict(Rank.choices)
 
 
 def titled_name(rank, display_name):
-    """A member's name as everyone sees it: "Marshal Vance"."""
-    return f"{RANK_LABELS[rank]} {display_name}"
+    """A member's name as everyone sees it: "Marshal Vance"; a name that is its rank is said once ("Nyx")."""
+    rank_label = RANK_LABELS[rank]
+    return display_name if display_name == rank_label else f"{rank_label} {display_name}"
 
 
 def shown_name(person):

@@ -10,6 +10,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models.deletion import ProtectedError
 
 from accounts.models import LoginFailure, Notification, User
+from accounts.presentation import shown_name
 from accounts.ranks import Rank
 from accounts.services import record_login_failure
 from directorate.db import now
@@ -121,6 +122,11 @@ def test_a_person_with_ledger_entries_cannot_be_deleted(entry, org):
 
 def our_models():
     return [model for label in OUR_APPS for model in apps.get_app_config(label).get_models()]
+
+
+def test_people_are_named_by_rank_and_name_once(org):
+    assert (str(org["marshal"]), str(org["nyx"])) == (f"Marshal {org['marshal'].display_name}", "Nyx")
+    assert shown_name(org["niki"]) == "The Directorate"
 
 
 def test_our_models_all_use_objectid_string_keys():

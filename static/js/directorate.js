@@ -191,11 +191,14 @@
     });
   });
 
-  // A refusal shown in #flash is stale once the next request starts.
+  // A refusal shown in #flash, and the messages the page arrived with ("Ticket created."), are stale once the
+  // next form's request starts.
   document.addEventListener("htmx:beforeRequest", (event) => {
-    const flash = document.getElementById("flash");
     const source = event.detail && event.detail.elt;
-    if (flash && flash.firstChild && source && source.closest && source.closest("form")) flash.replaceChildren();
+    if (!source || !source.closest || !source.closest("form")) return;
+    const flash = document.getElementById("flash");
+    if (flash && flash.firstChild) flash.replaceChildren();
+    document.querySelectorAll("#main > .messages").forEach((list) => list.remove());
   });
 
   // The "Next in queue" link goes straight to the next ticket (without JS: to the queue).

@@ -46,8 +46,10 @@ def file_and_submit(
     page.get_by_label("Details (markdown)").fill(body)
     page.get_by_role("button", name="Create ticket").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(title)
+    expect(page.locator(".messages")).to_have_text("Ticket created.")
     page.get_by_role("button", name="Start work").click()
     expect(page.locator(".ticket-meta .status")).to_have_text("In progress")
+    expect(page.locator(".messages")).to_have_count(0)  # it was news about the step before
     page.get_by_label("Hours worked").fill(proposal.get("hours", ""))
     page.get_by_label("Credits").fill(proposal.get("credits", ""))
     page.get_by_label("Pay (¤)").fill(proposal.get("pay", ""))
