@@ -84,6 +84,10 @@ def test_racing_to_mark_the_same_notifications_read_counts_each_once(org):
     )
 
     assert len(winners(outcomes)) == RACERS + 1
-    assert sum(result for kind, result in outcomes[RACERS // 2 : RACERS]) <= len(notices)
+    # Each notification turned read is counted by one racer: the "mark all" racers together counted every
+    # read one, but the first notice if a single-notice racer took it.
+    read_now = Notification.objects.filter(user_id=org["asset"].id, read=True).count()
+    counted_by_mark_all = sum(result for _kind, result in outcomes[RACERS // 2 : RACERS])
+    assert read_now - 1 <= counted_by_mark_all <= read_now
     assert kept(org["asset"]) == Notification.objects.filter(user_id=org["asset"].id, read=False).count() <= 1
     assert_unread_counts()

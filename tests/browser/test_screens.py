@@ -46,7 +46,7 @@ def test_the_inbox_and_the_nyx_console_fit(new_context, console_log, sign_in, sc
 
     executor = screen_context(new_context, console_log, screen)
     sign_in(EXECUTOR, on=executor)
-    executor.get_by_role("link", name="Nyx", exact=True).click()
+    executor.get_by_role("navigation", name="Main").get_by_role("link", name="Nyx", exact=True).click()
     expect(executor.get_by_role("heading", level=1)).to_have_text("Nyx console")
     expect(executor.locator("#nyx-thinking")).to_be_hidden()  # shown only while Nyx works
     executor.get_by_label("Issue directives for").fill("perimeter inspection")
