@@ -106,7 +106,7 @@ def visible_ticket_ids(viewer, entries):
     ticket_ids = {entry.related_ticket_id for entry in entries if entry.related_ticket_id}
     if not ticket_ids:
         return set()
-    return set(visible_tickets(viewer).filter(id__in=ticket_ids).values_list("id", flat=True))
+    return set(visible_tickets(viewer, narrowed_to_ids=True).filter(id__in=ticket_ids).values_list("id", flat=True))
 
 
 def ledger_for_export(viewer, owner):

@@ -23,7 +23,8 @@ def recent_nyx_actions(viewer, limit=RECENT):
     actions = list(NyxAction.objects.select_related("ticket", "requested_by").order_by("-ts", "-id")[: limit * 4])
     if grant_for(viewer.rank, Action.VIEW_SUBORDINATE_TICKETS).reach != Reach.ANYONE and viewer.rank != "nyx":
         ticket_ids = {action.ticket_id for action in actions if action.ticket_id}
-        seen = set(visible_tickets(viewer).filter(id__in=list(ticket_ids)).values_list("id", flat=True))
+        visible = visible_tickets(viewer, narrowed_to_ids=True)
+        seen = set(visible.filter(id__in=list(ticket_ids)).values_list("id", flat=True))
         actions = [
             action
             for action in actions

@@ -9,6 +9,7 @@ import pytest
 from accounts.ranks import Rank
 from accounts.services import move_member
 from directorate.db import atomic
+from directorate.errors import NotFound
 from tickets import selectors, services
 from tickets.models import Ticket
 
@@ -89,3 +90,19 @@ def test_a_subtree_seen_by_ids_keeps_the_rules(org, board, monkeypatch):
     assert private_below and not seen(org["marshal"]) & set(private_below)
     assert board["moved"].id in seen(org["marshal"])  # written in marshal's subtree, assigned outside it now
     assert board["watched"].id in seen(org["asset_3"])
+
+
+@pytest.mark.parametrize("viewer", VIEWERS)
+def test_a_query_narrowed_to_ids_sees_what_the_list_sees(org, board, viewer, monkeypatch):
+    # One ticket's page and a ledger page's tickets match the subtree by chain, whatever its size.
+    monkeypatch.setattr(selectors, "SUBTREE_BY_ID_MAX", 1000)  # the list by ids, as for a small subtree
+    listed = seen(org[viewer])
+    every_id = list(Ticket.objects.values_list("id", flat=True))
+    narrowed = selectors.visible_tickets(org[viewer], narrowed_to_ids=True).filter(id__in=every_id)
+    assert set(narrowed.values_list("id", flat=True)) == listed
+    for ticket_id in every_id:
+        if ticket_id in listed:
+            assert selectors.ticket_for(org[viewer], ticket_id).id == ticket_id
+        else:
+            with pytest.raises(NotFound):
+                selectors.ticket_for(org[viewer], ticket_id)

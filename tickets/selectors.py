@@ -35,8 +35,13 @@ LIST_ROW_FIELDS = (
 )
 
 
-def visible_tickets(viewer):
-    """Every ticket `viewer` may see, as one query."""
+def visible_tickets(viewer, *, narrowed_to_ids=False):
+    """Every ticket `viewer` may see, as one query.
+
+    `narrowed_to_ids`: the caller keeps only a few tickets named by id (one ticket's page, the tickets of a
+    ledger page), so the subtree is matched by chain, one join per ticket kept, rather than by a list of
+    its members read first and sent with the query.
+    """
     tickets = Ticket.objects.all()
     reach = grant_for(viewer.rank, Action.VIEW_SUBORDINATE_TICKETS).reach
     if reach == Reach.ANYONE:
@@ -48,11 +53,12 @@ def visible_tickets(viewer):
     if reach != Reach.NOBODY:
         # Ranks cap the matrix's reach, but every subordinate already ranks below their superiors,
         # so the whole subtree is exactly the reach of each grant (tests/test_policy.py checks it).
-        involved |= Q(_in_subtree_of(viewer, "assignee", "author"), visibility=Ticket.Visibility.HIERARCHICAL)
+        subtree = _in_subtree_of(viewer, "assignee", "author", by_chain=narrowed_to_ids)
+        involved |= Q(subtree, visibility=Ticket.Visibility.HIERARCHICAL)
     return tickets.filter(involved)
 
 
-def _in_subtree_of(viewer, *people):
+def _in_subtree_of(viewer, *people, by_chain=False):
     """Tickets whose `people` (e.g. "assignee", "author") include someone in `viewer`'s subtree, in the form
     the database reads fastest.
 
@@ -63,19 +69,24 @@ def _in_subtree_of(viewer, *people):
     100,000 tickets and 10,000 members (benchmarks/README.md): a shadow's 5-member subtree by chain took
     250 ms, by ids 3 ms; an executor's 348 members by ids 31 ms, by chain 5 ms.
     """
-    members = list(User.objects.filter(in_subtree(viewer.chain)).values_list("id", flat=True)[: SUBTREE_BY_ID_MAX + 1])
+    if not by_chain:
+        members = list(
+            User.objects.filter(in_subtree(viewer.chain)).values_list("id", flat=True)[: SUBTREE_BY_ID_MAX + 1]
+        )
+        by_chain = len(members) > SUBTREE_BY_ID_MAX
     condition = Q()
     for person in people:
-        if len(members) <= SUBTREE_BY_ID_MAX:
-            condition |= Q(**{f"{person}_id__in": members})
-        else:
+        if by_chain:
             condition |= in_subtree(viewer.chain, field=f"{person}__chain")
+        else:
+            condition |= Q(**{f"{person}_id__in": members})
     return condition
 
 
 def ticket_for(viewer, ticket_id):
     """One ticket `viewer` may see, or NotFound (the same for tickets that exist out of sight)."""
-    ticket = visible_tickets(viewer).filter(id=str(ticket_id)).select_related("author", "assignee", "reviewer").first()
+    visible = visible_tickets(viewer, narrowed_to_ids=True)
+    ticket = visible.filter(id=str(ticket_id)).select_related("author", "assignee", "reviewer").first()
     if ticket is None:
         raise NotFound("No such ticket.")
     return ticket
