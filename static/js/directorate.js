@@ -165,11 +165,22 @@
     return !!(source && source.id && source.id.startsWith("ticket-live-"));
   }
 
+  // A form on its way to the server holds no draft: what it says is sent. A live redraw that lands before the
+  // form's own answer (which htmx then drops, its form being gone) must not put the sent text back.
+  const sending = new WeakSet();
+  const formOf = (event) => {
+    const source = event.detail && event.detail.elt;
+    return source && source.closest ? source.closest("form") : null;
+  };
+  document.addEventListener("htmx:beforeRequest", (event) => { const form = formOf(event); if (form) sending.add(form); });
+  document.addEventListener("htmx:afterRequest", (event) => { const form = formOf(event); if (form) sending.delete(form); });
+
   document.addEventListener("htmx:beforeSwap", (event) => {
     if (!liveRefresh(event)) return;
     const active = document.activeElement;
     drafts = { focused: active && active.id && active.closest("#ticket") ? active.id : null, fields: [] };
     document.querySelectorAll(DRAFT_FIELDS).forEach((field) => {
+      if (field.form && sending.has(field.form)) return;
       if (field.value !== field.defaultValue || field.id === drafts.focused) {
         drafts.fields.push({ id: field.id, value: field.value, start: field.selectionStart, end: field.selectionEnd });
       }

@@ -277,3 +277,24 @@ def test_a_live_update_keeps_what_the_reader_is_typing(watched_context, sign_in)
     asset.get_by_role("button", name="Add comment").click()
     expect(asset.locator(".comment").last).to_contain_text("Half a report, not sent")
     expect(asset.get_by_label("Comment (markdown)")).to_have_value("")
+
+
+def test_a_comment_whose_own_live_redraw_lands_first_is_not_kept_as_a_draft(watched_context, sign_in):
+    """Sending a comment redraws the sender's page twice: by the form's answer and by the live update the
+    comment itself causes. When the live one lands first, the sent text must not come back as a draft."""
+    asset = sign_in(ASSET, on=watched_context().new_page())
+    file_and_submit(asset, f"Night watch {secrets.token_hex(3)}", credits="1", pay="3.00")
+    wait_until_live(asset)
+
+    def answer_late(route):  # the comment is saved at once; only its answer reaches the page late
+        answer = route.fetch()
+        time.sleep(1.5)
+        route.fulfill(response=answer)
+
+    asset.route(re.compile(r".*/comment/$"), answer_late)
+    asset.get_by_label("Comment (markdown)").fill("Sent while the page was redrawn")
+    asset.get_by_role("button", name="Add comment").click()
+    expect(asset.locator(".comment").last).to_contain_text("Sent while the page was redrawn", timeout=LIVE_TIMEOUT)
+    time.sleep(2)  # the late answer has come and gone
+    expect(asset.get_by_label("Comment (markdown)")).to_have_value("")
+    expect(asset.locator(".comment", has_text="Sent while the page was redrawn")).to_have_count(1)
