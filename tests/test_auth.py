@@ -7,7 +7,9 @@ import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.sessions.models import Session
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import LoginFailure, User
@@ -85,6 +87,23 @@ def test_correct_login_redirects_to_dashboard_with_a_new_session(client, member)
     dashboard = client.get(reverse("dashboard"))
     assert dashboard.status_code == 200
     assert dashboard.context["user"].id == member.id
+
+
+def test_a_session_lasts_twelve_hours_kept_in_the_database_and_read_through_the_cache(client, fast_member):
+    sign_in(client, "asset.one", PASSWORD)
+    key = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+    assert client.cookies[django_settings.SESSION_COOKIE_NAME]["max-age"] == 12 * 60 * 60
+    stored = Session.objects.get(session_key=key)
+    assert timedelta(hours=11, minutes=59) < stored.expire_date - now() <= timedelta(hours=12)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("dashboard")).status_code == 200
+    assert not [query for query in queries.captured_queries if "django_session" in query["sql"]]
+
+    client.post(reverse("logout"))  # ends it in the database and in the cache
+    assert not Session.objects.filter(session_key=key).exists()
+    client.cookies[django_settings.SESSION_COOKIE_NAME] = key
+    assert client.get(reverse("dashboard")).status_code == 302
 
 
 def test_login_never_redirects_off_site(client, fast_member):
