@@ -9,9 +9,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
 from accounts.forms import ThrottledLoginForm
-from accounts.policy import Action, can, may_at_all
-from economy.selectors import recent_rewards
-from tickets.selectors import assigned_to, review_queue
+from accounts.policy import Action, can
 
 DIRECTORY_PAGE_SIZE = 25
 
@@ -26,22 +24,6 @@ class LoginView(auth_views.LoginView):
         response = super().form_invalid(form)
         response.status_code = 429 if form.throttled else 400
         return response
-
-
-def dashboard(request):
-    user = request.user
-    return render(
-        request,
-        "accounts/dashboard.html",
-        {
-            "superior": selectors.visible_superior_of(user),
-            "direct_reports": selectors.direct_reports_of(user).order_by("rank", "display_name"),
-            "my_work": assigned_to(user)[:10],
-            "review_queue": list(review_queue(user).select_related("assignee")[:10]),
-            "recent_rewards": recent_rewards(user),
-            "may_broadcast": may_at_all(user, Action.BROADCAST),
-        },
-    )
 
 
 @require_POST

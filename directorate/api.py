@@ -27,6 +27,7 @@ from ninja.security import HttpBearer
 from accounts.api import auth_router, notifications_router, people_router
 from accounts.tokens import TokenRefused, user_for_access_token
 from attachments.api import router as attachments_router
+from desk.api import router as ledger_router
 from directorate.errors import DomainError
 from economy.api import router as economy_router
 from tickets.api import router as tickets_router
@@ -147,6 +148,7 @@ api.add_router("/auth", auth_router)
 api.add_router("", people_router)
 api.add_router("/notifications", notifications_router)
 api.add_router("/tickets", tickets_router)
+api.add_router("", ledger_router)
 api.add_router("", economy_router)
 api.add_router("", attachments_router)
 

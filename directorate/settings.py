@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "nyx",
     "attachments",
     "analytics",
+    "desk",
 ]
 
 MIDDLEWARE = [
@@ -63,7 +64,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "accounts.context_processors.masthead",
+                "desk.context_processors.masthead",
             ],
         },
     },

@@ -4,8 +4,9 @@ urlpatterns = [
     path("api/", include("directorate.api")),
     path("", include("accounts.urls")),
     path("", include("economy.urls")),
-    path("", include("attachments.urls")),  # before tickets/: its paths would read as ticket actions
+    path("", include("attachments.urls")),
     path("tickets/", include("tickets.urls")),
+    path("", include("desk.urls")),  # after tickets/: one ticket's page, its actions and uploads
     path("nyx/", include("nyx.urls")),
     path("", include("analytics.urls")),
 ]

@@ -1,39 +1,12 @@
-"""The JSON API's ledger and manual adjustments (spec 6, docs/api.md)."""
+"""The JSON API's manual adjustments (spec 6, docs/api.md); reading a ledger is desk/api.py."""
 
-from ninja import Query, Router
+from ninja import Router
 
-from accounts.schemas import person_out
-from directorate import keyset
-from directorate.errors import NotFound
-from directorate.schemas import errors, money
-from economy import selectors, services
-from economy.schemas import AdjustIn, LedgerOut, LedgerQuery, TransactionOut, transaction_out
+from directorate.schemas import errors
+from economy import services
+from economy.schemas import AdjustIn, TransactionOut, transaction_out
 
 router = Router(tags=["ledger"])
-LEDGER_PAGE_SIZE = 50
-
-
-@router.get("/transactions", response={200: LedgerOut, **errors(400, 401, 404)})
-def transactions(request, filters: Query[LedgerQuery]):
-    """Your ledger, newest first; `?user=<id>` reads a subordinate's, for those who may adjust it (marshal and
-    up). Anyone else's ledger is "not found"."""
-    viewer = request.auth
-    try:
-        owner = selectors.ledger_owner_for(viewer, filters.user)
-    except NotFound:
-        # One answer for a person out of sight, one you see but may not read, and an id that does not exist.
-        raise NotFound("No such ledger.") from None
-    items, next_cursor = keyset.page(
-        selectors.ledger_of(owner), field="ts", cursor=filters.after, size=LEDGER_PAGE_SIZE
-    )
-    visible = selectors.visible_ticket_ids(viewer, items)
-    return {
-        "owner": person_out(owner),
-        "credits": owner.credits,
-        "balance": money(owner.balance),
-        "items": [transaction_out(entry, visible_ticket_ids=visible) for entry in items],
-        "next_cursor": next_cursor,
-    }
 
 
 @router.patch("/users/{user_id}/adjust", response={200: TransactionOut, **errors(400, 401, 403, 404, 409)})

@@ -1,6 +1,5 @@
 """Reads of the ledger that depend on who is asking, and the payroll's view of a week."""
 
-import itertools
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -12,9 +11,6 @@ from directorate.errors import NotFound
 from economy.models import PayrollRun, Transaction
 from economy.periods import Period
 from economy.rates import credit_decay, weekly_salary
-from tickets.selectors import visible_tickets
-
-EXPORT_BATCH = 500
 
 
 def ledger_owner_for(viewer, user_id=None):
@@ -99,22 +95,3 @@ def payroll_preview(period):
     )
     lines = [payroll_line(member) for member in payroll_members(period) if member.id not in settled]
     return PayrollReport(period=period, lines=[line for line in lines if line.salary or line.decay])
-
-
-def visible_ticket_ids(viewer, entries):
-    """The tickets of `entries` that `viewer` may see: only those are named, not even by id otherwise."""
-    ticket_ids = {entry.related_ticket_id for entry in entries if entry.related_ticket_id}
-    if not ticket_ids:
-        return set()
-    return set(visible_tickets(viewer, narrowed_to_ids=True).filter(id__in=ticket_ids).values_list("id", flat=True))
-
-
-def ledger_for_export(viewer, owner):
-    """Every entry of `owner`'s ledger, newest first, each with whether `viewer` may see its ticket.
-
-    Read in batches, so a long ledger is never held in memory whole.
-    """
-    for batch in itertools.batched(ledger_of(owner).iterator(chunk_size=EXPORT_BATCH), EXPORT_BATCH):
-        visible = visible_ticket_ids(viewer, batch)
-        for entry in batch:
-            yield entry, entry.related_ticket_id in visible

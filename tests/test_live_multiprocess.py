@@ -23,7 +23,7 @@ import requests
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect as websocket_connect
 
-from accounts.demo import ASSETS, MARSHALS, SHADOWS
+from desk.demo import ASSETS, MARSHALS, SHADOWS
 from tests.browser.conftest import free_port, manage, server_environment, start_daphne, stop
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"

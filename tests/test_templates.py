@@ -7,7 +7,7 @@ from django.conf import settings
 from django.template import engines
 from django.urls import reverse, set_script_prefix
 
-from accounts.context_processors import MAIN_ROUTES, _main_urls
+from desk.context_processors import MAIN_ROUTES, _main_urls
 from accounts.templatetags.directorate import options
 
 TEMPLATE_FOLDERS = [settings.BASE_DIR / "templates", *settings.BASE_DIR.glob("*/templates")]

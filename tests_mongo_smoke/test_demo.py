@@ -5,7 +5,7 @@ from collections import Counter
 import pytest
 
 from accounts import selectors
-from accounts.demo import organisation_is_empty, seed_demo_organisation
+from desk.demo import organisation_is_empty, seed_demo_organisation
 from accounts.models import User
 from directorate.errors import Invalid
 from tickets.models import Ticket

@@ -6,6 +6,4 @@ urlpatterns = [
     path("", views.ticket_list, name="tickets"),
     path("new/", views.ticket_create, name="ticket_create"),
     path("sub-categories/", views.sub_categories, name="sub_categories"),
-    path("<str:ticket_id>/", views.ticket_detail, name="ticket"),
-    path("<str:ticket_id>/<slug:action>/", views.ticket_action, name="ticket_action"),
 ]

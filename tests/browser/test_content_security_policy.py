@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from accounts.demo import MARSHALS
+from desk.demo import MARSHALS
 from tests.browser.support import ConsoleLog
 
 pytestmark = pytest.mark.browser

@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from accounts.demo import MARSHALS
+from desk.demo import MARSHALS
 
 pytestmark = pytest.mark.browser
 

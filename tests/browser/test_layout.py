@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from accounts.demo import MARSHALS
+from desk.demo import MARSHALS
 
 pytestmark = pytest.mark.browser
 

@@ -4,7 +4,7 @@ import secrets
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.demo import organisation_is_empty, seed_demo_organisation
+from desk.demo import organisation_is_empty, seed_demo_organisation
 from directorate.db import atomic
 
 LOGINS_FILE = "demo-logins.txt"

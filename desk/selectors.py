@@ -1,0 +1,27 @@
+"""Reads that compose several apps, depending on who asks: the ledger's entries with the tickets they name."""
+
+import itertools
+
+from economy.selectors import ledger_of
+from tickets.selectors import visible_tickets
+
+EXPORT_BATCH = 500
+
+
+def visible_ticket_ids(viewer, entries):
+    """The tickets of `entries` that `viewer` may see: only those are named, not even by id otherwise."""
+    ticket_ids = {entry.related_ticket_id for entry in entries if entry.related_ticket_id}
+    if not ticket_ids:
+        return set()
+    return set(visible_tickets(viewer, narrowed_to_ids=True).filter(id__in=ticket_ids).values_list("id", flat=True))
+
+
+def ledger_for_export(viewer, owner):
+    """Every entry of `owner`'s ledger, newest first, each with whether `viewer` may see its ticket.
+
+    Read in batches, so a long ledger is never held in memory whole.
+    """
+    for batch in itertools.batched(ledger_of(owner).iterator(chunk_size=EXPORT_BATCH), EXPORT_BATCH):
+        visible = visible_ticket_ids(viewer, batch)
+        for entry in batch:
+            yield entry, entry.related_ticket_id in visible
