@@ -6,7 +6,7 @@ from typing import Annotated
 from ninja import Field, Schema
 from pydantic import StrictInt, StrictStr
 
-from economy.rates import CENT
+from directorate.money import CENT
 
 MONEY_PATTERN = r"^-?[0-9]+\.[0-9]{2}$"
 

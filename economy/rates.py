@@ -6,8 +6,8 @@ from decimal import Decimal
 from django.conf import settings
 
 from accounts.ranks import Rank
+from directorate.money import CENT
 
-CENT = Decimal("0.01")
 ABNORMAL_CREDITS = 100  # an award of more credits than this is abnormal
 ABNORMAL_PAY_MULTIPLE = 5  # ...and so is pay above this many hours of the assignee's base pay
 
