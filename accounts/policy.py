@@ -1,8 +1,10 @@
-"""The permission matrix of spec section 3, as one table.
+"""The permission matrix of spec section 3, as one table, and the one vocabulary for asking it.
 
-Each cell says which targets a rank may act on. `can(actor, action, target)` is
-the only way the rest of the code asks a permission question; services call it
-before every write, selectors mirror it in their queries.
+Each cell says which targets a rank may act on. The rest of the code asks permission questions only
+through the functions of this module: `can(actor, action, target)`, `may_at_all(actor, action)`,
+`sees_everyone(actor, action)`, `is_niki(user)` and the ticket-role predicates below (`may_decide`,
+`may_promote`, ...). Nothing outside this module reads a grant or a reach. Services call these before
+every write; selectors mirror them in their queries (tests/test_policy.py checks each pair agrees).
 
 Targets are users: for ticket actions, the person whose work it is (the ticket's
 assignee or author); for broadcasts, a member of the audience.
@@ -11,7 +13,7 @@ assignee or author); for broadcasts, a member of the audience.
 from dataclasses import dataclass
 from enum import StrEnum
 
-from accounts.ranks import Rank, level
+from accounts.ranks import HUMAN_RANKS, Rank, level, rank_above
 
 
 class Action(StrEnum):
@@ -28,6 +30,8 @@ class Action(StrEnum):
     HIDDEN_OVERRIDE = "hidden_override"
     VIEW_PERSON = "view_person"
     VIEW_ANALYTICS = "view_analytics"
+    VIEW_LEDGER = "view_ledger"
+    USE_NYX_CONSOLE = "use_nyx_console"
 
 
 class Reach(StrEnum):
@@ -70,13 +74,15 @@ def row(asset, shadow, marshal, executor, nyx, niki):
 
 A, S, M, E = Rank.ASSET, Rank.SHADOW, Rank.MARSHAL, Rank.EXECUTOR
 
-# Spec section 3, with the decisions of DESIGN.md and docs/rules.md:
+# Spec section 3, with the decisions of docs/architecture.md and docs/rules.md:
 # - "Escalation approval, executor (<= executor)" applies to subordinates, who
 #   always rank below an executor, hence up to marshal.
 # - Creating a ticket is upward (to your direct superior) or a directive (to
 #   yourself or a subordinate); Nyx and Niki issue directives only.
 # - Manual adjustments: marshal and up, over subordinates.
 # - Economy analytics (spec 11): marshal and up, over their subtree including themselves.
+# - Reading a ledger: everyone their own; those who adjust credits (marshal and up) their subordinates' too.
+# - Tasking Nyx in its console: those who command their subtree (the broadcast row), for themselves.
 MATRIX = {
     Action.VIEW_OWN_TICKETS: row(SELF, SELF, SELF, SELF, SELF, SELF),
     Action.VIEW_SUBORDINATE_TICKETS: row(
@@ -97,6 +103,10 @@ MATRIX = {
     Action.VIEW_ANALYTICS: row(
         NO, NO, self_or_subordinates(), self_or_subordinates(), self_or_subordinates(), ANYONE
     ),
+    Action.VIEW_LEDGER: row(
+        SELF, SELF, self_or_subordinates(), self_or_subordinates(), self_or_subordinates(), ANYONE
+    ),
+    Action.USE_NYX_CONSOLE: row(NO, NO, NO, SELF, SELF, SELF),
 }
 
 
@@ -145,3 +155,93 @@ def rank_may_ever(rank, action):
 def may_at_all(actor, action):
     """Whether `actor` may perform `action` on anyone, e.g. broadcast to their subtree."""
     return actor is not None and actor.is_active and rank_may_ever(actor.rank, action)
+
+
+def sees_everyone(actor, action=Action.VIEW_PERSON):
+    """Whether `actor`'s `action` reaches anyone at all (Niki's): a read for them needs no filter."""
+    return actor is not None and actor.is_active and grant_for(actor.rank, action).reach == Reach.ANYONE
+
+
+def directs_subordinates(actor):
+    """Whether `actor` may address directives to subordinates, not only to themselves."""
+    return may_at_all(actor, Action.CREATE_DIRECTIVE) and grant_for(actor.rank, Action.CREATE_DIRECTIVE).reach in (
+        Reach.SELF_OR_SUBORDINATES,
+        Reach.ANYONE,
+    )
+
+
+def is_niki(user):
+    """Whether `user` is the hidden Controller: the one who holds the hidden override."""
+    return bool(user is not None and user.is_authenticated and can(user, Action.HIDDEN_OVERRIDE, user))
+
+
+def may_use_console(user):
+    """Whether `user` may task Nyx in its console."""
+    return bool(user is not None and user.is_authenticated and can(user, Action.USE_NYX_CONSOLE, user))
+
+
+def may_view_analytics(user):
+    """Whether `user` may open the economy analytics (over whom: `can(user, Action.VIEW_ANALYTICS, person)`)."""
+    return bool(user is not None and user.is_authenticated and may_at_all(user, Action.VIEW_ANALYTICS))
+
+
+# Ticket roles. A ticket is read by its attributes (status, author_id, assignee_id, reviewer_id,
+# is_promotion_request, subject); the two statuses these rules depend on are named here by value
+# (tickets.models.Ticket.Status; tests/test_policy.py checks they agree).
+AWAITING_REVIEW = "awaiting_review"
+CLOSED = "closed"
+
+
+def is_assignee(actor, ticket):
+    """The assignee alone starts work, submits it, or (for ranks without rewards) closes it."""
+    return actor is not None and ticket.assignee_id == actor.id
+
+
+def may_submit(actor, ticket):
+    """Whether `actor` submits `ticket`'s work for review with a reward proposal (their own work; a paid rank)."""
+    return is_assignee(actor, ticket) and can(actor, Action.SUBMIT_REWARD, actor)
+
+
+def may_close_without_reward(actor, ticket):
+    """The assignee of a rank that earns no rewards (Nyx, Niki) closes the ticket instead of submitting it."""
+    return is_assignee(actor, ticket) and not can(actor, Action.SUBMIT_REWARD, actor)
+
+
+def may_decide(actor, ticket):
+    """Whether `actor` decides `ticket` now: its current reviewer, while it awaits review.
+
+    The query form is `tickets.selectors.review_queue`.
+    """
+    return actor is not None and ticket.status == AWAITING_REVIEW and ticket.reviewer_id == actor.id
+
+
+def may_approve_abnormal(actor, assignee, *, own_proposal):
+    """Whether `actor` closes an abnormal award for `assignee`: escalation authority over them, and not on
+    amounts they wrote or a ticket they authored (Niki excepted)."""
+    return can(actor, Action.APPROVE_ESCALATION, assignee) and (not own_proposal or is_niki(actor))
+
+
+def may_add_watchers(actor, ticket):
+    """Who adds someone else as a watcher: the ticket's author, assignee or reviewer."""
+    return actor is not None and actor.id in (ticket.author_id, ticket.assignee_id, ticket.reviewer_id)
+
+
+def may_remove_watchers(actor, ticket):
+    """Who removes someone else from the watchers: the ticket's author or assignee."""
+    return actor is not None and actor.id in (ticket.author_id, ticket.assignee_id)
+
+
+def may_raise_to(actor, new_rank):
+    """Whether a promotion approved by `actor` may reach `new_rank`: a human rank, below the approver's own
+    (Niki excepted)."""
+    return new_rank in HUMAN_RANKS and (is_niki(actor) or level(new_rank) < level(actor.rank))
+
+
+def may_promote(actor, ticket):
+    """Whether `actor` approves `ticket`, an open promotion request, raising its subject one rank."""
+    return bool(
+        ticket.is_promotion_request
+        and ticket.status != CLOSED
+        and can(actor, Action.APPROVE_PROMOTION, ticket.subject)
+        and may_raise_to(actor, rank_above(ticket.subject.rank))
+    )

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import Q
 
 from accounts.models import LoginFailure, Notification, User
-from accounts.policy import Action, Reach, can, grant_for
+from accounts.policy import Action, can, directs_subordinates, sees_everyone
 from accounts.ranks import Rank, level
 from directorate.db import now
 from directorate.errors import NotFound
@@ -31,7 +31,7 @@ def in_subtree(chain, *, field="chain"):
 def people_visible_to(viewer):
     """Everyone `viewer` may see in the directory, per `Action.VIEW_PERSON`."""
     people = User.objects.all()
-    if grant_for(viewer.rank, Action.VIEW_PERSON).reach == Reach.ANYONE:
+    if sees_everyone(viewer, Action.VIEW_PERSON):
         return people
     in_chain = in_subtree(viewer.chain) | Q(id__in=viewer.superior_ids)
     if viewer.reports_to_id:
@@ -102,7 +102,7 @@ def addressable_people(actor):
         people.append(superior)
     if can(actor, Action.CREATE_DIRECTIVE, actor):
         people.append(actor)
-    if grant_for(actor.rank, Action.CREATE_DIRECTIVE).reach in (Reach.SELF_OR_SUBORDINATES, Reach.ANYONE):
+    if directs_subordinates(actor):
         people.extend(subordinates_of(actor).order_by("display_name"))
     return people
 

@@ -16,7 +16,7 @@ from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import TruncDay, TruncWeek
 
 from accounts.models import User
-from accounts.policy import Action, Reach, grant_for, may_at_all
+from accounts.policy import Action, may_view_analytics, sees_everyone
 from accounts.presentation import DIRECTORATE, shown_name
 from accounts.ranks import Rank, level
 from accounts.selectors import in_subtree
@@ -126,13 +126,9 @@ class Figures:
         return sum(total.entries for total in self.totals)
 
 
-def may_view_analytics(user):
-    return bool(user is not None and user.is_authenticated and may_at_all(user, Action.VIEW_ANALYTICS))
-
-
 def rank_choices(viewer):
     """The ranks the viewer may filter by: those in their reach (the hidden rank shown as the Directorate)."""
-    sees_anyone = grant_for(viewer.rank, Action.VIEW_ANALYTICS).reach == Reach.ANYONE
+    sees_anyone = sees_everyone(viewer, Action.VIEW_ANALYTICS)
     return [
         (rank.value, DIRECTORATE if rank == Rank.NIKI else rank.label)
         for rank in Rank
@@ -147,7 +143,7 @@ def members_in_reach(viewer, rank="", *, through=""):
     if rank and rank not in dict(rank_choices(viewer)):
         raise NotFound("No such rank.")
     reach = Q()
-    if grant_for(viewer.rank, Action.VIEW_ANALYTICS).reach != Reach.ANYONE:
+    if not sees_everyone(viewer, Action.VIEW_ANALYTICS):
         reach = in_subtree(viewer.chain, field=f"{through}chain") & Q(**{f"{through}hidden": False})
     if rank:
         reach &= Q(**{f"{through}rank": rank})

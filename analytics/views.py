@@ -1,6 +1,6 @@
 from django.shortcuts import render
 
-from accounts.policy import Action, Reach, grant_for
+from accounts.policy import Action, sees_everyone
 from analytics import charts
 from analytics.forms import AnalyticsFilterForm
 from analytics.selectors import economy_figures, members_in_reach
@@ -24,7 +24,7 @@ def dashboard(request):
     context = {
         "form": form,
         "figures": figures,
-        "reaches_everyone": grant_for(request.user.rank, Action.VIEW_ANALYTICS).reach == Reach.ANYONE,
+        "reaches_everyone": sees_everyone(request.user, Action.VIEW_ANALYTICS),
         "escalation_percent": None if rate is None else f"{rate * 100:.1f}",
     }
     return render(request, "analytics/dashboard.html", context | charts.dashboard_charts(figures))

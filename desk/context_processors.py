@@ -2,9 +2,8 @@ from functools import cache
 
 from django.urls import get_script_prefix, get_urlconf, reverse
 
+from accounts.policy import may_use_console, may_view_analytics
 from accounts.selectors import unread_count
-from analytics.selectors import may_view_analytics
-from nyx.selectors import may_use_console
 
 # The pages the masthead and the main pages link to. Reversing a URL costs tens of microseconds and a page
 # links to many of these, so they are reversed once per URLconf (Niki's differs) and script prefix. Only

@@ -15,8 +15,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from accounts import policy
 from accounts import selectors as people
-from accounts.policy import Action, can, may_at_all
+from accounts.policy import Action, may_at_all
 from accounts.presentation import shown_name
 from attachments import services as attachment_services
 from attachments.forms import AttachmentForm, CommentForm
@@ -28,7 +29,6 @@ from economy import selectors as ledgers
 from economy.rates import ABNORMAL_CREDITS, abnormal_pay_limit, is_abnormal
 from tickets import selectors as tickets
 from tickets import services as ticket_services
-from tickets.models import Ticket
 
 # The dashboard -------------------------------------------------------------------------------------------
 
@@ -60,7 +60,6 @@ def ticket_detail(request, ticket_id):
 def ticket_context(user, ticket):
     assignee = ticket.assignee
     watchers = tickets.watchers_of(ticket)
-    is_reviewer = ticket.status == Ticket.Status.AWAITING_REVIEW and ticket.reviewer_id == user.id
     comments = tickets.comments_of(ticket)
     return {
         "ticket": ticket,
@@ -70,16 +69,11 @@ def ticket_context(user, ticket):
         "comment_form": CommentForm(auto_id="comment-%s"),
         "watchers": watchers,
         "approval_log": tickets.approval_log_of(ticket),
-        "is_assignee": ticket.assignee_id == user.id,
-        "is_reviewer": is_reviewer,
+        "is_assignee": policy.is_assignee(user, ticket),
+        "is_reviewer": policy.may_decide(user, ticket),
         "is_watching": any(watcher.id == user.id for watcher in watchers),
-        "may_submit": can(user, Action.SUBMIT_REWARD, user),
-        "may_promote": (
-            (ticket.category, ticket.sub_category) == ticket_services.PROMOTION
-            and ticket.subject is not None
-            and ticket.status != Ticket.Status.CLOSED
-            and can(user, Action.APPROVE_PROMOTION, ticket.subject)
-        ),
+        "may_submit": policy.may_submit(user, ticket),
+        "may_promote": policy.may_promote(user, ticket),
         "proposal_abnormal": is_abnormal(assignee.rank, credits=ticket.reward_credits, pay=ticket.reward_pay),
         "abnormal_credits": ABNORMAL_CREDITS,
         "abnormal_pay": abnormal_pay_limit(assignee.rank),

@@ -14,11 +14,12 @@ from economy.rates import credit_decay, weekly_salary
 
 
 def ledger_owner_for(viewer, user_id=None):
-    """Whose ledger `viewer` may read: their own, or a subordinate's for those who manage pay."""
+    """Whose ledger `viewer` may read (`Action.VIEW_LEDGER`): their own, or a subordinate's for those who
+    manage pay."""
     if not user_id or str(user_id) == viewer.id:
         return viewer
     person = person_for(viewer, user_id)
-    if not can(viewer, Action.ADJUST_CREDITS, person):
+    if not can(viewer, Action.VIEW_LEDGER, person):
         raise NotFound("No such ledger.")
     return person
 

@@ -5,7 +5,7 @@ else Niki's paths are simply not routes, so they answer exactly as any path that
 whatever the method, headers or debug setting.
 """
 
-from nyx.services import is_niki
+from accounts.policy import is_niki
 
 
 class NikiRoutesMiddleware:

@@ -6,6 +6,7 @@ import json
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
 
+from accounts.policy import is_niki
 from nyx import services
 from nyx.selectors import audit_log
 from tickets.models import Ticket
@@ -15,7 +16,7 @@ COMMAND_MAX_BYTES = 32_000
 
 
 def _require_niki(request):
-    if not services.is_niki(request.user):
+    if not is_niki(request.user):
         raise Http404("No such page.")
 
 

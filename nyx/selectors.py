@@ -3,25 +3,20 @@
 import re
 
 from accounts.models import User
-from accounts.policy import Action, Reach, grant_for, may_at_all
+from accounts.policy import Action, is_niki, sees_everyone
 from accounts.presentation import DIRECTORATE
+from accounts.ranks import Rank
 from directorate.errors import NotFound
 from nyx.models import AuditEntry, NyxAction
-from nyx.services import is_niki
 from tickets.selectors import visible_tickets
 
 RECENT = 50
 
 
-def may_use_console(user):
-    """Executors and up, who command their subtree (the matrix's broadcast command), may task Nyx."""
-    return bool(user is not None and user.is_authenticated and may_at_all(user, Action.BROADCAST))
-
-
 def recent_nyx_actions(viewer, limit=RECENT):
     """Nyx's latest actions that `viewer` may see: on tickets they see, or ones they asked for."""
     actions = list(NyxAction.objects.select_related("ticket", "requested_by").order_by("-ts", "-id")[: limit * 4])
-    if grant_for(viewer.rank, Action.VIEW_SUBORDINATE_TICKETS).reach != Reach.ANYONE and viewer.rank != "nyx":
+    if not sees_everyone(viewer, Action.VIEW_SUBORDINATE_TICKETS) and viewer.rank != Rank.NYX:
         ticket_ids = {action.ticket_id for action in actions if action.ticket_id}
         visible = visible_tickets(viewer, narrowed_to_ids=True)
         seen = set(visible.filter(id__in=list(ticket_ids)).values_list("id", flat=True))

@@ -11,7 +11,7 @@ import re
 from django.db import IntegrityError
 
 from accounts.models import RankChange
-from accounts.policy import Action, can
+from accounts.policy import is_niki
 from accounts.ranks import HUMAN_RANKS, Rank, level
 from accounts.selectors import direct_reports_of, person_for
 from accounts.services import move_member
@@ -123,10 +123,6 @@ def claim_period(name, period):
 
 
 # Niki ---------------------------------------------------------------------------------------------------
-
-
-def is_niki(user):
-    return bool(user is not None and user.is_authenticated and can(user, Action.HIDDEN_OVERRIDE, user))
 
 
 def niki_command(*, actor, payload):

@@ -5,10 +5,11 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts.policy import may_use_console
 from nyx import engine
 from nyx.conf import mode
 from nyx.models import NyxAction
-from nyx.selectors import may_use_console, recent_nyx_actions
+from nyx.selectors import recent_nyx_actions
 
 
 def _require_console(request):

@@ -1,7 +1,7 @@
 """The permission matrix (spec section 3), walked exhaustively.
 
 The expected answers come from the spec's own table, transcribed below cell by cell,
-plus the rows and readings settled in DESIGN.md and docs/rules.md. Nothing here reads
+plus the rows and readings settled in docs/architecture.md and docs/rules.md. Nothing here reads
 `accounts.policy.MATRIX`: a mistake in that table has to disagree with this one.
 
 Every action x every actor rank x every target in a tree that holds each relation
@@ -36,7 +36,7 @@ SPEC_SECTION_3 = """
 | Hidden override | ✖ | ✖ | ✖ | ✖ | ✖ | ✔ |
 """
 
-# Rows the spec implies but does not tabulate, settled in DESIGN.md / docs/rules.md, in the same notation.
+# Rows the spec implies but does not tabulate, settled in docs/rules.md, in the same notation.
 # "View analytics" is spec section 11's economy dashboard: figures over one's subtree, oneself included.
 # "Create ticket upward" is read as its literal half (to one's superior); the other half is a directive
 # downward, to oneself or a subordinate (an asset has nobody below, so only itself).
@@ -45,6 +45,8 @@ SETTLED_ROWS = """
 | Adjust credits | ✖ | ✖ | ✔ | ✔ | ✔ | ✔ |
 | View person | ✔ | ✔ | ✔ | ✔ | ✔ | ✔ |
 | View analytics | ✖ | ✖ | ✔ | ✔ | ✔ | ✔ |
+| View ledger | ✔ (self) | ✔ (self) | ✔ | ✔ | ✔ | ✔ |
+| Use Nyx console | ✖ | ✖ | ✖ | ✔ (self) | ✔ (self) | ✔ (self) |
 """
 
 # Whom a ✔ in each row reaches. Rank caps in a cell, "(assets)" or "(≤marshal)", narrow it further.
@@ -62,6 +64,8 @@ ROW_MEANING = {
     "Adjust credits": (Action.ADJUST_CREDITS, "subordinates"),
     "View person": (Action.VIEW_PERSON, "chain of command"),
     "View analytics": (Action.VIEW_ANALYTICS, "self or subordinates"),  # docs/rules.md section 11
+    "View ledger": (Action.VIEW_LEDGER, "self or subordinates"),  # one's own; subordinates' for those who adjust
+    "Use Nyx console": (Action.USE_NYX_CONSOLE, "self"),  # tasking Nyx: those who command their subtree
 }
 
 CHAIN_OF_COMMAND = {"self", "direct superior", "higher superior", "peer", "direct subordinate", "indirect subordinate"}

@@ -7,6 +7,8 @@ from accounts.ranks import Rank
 from directorate.db import ObjectIdModel, TimestampedModel, now
 from tickets.categories import CATEGORY_CHOICES, SUB_CATEGORY_CHOICES
 
+PROMOTION = ("Personnel", "Promotion Request")
+
 
 class Ticket(TimestampedModel):
     """A unit of work (spec 2.2). Watchers and the approval log are related rows."""
@@ -71,6 +73,11 @@ class Ticket(TimestampedModel):
 
     def __str__(self):
         return self.title
+
+    @property
+    def is_promotion_request(self):
+        """A Personnel / Promotion Request about someone: approving it raises its subject one rank."""
+        return (self.category, self.sub_category) == PROMOTION and self.subject_id is not None
 
 
 class TicketWatcher(ObjectIdModel):

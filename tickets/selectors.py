@@ -1,6 +1,6 @@
 """Reads of tickets that depend on who is asking.
 
-Visibility (DESIGN.md, docs/rules.md): you see tickets you authored, are assigned,
+Visibility (docs/architecture.md, docs/rules.md): you see tickets you authored, are assigned,
 review or watch; per the matrix, the tickets of your subordinates; `private`
 tickets only as author, assignee or current reviewer. Anything else is "not found".
 """
@@ -13,7 +13,7 @@ from datetime import datetime
 from django.db.models import Q
 
 from accounts.models import User
-from accounts.policy import Action, Reach, grant_for
+from accounts.policy import Action, may_at_all, sees_everyone
 from accounts.selectors import in_subtree
 from directorate.errors import Invalid, NotFound
 from tickets.models import Ticket, TicketWatcher
@@ -43,14 +43,13 @@ def visible_tickets(viewer, *, narrowed_to_ids=False):
     its members read first and sent with the query.
     """
     tickets = Ticket.objects.all()
-    reach = grant_for(viewer.rank, Action.VIEW_SUBORDINATE_TICKETS).reach
-    if reach == Reach.ANYONE:
+    if sees_everyone(viewer, Action.VIEW_SUBORDINATE_TICKETS):
         return tickets
     involved = Q(author_id=viewer.id) | Q(assignee_id=viewer.id) | Q(reviewer_id=viewer.id)
     watched = list(TicketWatcher.objects.filter(user_id=viewer.id).values_list("ticket_id", flat=True))
     if watched:
         involved |= Q(id__in=watched, visibility=Ticket.Visibility.HIERARCHICAL)
-    if reach != Reach.NOBODY:
+    if may_at_all(viewer, Action.VIEW_SUBORDINATE_TICKETS):
         # Ranks cap the matrix's reach, but every subordinate already ranks below their superiors,
         # so the whole subtree is exactly the reach of each grant (tests/test_policy.py checks it).
         subtree = _in_subtree_of(viewer, "assignee", "author", by_chain=narrowed_to_ids)

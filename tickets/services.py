@@ -8,7 +8,18 @@ changes are conditional updates, so two people acting at once cannot both win.
 from django.db import IntegrityError
 
 from accounts.models import RankChange, User
-from accounts.policy import Action, can
+from accounts.policy import (
+    Action,
+    can,
+    is_assignee,
+    may_add_watchers,
+    may_approve_abnormal,
+    may_close_without_reward,
+    may_decide,
+    may_raise_to,
+    may_remove_watchers,
+    may_submit,
+)
 from accounts.presentation import shown_name
 from accounts.ranks import HUMAN_RANKS, Rank, level, rank_above
 from accounts.selectors import person_for
@@ -20,14 +31,13 @@ from economy.rates import default_proposal, is_abnormal
 from economy.services import pay_ticket_reward
 from economy.validation import parse_credits, parse_hours, parse_money
 from tickets.categories import CATEGORIES, is_valid_pair
-from tickets.models import ApprovalStep, Comment, Ticket, TicketWatcher
+from tickets.models import PROMOTION, ApprovalStep, Comment, Ticket, TicketWatcher
 from tickets.selectors import ticket_for
 
 TITLE_MAX = 200
 BODY_MAX = 20_000
 COMMENT_MAX = 10_000
 NOTE_MAX = 500
-PROMOTION = ("Personnel", "Promotion Request")
 Status = Ticket.Status
 
 
@@ -98,7 +108,7 @@ def create_ticket(
 def start_work(*, actor, ticket_id):
     """The assignee takes up an open ticket."""
     ticket = ticket_for(actor, ticket_id)
-    if ticket.assignee_id != actor.id:
+    if not is_assignee(actor, ticket):
         raise Forbidden("Only the assignee starts work on a ticket.")
     with atomic():
         _transition(ticket, expected=Status.OPEN, status=Status.IN_PROGRESS)
@@ -140,7 +150,7 @@ def add_watcher(*, actor, ticket_id, user_id):
     ticket = ticket_for(actor, ticket_id)
     _refuse_if_closed(ticket)
     person = person_for(actor, user_id)
-    if person.id != actor.id and actor.id not in (ticket.author_id, ticket.assignee_id, ticket.reviewer_id):
+    if person.id != actor.id and not may_add_watchers(actor, ticket):
         raise Forbidden("Only the ticket's author, assignee or reviewer may add other watchers.")
     if ticket.visibility == Ticket.Visibility.PRIVATE:
         raise Invalid("A private ticket has no watchers.")
@@ -156,7 +166,7 @@ def remove_watcher(*, actor, ticket_id, user_id):
     ticket = ticket_for(actor, ticket_id)
     _refuse_if_closed(ticket)
     person = person_for(actor, user_id)
-    if person.id != actor.id and actor.id not in (ticket.author_id, ticket.assignee_id):
+    if person.id != actor.id and not may_remove_watchers(actor, ticket):
         raise Forbidden("Only the ticket's author or assignee may remove other watchers.")
     with atomic():
         TicketWatcher.objects.filter(ticket_id=ticket.id, user_id=person.id).delete()
@@ -169,9 +179,9 @@ def submit_for_review(*, actor, ticket_id, reward_credits=None, reward_pay=None,
     """
     hours = parse_hours(hours_worked) if hours_worked not in (None, "") else None
     ticket = ticket_for(actor, ticket_id)
-    if ticket.assignee_id != actor.id:
+    if not is_assignee(actor, ticket):
         raise Forbidden("Only the assignee submits a ticket's work for review.")
-    if not can(actor, Action.SUBMIT_REWARD, actor):
+    if not may_submit(actor, ticket):
         raise Forbidden("Your rank does not submit reward proposals; close the ticket instead.")
     if reward_pay in (None, "") and hours is None:
         raise Invalid(
@@ -222,7 +232,7 @@ def approve_reward(*, actor, ticket_id, credits, pay, note=""):
         return _close_and_pay(ticket, actor=actor, credits=credits, pay=pay, note=note)
     changed_amounts = (credits, pay) != (ticket.reward_credits, ticket.reward_pay)
     own_proposal = actor.id in (ticket.author_id, ticket.proposed_by_id) or changed_amounts
-    if can(actor, Action.APPROVE_ESCALATION, assignee) and (not own_proposal or actor.rank == Rank.NIKI):
+    if may_approve_abnormal(actor, assignee, own_proposal=own_proposal):
         return _close_and_pay(ticket, actor=actor, credits=credits, pay=pay, note=note)
     next_reviewer = _first_above(
         actor,
@@ -291,7 +301,7 @@ def close_without_reward(*, actor, ticket_id, note=""):
     """Close a ticket whose assignee earns no reward (Nyx and Niki answer requests this way)."""
     note = _note(note)
     ticket = ticket_for(actor, ticket_id)
-    if ticket.assignee_id != actor.id or can(actor, Action.SUBMIT_REWARD, actor):
+    if not may_close_without_reward(actor, ticket):
         raise Forbidden("Work is closed through review, with a reward proposal.")
     with atomic():
         updated = (
@@ -311,7 +321,7 @@ def approve_promotion(*, actor, ticket_id, note=""):
     note = _note(note)
     ticket = ticket_for(actor, ticket_id)
     _refuse_if_closed(ticket)
-    if (ticket.category, ticket.sub_category) != PROMOTION or ticket.subject_id is None:
+    if not ticket.is_promotion_request:
         raise Invalid("This is not a promotion request.")
     subject = User.objects.get(id=ticket.subject_id)
     if not Ticket.objects.filter(id=ticket.id).exclude(status=Status.CLOSED).exists():
@@ -323,7 +333,7 @@ def approve_promotion(*, actor, ticket_id, note=""):
     if new_rank not in HUMAN_RANKS:
         # Nyx is the one system account and Niki the one Controller: nobody is promoted into either.
         raise Forbidden("Promotions end at executor.")
-    if actor.rank != Rank.NIKI and level(new_rank) >= level(actor.rank):
+    if not may_raise_to(actor, new_rank):
         raise Forbidden("A promotion never reaches the approver's own rank.")
     superior = subject.reports_to
     if level(superior.rank) <= level(new_rank):
@@ -435,7 +445,7 @@ def _require_reviewer(ticket, actor):
     _refuse_if_closed(ticket)
     if ticket.status != Status.AWAITING_REVIEW:
         raise Conflict("This ticket is not awaiting review.")
-    if ticket.reviewer_id != actor.id:
+    if not may_decide(actor, ticket):
         if ApprovalStep.objects.filter(ticket_id=ticket.id, approver_id=actor.id).exists():
             # A former reviewer whose own decision (or a retry of it) moved the ticket on: a late request,
             # refused like every other "changed meanwhile" (docs/rules.md: "two reviewers at once ... 409").
