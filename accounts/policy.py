@@ -190,6 +190,24 @@ def may_view_analytics(user):
 # (tickets.models.Ticket.Status; tests/test_policy.py checks they agree).
 AWAITING_REVIEW = "awaiting_review"
 CLOSED = "closed"
+HIERARCHICAL = "hierarchical"  # tickets.models.Ticket.Visibility; the other visibility is private
+
+
+def may_see_ticket(viewer, ticket, *, watching=False):
+    """Whether `viewer` sees `ticket` (docs/rules.md): as its author, assignee or reviewer; and, unless it is
+    private, as a watcher or over the assignee's or author's work (`Action.VIEW_SUBORDINATE_TICKETS`).
+
+    The query form is `tickets.selectors.visible_tickets`.
+    """
+    if sees_everyone(viewer, Action.VIEW_SUBORDINATE_TICKETS):
+        return True
+    if viewer is None or viewer.id in (ticket.author_id, ticket.assignee_id, ticket.reviewer_id):
+        return viewer is not None
+    if ticket.visibility != HIERARCHICAL:
+        return False
+    return watching or any(
+        can(viewer, Action.VIEW_SUBORDINATE_TICKETS, person) for person in (ticket.assignee, ticket.author)
+    )
 
 
 def is_assignee(actor, ticket):

@@ -332,3 +332,112 @@ def test_people_visible_to_is_exactly_view_person(org, viewer, django_assert_max
         assert org["niki"].id not in visible
     else:
         assert visible == {person.id for person in everyone}
+
+
+# --- each predicate and its query form agree ----------------------------------------------------
+
+def tickets_between(org):
+    """Tickets with every relation a viewer can have to one: authored, assigned, reviewed and watched,
+    private and hierarchical, in every branch, open, in review and closed."""
+    from tickets.models import Ticket, TicketWatcher
+
+    pairs = [("asset", "shadow"), ("shadow", "marshal"), ("asset_3", "shadow_2"), ("marshal_3", "executor_2"),
+             ("marshal", "executor"), ("executor", "nyx"), ("nyx", "asset"), ("niki", "asset_2")]
+    made = []
+    for number, (assignee, author) in enumerate(pairs):
+        for visibility in Ticket.Visibility.values:
+            for status in (Ticket.Status.IN_PROGRESS, Ticket.Status.AWAITING_REVIEW, Ticket.Status.CLOSED):
+                reviewer = org[author] if status == Ticket.Status.AWAITING_REVIEW else None
+                made.append(Ticket.objects.create(
+                    title=f"t{number}", category="Order", sub_category="Routine Directive", status=status,
+                    visibility=visibility, author=org[author], assignee=org[assignee], reviewer=reviewer,
+                    target_rank=org[assignee].rank,
+                ))
+    for ticket in made[::5]:
+        TicketWatcher.objects.create(ticket=ticket, user=org["marshal_2"])
+        TicketWatcher.objects.create(ticket=ticket, user=org["asset_2"])
+    return made
+
+
+@pytest.mark.parametrize("viewer", ORG_MEMBERS)
+def test_visible_tickets_is_exactly_may_see_ticket(org, viewer):
+    from accounts.policy import may_see_ticket
+    from tickets.models import TicketWatcher
+    from tickets.selectors import visible_tickets
+
+    every = tickets_between(org)
+    viewer = User.objects.get(id=org[viewer].id)
+    watched = set(TicketWatcher.objects.filter(user_id=viewer.id).values_list("ticket_id", flat=True))
+    want = {ticket.id for ticket in every if may_see_ticket(viewer, ticket, watching=ticket.id in watched)}
+    assert {ticket.id for ticket in visible_tickets(viewer)} == want
+    narrowed = visible_tickets(viewer, narrowed_to_ids=True).filter(id__in=[ticket.id for ticket in every])
+    assert {ticket.id for ticket in narrowed} == want
+    assert 0 < len(want) <= len(every)
+
+
+@pytest.mark.parametrize("viewer", ORG_MEMBERS)
+def test_review_queue_is_exactly_may_decide(org, viewer):
+    from accounts.policy import may_decide
+    from tickets.selectors import review_queue
+
+    every = tickets_between(org)
+    viewer = User.objects.get(id=org[viewer].id)
+    assert {ticket.id for ticket in review_queue(viewer)} == {
+        ticket.id for ticket in every if may_decide(viewer, ticket)
+    }
+
+
+@pytest.mark.parametrize("viewer", ORG_MEMBERS)
+def test_analytics_reach_is_exactly_view_analytics(org, viewer):
+    from accounts.policy import may_view_analytics
+    from analytics.selectors import members_in_reach
+    from directorate.errors import NotFound
+
+    viewer = User.objects.get(id=org[viewer].id)
+    everyone = list(User.objects.all())
+    if not may_view_analytics(viewer):
+        with pytest.raises(NotFound):
+            members_in_reach(viewer)
+        assert not any(can(viewer, Action.VIEW_ANALYTICS, person) for person in everyone)
+        return
+    reached = {person.id for person in User.objects.filter(members_in_reach(viewer))}
+    assert reached == {person.id for person in everyone if can(viewer, Action.VIEW_ANALYTICS, person)}
+
+
+@pytest.mark.parametrize("viewer", ORG_MEMBERS)
+def test_addressable_people_are_exactly_those_a_ticket_may_go_to(org, viewer):
+    from accounts.selectors import addressable_people
+
+    viewer = User.objects.get(id=org[viewer].id)
+    everyone = list(User.objects.all())
+    want = {
+        person.id
+        for person in everyone
+        if can(viewer, Action.CREATE_TICKET_UPWARD, person) or can(viewer, Action.CREATE_DIRECTIVE, person)
+    }
+    assert {person.id for person in addressable_people(viewer)} == want
+
+
+@pytest.mark.parametrize("viewer", ORG_MEMBERS)
+def test_ledger_owner_for_is_exactly_view_ledger(org, viewer):
+    from directorate.errors import NotFound
+    from economy.selectors import ledger_owner_for
+
+    viewer = User.objects.get(id=org[viewer].id)
+    readable = set()
+    for person in User.objects.all():
+        try:
+            readable.add(ledger_owner_for(viewer, person.id).id)
+        except NotFound:
+            pass
+    assert readable == {person.id for person in User.objects.all() if can(viewer, Action.VIEW_LEDGER, person)}
+
+
+def test_the_ticket_values_the_policy_reads_are_the_models():
+    from accounts import policy
+    from tickets.models import Ticket
+
+    assert policy.AWAITING_REVIEW == Ticket.Status.AWAITING_REVIEW
+    assert policy.CLOSED == Ticket.Status.CLOSED
+    assert policy.HIERARCHICAL == Ticket.Visibility.HIERARCHICAL
+    assert set(Ticket.Visibility.values) == {policy.HIERARCHICAL, "private"}
