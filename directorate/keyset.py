@@ -1,7 +1,8 @@
-"""Keyset pagination by (time, id), newest first, for lists the JSON API pages through.
+"""Keyset pagination by (time, id), newest first: the one pagination of long lists (tickets, ledgers, people).
 
 The cursor is opaque to clients: the base64 of "<iso time>|<id>" of the last item of a page. A broken
-cursor is refused as Invalid (HTTP 400). Tickets have their own in `tickets/selectors.py` (the same format).
+cursor is refused as Invalid (HTTP 400) at the field `after`. The cost of page N does not grow with N,
+unlike OFFSET. Rows may be models or dicts (`.values()`).
 """
 
 import base64
@@ -38,5 +39,12 @@ def page(queryset, *, field, cursor=None, size=25):
         moment, last_id = decode(cursor)
         rows = rows.filter(Q(**{f"{field}__lt": moment}) | Q(**{field: moment, "id__lt": last_id}))
     items = list(rows[: size + 1])
-    next_cursor = encode(getattr(items[size - 1], field), items[size - 1].id) if len(items) > size else None
+    next_cursor = encode(*_position(items[size - 1], field)) if len(items) > size else None
     return items[:size], next_cursor
+
+
+def _position(item, field):
+    """(time, id) of a listed row: a model, or a dict of `.values()`."""
+    if isinstance(item, dict):
+        return item[field], item["id"]
+    return getattr(item, field), item.id

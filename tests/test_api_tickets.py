@@ -210,6 +210,30 @@ def test_list_filters_and_cursor(org, as_member):
     assert titles(scope="mine") == []
     assert len(as_member(org["shadow"]).get("/api/tickets", scope="mine").json()["items"]) == 25
     assert as_member(org["asset_3"]).get("/api/tickets").json() == {"items": [], "next_cursor": None}
+    # The page's "assigned to (name)" filter, on the API too.
+    asset_name = org["asset"].display_name
+    assert titles(who=asset_name.upper()) == ["Inventory"]
+    assert titles(who=f"  {asset_name}  ") == ["Inventory"]
+
+
+def test_page_and_api_read_list_filters_the_same_way():
+    """One reading of a list's filters (TicketQuery): the API refuses what the page drops."""
+    from pydantic import ValidationError
+
+    from tickets.schemas import TicketQuery
+
+    malformed = {"scope": "nonsense", "status": "done", "category": "Gossip", "assignee": "not-an-id",
+                 "who": "  Kade  ", "q": " " + "x" * 500}
+    with pytest.raises(ValidationError) as refused:
+        TicketQuery.model_validate(malformed)
+    assert {problem["loc"][0] for problem in refused.value.errors()} == {"scope", "status", "category", "assignee",
+                                                                         "q"}
+    filters = TicketQuery.lenient(malformed).filters()
+    assert (filters.scope, filters.status, filters.category, filters.assignee_id) == ("all", "", "", "")
+    assert (filters.assignee_name, filters.text) == ("Kade", "x" * 100)
+    valid = {"scope": "queue", "status": "awaiting_review", "category": "Intel", "assignee": "a" * 24, "who": "Kade",
+             "q": "sector"}
+    assert TicketQuery.lenient(valid).filters() == TicketQuery.model_validate(valid).filters()
 
 
 @pytest.mark.parametrize(
@@ -220,6 +244,7 @@ def test_list_filters_and_cursor(org, as_member):
         ({"category": "Gossip"}, "category"),
         ({"assignee": "not-an-id"}, "assignee"),
         ({"q": "x" * 101}, "q"),
+        ({"who": "x" * 101}, "who"),
         ({"after": "not-a-cursor"}, "after"),
         ({"after": "MjAyNi0wMS0wMXxzaG9ydA"}, "after"),  # a cursor that decodes, to a short id
     ],

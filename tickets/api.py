@@ -4,7 +4,6 @@
 from ninja import Query, Router, Status
 
 from accounts.schemas import PersonOut, person_out
-from directorate.errors import Invalid
 from directorate.schemas import errors
 from tickets import selectors, services
 from tickets.schemas import (
@@ -35,19 +34,8 @@ DECISION_ERRORS = errors(400, 401, 403, 404, 409)
 @router.get("", response={200: TicketPageOut, **errors(400, 401)})
 def list_tickets(request, filters: Query[TicketQuery]):
     """The tickets you may see, most recently changed first, 25 a page: the same filters as the tickets page."""
-    chosen = selectors.TicketFilters(
-        scope=filters.scope,
-        status=filters.status or "",
-        category=filters.category or "",
-        assignee_id=filters.assignee or "",
-        text=filters.q.strip(),
-    )
-    if filters.after:
-        try:
-            selectors.decode_cursor(filters.after)
-        except Invalid as error:
-            raise Invalid(error.message, field_errors={"after": [error.message]}) from None
-    tickets = selectors.filtered_tickets(request.auth, chosen).select_related("assignee", "author", "reviewer")
+    chosen = selectors.filtered_tickets(request.auth, filters.filters())
+    tickets = chosen.select_related("assignee", "author", "reviewer")
     page = selectors.keyset_page(tickets, filters.after)
     return {"items": [ticket_out(ticket) for ticket in page.items], "next_cursor": page.next_cursor}
 

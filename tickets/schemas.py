@@ -4,14 +4,14 @@ from datetime import datetime
 from typing import Literal
 
 from ninja import Field, Schema
-from pydantic import StrictStr
+from pydantic import StrictStr, ValidationError
 
 from accounts.presentation import shown_person
 from accounts.schemas import PersonOut, RankName, person_out
 from directorate.schemas import CreditsIn, Money, MoneyIn, money
 from tickets.categories import CATEGORIES
 from tickets.models import ApprovalStep, Ticket
-from tickets.selectors import SCOPES
+from tickets.selectors import SCOPES, TicketFilters
 
 Category = Literal[tuple(CATEGORIES)]
 Status = Literal[tuple(Ticket.Status.values)]
@@ -114,12 +114,41 @@ class TicketPageOut(Schema):
 
 
 class TicketQuery(Schema):
+    """The filters of a ticket list: the one reading of them, for the tickets page and the API alike."""
+
     scope: Scope = "all"
     status: Status | None = None
     category: Category | None = None
     assignee: StrictStr | None = Field(None, pattern=r"^[0-9a-f]{24}$", description="An assignee's id.")
+    who: str = Field("", max_length=100, description="Part of the assignee's name.")
     q: str = Field("", max_length=100, description="Part of the title.")
     after: str | None = Field(None, max_length=200, description="`next_cursor` of the previous page.")
+
+    @classmethod
+    def lenient(cls, data):
+        """The tickets page's reading of its query string, where a person may follow an old or edited link:
+        a value the API refuses is dropped (the filter is off) and text is cut to its length. A broken page
+        link (`after`) is still refused when the page is read."""
+        values = {name: data[name] for name in cls.model_fields if data.get(name)}
+        for name in ("who", "q"):
+            if name in values:
+                values[name] = values[name].strip()[: cls.model_fields[name].metadata[0].max_length]
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            for problem in error.errors():
+                values.pop(problem["loc"][0], None)
+            return cls.model_validate(values)
+
+    def filters(self):
+        return TicketFilters(
+            scope=self.scope,
+            status=self.status or "",
+            category=self.category or "",
+            assignee_id=self.assignee or "",
+            assignee_name=self.who.strip(),
+            text=self.q.strip(),
+        )
 
 
 def ticket_fields(ticket):

@@ -5,17 +5,15 @@ review or watch; per the matrix, the tickets of your subordinates; `private`
 tickets only as author, assignee or current reviewer. Anything else is "not found".
 """
 
-import base64
-import binascii
 from dataclasses import dataclass
-from datetime import datetime
 
 from django.db.models import Q
 
 from accounts.models import User
 from accounts.policy import Action, may_at_all, sees_everyone
 from accounts.selectors import in_subtree
-from directorate.errors import Invalid, NotFound
+from directorate import keyset
+from directorate.errors import NotFound
 from tickets.models import Ticket, TicketWatcher
 
 PAGE_SIZE = 25
@@ -167,18 +165,12 @@ class Page:
 
 
 def keyset_page(tickets, cursor=None, size=PAGE_SIZE):
-    """A page of tickets, most recently changed first, continuing after `cursor`.
+    """A page of tickets, most recently changed first, continuing after `cursor` (directorate/keyset.py).
 
-    Keyset pagination: the cost of page N does not grow with N, unlike OFFSET. The caller chooses the
-    related rows and columns it shows (select_related, only).
+    The caller chooses the related rows and columns it shows (select_related, only, values).
     """
-    tickets = tickets.order_by("-updated_at", "-id")
-    if cursor:
-        updated_at, last_id = decode_cursor(cursor)
-        tickets = tickets.filter(Q(updated_at__lt=updated_at) | Q(updated_at=updated_at, id__lt=last_id))
-    items = list(tickets[: size + 1])
-    next_cursor = encode_cursor(*_position(items[size - 1])) if len(items) > size else None
-    return Page(items=items[:size], next_cursor=next_cursor)
+    items, next_cursor = keyset.page(tickets, field="updated_at", cursor=cursor, size=size)
+    return Page(items=items, next_cursor=next_cursor)
 
 
 def list_page(viewer, filters, cursor=None):
@@ -188,27 +180,3 @@ def list_page(viewer, filters, cursor=None):
     the query itself (benchmarks/README.md).
     """
     return keyset_page(filtered_tickets(viewer, filters).values(*LIST_ROW_FIELDS), cursor)
-
-
-def _position(item):
-    """(updated_at, id) of a listed ticket: a model, or a row of `list_page`."""
-    if isinstance(item, dict):
-        return item["updated_at"], item["id"]
-    return item.updated_at, item.id
-
-
-def encode_cursor(updated_at, ticket_id):
-    raw = f"{updated_at.isoformat()}|{ticket_id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor):
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        moment, last_id = raw.split("|")
-        updated_at = datetime.fromisoformat(moment)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise Invalid("That page link is broken; start from the first page.") from None
-    if updated_at.tzinfo is None or len(last_id) != 24:
-        raise Invalid("That page link is broken; start from the first page.")
-    return updated_at, last_id

@@ -1,4 +1,3 @@
-import re
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -11,21 +10,15 @@ from tickets import selectors, services
 from tickets.categories import CATEGORIES
 from tickets.forms import TicketCreateForm, sub_category_choices
 from tickets.models import Ticket
+from tickets.schemas import TicketQuery
 
-OBJECT_ID = re.compile(r"[0-9a-f]{24}")
 CATEGORY_CHOICES = [(name, name) for name in CATEGORIES]
 
 
 def ticket_list(request):
-    filters = selectors.TicketFilters(
-        scope=request.GET.get("scope") if request.GET.get("scope") in selectors.SCOPES else "all",
-        status=request.GET.get("status") if request.GET.get("status") in Ticket.Status.values else "",
-        category=request.GET.get("category") if request.GET.get("category") in CATEGORIES else "",
-        assignee_id=request.GET.get("assignee", "") if OBJECT_ID.fullmatch(request.GET.get("assignee", "")) else "",
-        assignee_name=request.GET.get("who", "").strip()[:100],
-        text=request.GET.get("q", "").strip()[:100],
-    )
-    page = selectors.list_page(request.user, filters, request.GET.get("after"))
+    query = TicketQuery.lenient(request.GET)
+    filters = query.filters()
+    page = selectors.list_page(request.user, filters, query.after)
     context = {
         "page": page,
         "filters": filters,
