@@ -1,7 +1,6 @@
 """The JSON API's sign-in, people and notifications (docs/api.md). Reads through selectors, writes through services."""
 
 from django.contrib.auth import authenticate
-from django.db.models import Q
 from ninja import Field, Query, Router, Schema
 
 from accounts import selectors, services
@@ -88,12 +87,8 @@ class PeopleQuery(Schema):
 @people_router.get("/users", response={200: PeopleOut, **errors(400, 401)})
 def people(request, filters: Query[PeopleQuery]):
     """The people you may see (your chain of command), by name."""
-    found = selectors.people_visible_to(request.auth)
-    query = filters.q.strip()
-    if query:
-        found = found.filter(Q(display_name__icontains=query) | Q(username__icontains=query))
     start = (filters.page - 1) * PEOPLE_PAGE_SIZE
-    rows = list(found.order_by("display_name", "id")[start : start + PEOPLE_PAGE_SIZE + 1])
+    rows = list(selectors.search_people(request.auth, filters.q)[start : start + PEOPLE_PAGE_SIZE + 1])
     return {
         "items": [person_out(person) for person in rows[:PEOPLE_PAGE_SIZE]],
         "page": filters.page,

@@ -39,6 +39,16 @@ def people_visible_to(viewer):
     return people.filter(in_chain, hidden=False)
 
 
+def search_people(viewer, text=""):
+    """The people `viewer` may see whose name or service name contains `text` (all of them for none), by name:
+    the directory page and the API's people search alike."""
+    people = people_visible_to(viewer)
+    text = text.strip()
+    if text:
+        people = people.filter(Q(display_name__icontains=text) | Q(username__icontains=text))
+    return people.order_by("display_name", "id")
+
+
 def person_for(viewer, person_id):
     """One person `viewer` may see, or NotFound (also for people who exist but are out of sight)."""
     person = people_visible_to(viewer).filter(id=str(person_id)).first()

@@ -2,7 +2,6 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_POST
@@ -49,10 +48,8 @@ def profile(request, person_id=None):
 
 def directory(request):
     query = request.GET.get("q", "").strip()[:80]
-    people = selectors.people_visible_to(request.user)
-    if query:
-        people = people.filter(Q(display_name__icontains=query) | Q(username__icontains=query))
-    page = Paginator(people.order_by("display_name", "id"), DIRECTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    people = selectors.search_people(request.user, query)
+    page = Paginator(people, DIRECTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     template = "accounts/directory.html#results" if request.htmx else "accounts/directory.html"
     return render(request, template, {"page": page, "query": query})
 

@@ -441,3 +441,21 @@ def test_the_ticket_values_the_policy_reads_are_the_models():
     assert policy.CLOSED == Ticket.Status.CLOSED
     assert policy.HIERARCHICAL == Ticket.Visibility.HIERARCHICAL
     assert set(Ticket.Visibility.values) == {policy.HIERARCHICAL, "private"}
+
+
+@pytest.mark.parametrize("viewer", ["niki", "executor", "shadow_2"])
+def test_people_search_is_view_person_narrowed_by_name(org, viewer):
+    from accounts.selectors import search_people
+
+    viewer = User.objects.get(id=org[viewer].id)
+    everyone = list(User.objects.all())
+    for text in ["", "ONE", ".t", "niki", "Member"]:
+        found = [person.id for person in search_people(viewer, f"  {text} ")]
+        want = {
+            person.id
+            for person in everyone
+            if can(viewer, Action.VIEW_PERSON, person)
+            and (text.lower() in person.display_name.lower() or text.lower() in person.username.lower())
+        }
+        assert set(found) == want, text
+        assert len(found) == len(want)
