@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from accounts.ranks import Rank
+from directorate.errors import Forbidden
 from economy import services as economy
 from economy.models import Transaction
 from tests.invariants import assert_ledger_invariant, database_state
@@ -456,6 +457,16 @@ def test_the_promotion_panel_is_for_those_who_may_approve_it(as_, org):
     assert "promote" in forms_on(as_(org["executor"]).get(url(ticket)))
     assert "promote" not in forms_on(as_(org["shadow"]).get(url(ticket)))
     assert "promote" not in forms_on(as_(org["asset"]).get(url(ticket)))
+
+
+def test_the_promotion_panel_is_not_offered_when_the_approval_would_be_refused(as_, org):
+    # The shadow would become a marshal: the marshal's own rank, beyond what a marshal may grant.
+    ticket = new_ticket(org["shadow"], org["marshal"], title="Promote me", category="Personnel",
+                        sub_category="Promotion Request", subject_id=org["shadow"].id)
+    assert "promote" not in forms_on(as_(org["marshal"]).get(url(ticket)))
+    assert "promote" in forms_on(as_(org["executor"]).get(url(ticket)))
+    with pytest.raises(Forbidden):
+        services.approve_promotion(actor=org["marshal"], ticket_id=ticket.id)
 
 
 def test_a_ticket_out_of_sight_is_404_like_one_that_does_not_exist(as_, org):
