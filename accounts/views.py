@@ -42,6 +42,7 @@ def profile(request, person_id=None):
             "is_me": person.id == request.user.id,
             "superior": selectors.visible_superior_of(person),
             "may_adjust": can(request.user, Action.ADJUST_CREDITS, person),
+            "may_read_ledger": can(request.user, Action.VIEW_LEDGER, person),
         },
     )
 

@@ -695,6 +695,20 @@ def test_adjusting_from_the_profile_route(as_, org):
     assert "Adjustment recorded in the ledger." in text(client.get(response["Location"]))
 
 
+@pytest.mark.parametrize("viewer, person, shown", [
+    ("marshal", "asset", True), ("marshal", "marshal", True), ("asset", "asset", True),
+    ("asset", "shadow", False), ("shadow", "asset_2", False), ("marshal", "marshal_2", False),
+])
+def test_a_profile_shows_the_wallet_and_ledger_link_to_those_who_may_read_the_ledger(as_, org, viewer, person,
+                                                                                      shown):
+    page = text(as_(org[viewer]).get(f"/people/{org[person].id}/"))
+    assert ("All entries" in page) is shown
+    assert ("<dt>Social credits</dt>" in page) is shown
+    if shown and viewer != person:
+        assert f"/ledger/?user={org[person].id}" in page
+        assert as_(org[viewer]).get(f"/ledger/?user={org[person].id}").status_code == 200
+
+
 @pytest.mark.parametrize("actor, target, data, status, message", [
     ("marshal", "asset", {"credits": "1", "reason": ""}, 400, "A reason is required"),
     ("marshal", "asset", {"pay": "-0.01", "reason": "Fine"}, 400, "below zero"),
