@@ -170,6 +170,14 @@ def directs_subordinates(actor):
     )
 
 
+def may_request_about(actor, person):
+    """Whether a personnel request by `actor` may concern `person`: themselves or a subordinate.
+
+    The query form is `accounts.selectors.request_subjects`.
+    """
+    return actor is not None and person is not None and (person.id == actor.id or actor.is_above(person))
+
+
 def is_niki(user):
     """Whether `user` is the hidden Controller: the one who holds the hidden override."""
     return bool(user is not None and user.is_authenticated and can(user, Action.HIDDEN_OVERRIDE, user))

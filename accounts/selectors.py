@@ -104,6 +104,12 @@ def normalise_login_name(username):
     return (username or "").strip().lower()[:150]
 
 
+def request_subjects(actor):
+    """Whom a personnel request by `actor` may concern (`policy.may_request_about`): themselves first, then their
+    subordinates by name."""
+    return [actor, *subordinates_of(actor).order_by("display_name")]
+
+
 def addressable_people(actor):
     """Whom `actor` may address a ticket to: their direct superior (upward), themselves and subordinates."""
     people = []

@@ -459,3 +459,14 @@ def test_people_search_is_view_person_narrowed_by_name(org, viewer):
         }
         assert set(found) == want, text
         assert len(found) == len(want)
+
+
+@pytest.mark.parametrize("viewer", ORG_MEMBERS)
+def test_request_subjects_are_exactly_may_request_about(org, viewer):
+    from accounts.policy import may_request_about
+    from accounts.selectors import request_subjects
+
+    viewer = User.objects.get(id=org[viewer].id)
+    subjects = [person.id for person in request_subjects(viewer)]
+    assert subjects[0] == viewer.id and len(subjects) == len(set(subjects))
+    assert set(subjects) == {person.id for person in User.objects.all() if may_request_about(viewer, person)}

@@ -18,6 +18,7 @@ from accounts.policy import (
     may_decide,
     may_raise_to,
     may_remove_watchers,
+    may_request_about,
     may_submit,
 )
 from accounts.presentation import shown_name
@@ -80,7 +81,7 @@ def create_ticket(
     subject = None
     if subject_id:
         subject = person_for(actor, subject_id)
-        if subject.id != actor.id and not actor.is_above(subject):
+        if not may_request_about(actor, subject):
             raise Forbidden("A personnel request may concern only yourself or your subordinates.")
     if watcher_ids and visibility == Ticket.Visibility.PRIVATE:
         raise Invalid("A private ticket has no watchers.", field_errors={"watcher_ids": ["Not for private tickets."]})

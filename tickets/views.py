@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
-from accounts.selectors import addressable_people, subordinates_of
+from accounts.selectors import addressable_people, request_subjects
 from directorate.errors import Invalid
 from tickets import selectors, services
 from tickets.categories import CATEGORIES
@@ -42,11 +42,10 @@ def ticket_list(request):
 
 def ticket_create(request):
     addressable = addressable_people(request.user)
-    subjects = [request.user, *subordinates_of(request.user).order_by("display_name")]
     form = TicketCreateForm(
         request.POST or None,
         addressable=addressable,
-        subjects=subjects,
+        subjects=request_subjects(request.user),
         initial={"category": request.GET.get("category", "")},
     )
     status = 200
