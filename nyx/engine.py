@@ -8,11 +8,12 @@ import json
 import logging
 import time
 
+from accounts.policy import may_use_console
 from accounts.ranks import Rank
 from accounts.selectors import in_subtree, subordinates_of
 from accounts.services import nyx_account
 from directorate.db import now
-from directorate.errors import Invalid
+from directorate.errors import Forbidden, Invalid
 from economy.rates import is_abnormal, rate_for
 from nyx import client, prompts
 from nyx.actions import (
@@ -222,7 +223,14 @@ def pending_reviews(limit=None):
     return found
 
 
+def _require_console(requested_by):
+    """A member who asks Nyx (the console) must hold the console's row of the policy; the worker asks as nobody."""
+    if requested_by is not None and not may_use_console(requested_by):
+        raise Forbidden("Only executors and above task Nyx.")
+
+
 def review_queue_now(*, trigger, requested_by=None, limit=None):
+    _require_console(requested_by)
     limit = limit or int(nyx_setting("NYX_REVIEW_BATCH"))
     records = []
     for ticket in pending_reviews(limit):
@@ -276,6 +284,7 @@ def clean_topic(topic):
 
 def issue_directives(topic, *, trigger, requested_by=None):
     """Nyx issues directives on `topic` to the people `directive_targets` gives."""
+    _require_console(requested_by)
     topic = clean_topic(topic)
     people = directive_targets(requested_by)
     if not people:

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from directorate.db import now
+from directorate.errors import Forbidden
 from nyx import engine
 from nyx.models import NyxAction, NyxSchedule
 from nyx.services import claim_period
@@ -104,6 +105,18 @@ def test_the_console_is_for_executors_and_up(client, org):
     assert page.status_code == 200
     body = page.content.decode()
     assert "Offline rules mode" in body and 'hx-indicator="#nyx-thinking"' in body
+
+
+def test_the_engine_refuses_a_request_from_below_the_console(org):
+    """The console's rule holds in the engine itself, not only in the page: nothing is recorded or written."""
+    before = (NyxAction.objects.count(), Ticket.objects.count())
+    for name in ("asset", "shadow", "marshal"):
+        with pytest.raises(Forbidden):
+            engine.issue_directives("Sweep", trigger=NyxAction.Trigger.CONSOLE_DIRECTIVES, requested_by=org[name])
+        with pytest.raises(Forbidden):
+            engine.review_queue_now(trigger=NyxAction.Trigger.CONSOLE_REVIEW, requested_by=org[name])
+    assert (NyxAction.objects.count(), Ticket.objects.count()) == before
+    assert engine.issue_directives("Sweep", trigger=NyxAction.Trigger.CONSOLE_DIRECTIVES, requested_by=org["executor"])
 
 
 def test_the_console_asks_nyx_and_shows_its_actions_in_crimson(client, org):
