@@ -7,8 +7,8 @@ from django.conf import settings
 from django.template import engines
 from django.urls import reverse, set_script_prefix
 
-from desk.context_processors import MAIN_ROUTES, _main_urls
 from accounts.templatetags.directorate import options
+from desk.context_processors import MAIN_ROUTES, _main_urls
 
 TEMPLATE_FOLDERS = [settings.BASE_DIR / "templates", *settings.BASE_DIR.glob("*/templates")]
 

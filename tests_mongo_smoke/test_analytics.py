@@ -11,8 +11,8 @@ import pytest
 from accounts.models import User
 from analytics import selectors
 from analytics.selectors import Filters
-from economy.models import Transaction
 from desk.selectors import ledger_for_export
+from economy.models import Transaction
 from tests_mongo_smoke.conftest import compile_only, stages
 from tests_mongo_smoke.test_compile_only import mongomock_refuses
 from tickets.models import ApprovalStep, Ticket

@@ -5,8 +5,8 @@ from collections import Counter
 import pytest
 
 from accounts import selectors
-from desk.demo import organisation_is_empty, seed_demo_organisation
 from accounts.models import User
+from desk.demo import organisation_is_empty, seed_demo_organisation
 from directorate.errors import Invalid
 from tickets.models import Ticket
 from tickets.selectors import assigned_to
