@@ -4,6 +4,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db.models import F
@@ -13,9 +14,9 @@ from accounts.models import LoginFailure, Notification, RefreshToken, User
 from accounts.policy import Action, may_at_all
 from accounts.presentation import shown_name
 from accounts.ranks import Rank
-from accounts.selectors import in_subtree, normalise_login_name, subordinates_of
+from accounts.selectors import in_subtree, login_lockout_seconds, normalise_login_name, subordinates_of
 from directorate.db import atomic, new_object_id, now
-from directorate.errors import Conflict, Forbidden, Invalid, NotFound
+from directorate.errors import Conflict, Forbidden, Invalid, NotFound, Throttled
 from directorate.events import publish
 
 SERVICE_NUMBER_RANGE = (10000, 99999)  # five digits; Niki alone holds a four-digit number
@@ -78,6 +79,53 @@ def change_password(*, user, password):
         raise Invalid(" ".join(error.messages), field_errors={"password": error.messages}) from error
     user.set_password(password)
     user.save(update_fields=["password"])
+
+
+INCORRECT_SIGN_IN = "Service name or password is incorrect."
+
+
+def sign_in(*, request, username, password):
+    """The one sign-in check of the pages and the API: the throttle, then the password. Returns the member.
+
+    The attempt is counted before the password is checked: its two rows (per name, per address) are committed
+    first, and only then are the rows in the window counted, so that of any number of simultaneous guesses at
+    most the limit see a count within it (each sees at least the rows committed before its own) and are
+    judged; the others are refused as throttled, the right password among them. This needs no lock, so it
+    holds on SQLite and MongoDB alike and across server processes. A refused attempt takes its rows back (it
+    was never judged, so it does not prolong the lockout); a wrong password leaves them as the failure; a
+    right one clears the name's failures and its own address row (a success is no failure).
+    Raises Throttled (HTTP 429) or Invalid (HTTP 400, the same answer for an unknown name).
+    """
+    name = normalise_login_name(username)
+    address = client_address(request)
+    moment = now()
+    attempt = [
+        LoginFailure(scope=LoginFailure.Scope.ACCOUNT, key=name, ts=moment),
+        LoginFailure(scope=LoginFailure.Scope.ADDRESS, key=address, ts=moment),
+    ]
+    with atomic():
+        LoginFailure.objects.bulk_create(attempt)
+    if login_lockout_seconds(username=name, address=address, pending=1):
+        with atomic():
+            LoginFailure.objects.filter(id__in=[row.id for row in attempt]).delete()
+        wait = max(1, login_lockout_seconds(username=name, address=address))
+        minutes = -(-wait // 60)
+        raise Throttled(
+            f"Too many failed sign-in attempts. Try again in {minutes} minute{'' if minutes == 1 else 's'}."
+        )
+    user = authenticate(request, username=username, password=password)
+    if user is None:
+        forget_expired_login_failures()
+        raise Invalid(INCORRECT_SIGN_IN)
+    with atomic():
+        LoginFailure.objects.filter(id=attempt[1].id).delete()
+        LoginFailure.objects.filter(scope=LoginFailure.Scope.ACCOUNT, key=name).delete()
+    return user
+
+
+def client_address(request):
+    """The address the sign-in throttle counts: the connection's own (behind a proxy, see docs/operations.md)."""
+    return (request.META.get("REMOTE_ADDR", "") if request is not None else "") or "unknown"
 
 
 def record_login_failure(*, username, address):

@@ -1,0 +1,118 @@
+"""Attacks on a running server: one real daphne process over its own SQLite database, as an operator runs it.
+
+The database is prepared by the operator's commands (migrate, bootstrap, seed_demo); the tests speak HTTP and
+WebSocket only and never touch the ORM in this process. Every wait is bounded; the server is stopped by the
+fixture's finalizer whatever happens.
+"""
+
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from accounts.demo import ASSETS, SHADOWS
+from tests.browser.conftest import manage, server_environment, start_daphne, stop
+
+HTTP_TIMEOUT = 60  # seconds, for each request (40 bcrypt checks at once on a loaded machine)
+GUESSES = 40
+LIMIT_PER_NAME = 5  # settings.LOGIN_THROTTLE["per_account"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A daphne process with a migrated, bootstrapped, demo-seeded database; yields (password, url)."""
+    folder = tmp_path_factory.mktemp("hardening")
+    password = "hardening-" + str(time.time_ns())
+    env = server_environment(folder, password)
+    manage(env, "migrate", "--no-input", "-v", "0")
+    manage(env, "bootstrap")
+    manage(env, "seed_demo")
+    process, url = start_daphne(env, folder / "daphne.log")
+    try:
+        yield password, url
+    finally:
+        stop(process)
+
+
+def session():
+    http = requests.Session()
+    http.trust_env = False  # never through a proxy from the environment
+    return http
+
+
+def page_form(url):
+    """A visitor holding the sign-in page's CSRF cookie: (session, token)."""
+    http = session()
+    assert http.get(f"{url}/login/", timeout=HTTP_TIMEOUT).status_code == 200
+    return http, http.cookies["csrftoken"]
+
+
+def all_at_once(tasks):
+    """Run the callables together, released by one barrier; their results in order."""
+    barrier = threading.Barrier(len(tasks))
+
+    def run(task):
+        barrier.wait(timeout=HTTP_TIMEOUT)
+        return task()
+
+    with ThreadPoolExecutor(max_workers=len(tasks)) as pool:
+        return list(pool.map(run, tasks))
+
+
+# 1. The sign-in throttle holds under concurrency -----------------------------------------------------------
+
+
+def test_simultaneous_api_guesses_are_judged_at_most_up_to_the_limit(server):
+    password, url = server
+    username = ASSETS[2][0]
+
+    def guess():
+        return session().post(
+            f"{url}/api/auth/token", json={"username": username, "password": "wrong-guess-123"}, timeout=HTTP_TIMEOUT
+        ).status_code
+
+    statuses = all_at_once([guess] * GUESSES)
+
+    assert set(statuses) <= {400, 429}, statuses
+    assert statuses.count(400) <= LIMIT_PER_NAME, statuses  # judged: a wrong password
+    assert statuses.count(429) >= GUESSES - LIMIT_PER_NAME
+    right = session().post(f"{url}/api/auth/token", json={"username": username, "password": password},
+                           timeout=HTTP_TIMEOUT)
+    assert right.status_code == 429 and right.json()["code"] == "throttled"
+    assert "access_token" not in right.text
+
+
+def test_simultaneous_page_guesses_are_judged_at_most_up_to_the_limit(server):
+    password, url = server
+    username = ASSETS[3][0]
+    visitors = [page_form(url) for _ in range(GUESSES)]
+
+    def guesser(http, token):
+        def guess():
+            return http.post(
+                f"{url}/login/",
+                data={"username": username, "password": "wrong-guess-123", "csrfmiddlewaretoken": token},
+                headers={"Referer": f"{url}/login/"},
+                timeout=HTTP_TIMEOUT,
+                allow_redirects=False,
+            ).status_code
+
+        return guess
+
+    statuses = all_at_once([guesser(http, token) for http, token in visitors])
+
+    assert set(statuses) <= {400, 429}, statuses
+    assert statuses.count(400) <= LIMIT_PER_NAME, statuses
+    http, token = page_form(url)
+    right = http.post(
+        f"{url}/login/",
+        data={"username": username, "password": password, "csrfmiddlewaretoken": token},
+        timeout=HTTP_TIMEOUT,
+        allow_redirects=False,
+    )
+    assert right.status_code == 429 and "Too many failed sign-in attempts" in right.text
+    assert "sessionid" not in http.cookies
