@@ -15,8 +15,7 @@ try:
     from channels.auth import AuthMiddlewareStack
     from channels.routing import ProtocolTypeRouter, URLRouter
     from channels.security.websocket import AllowedHostsOriginValidator
-    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-
+    from directorate.gate import RequestBodyLimit, StaticFiles
     from directorate.routing import websocket_urlpatterns
 except ConfigError as error:
     sys.exit(f"configuration error: {error}")
@@ -24,8 +23,8 @@ except ConfigError as error:
 application = ProtocolTypeRouter(
     {
         # The app is local-hosted: it serves its own static files (a reverse proxy may take
-        # over /static/ when it grows, see docs/operations.md).
-        "http": ASGIStaticFilesHandler(django_application),
+        # over /static/ when it grows, see docs/operations.md). An over-long body is refused before it is read.
+        "http": RequestBodyLimit(StaticFiles(django_application)),
         # Browsers sign in with the session cookie; other origins are refused (no cross-site sockets).
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }

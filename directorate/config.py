@@ -144,5 +144,6 @@ def read_config(env=None):
             env, "PAYROLL_DECAY_PERCENT", "2", example="a percentage such as 2.5", maximum=100
         ),
         "ATTACHMENT_MAX_BYTES": parse_size(env, "ATTACHMENT_MAX_BYTES", 5 * MEGABYTE, maximum=100 * MEGABYTE),
+        "REQUEST_MAX_BYTES": parse_size(env, "REQUEST_MAX_BYTES", 0, maximum=1024 * MEGABYTE),
         "SQLITE_PATH": Path(env.get("SQLITE_PATH") or var_dir / "directorate.sqlite3"),
     }

@@ -203,6 +203,10 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
 DATA_UPLOAD_MAX_NUMBER_FILES = 3
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # Django's default, named: the most a body other than an upload may have
+# The most an upload's (multipart) body may have, refused with 413 before it is read (directorate/gate.py):
+# by default room for the most files one form carries at their largest, and 1 MB of form fields around them.
+REQUEST_MAX_BYTES = CONFIG["REQUEST_MAX_BYTES"] or ATTACHMENT_MAX_BYTES * DATA_UPLOAD_MAX_NUMBER_FILES + 1024 * 1024
 FILE_UPLOAD_PERMISSIONS = 0o600
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"

@@ -116,3 +116,74 @@ def test_simultaneous_page_guesses_are_judged_at_most_up_to_the_limit(server):
     )
     assert right.status_code == 429 and "Too many failed sign-in attempts" in right.text
     assert "sessionid" not in http.cookies
+
+
+# 3 and 4. Malformed and over-long requests ------------------------------------------------------------------
+
+
+def raw_exchange(url, head, body=b"", *, send_body=True):
+    """Send a raw HTTP/1.1 request; the status line and headers of the answer (read within HTTP_TIMEOUT)."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=HTTP_TIMEOUT) as sock:
+        sock.sendall(head.encode("latin-1"))
+        if send_body:
+            sock.sendall(body)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        return answer.decode("latin-1")
+
+
+@pytest.mark.parametrize(
+    "path, content_type, size",
+    [
+        ("/api/auth/refresh", "application/json", 3 * 1024 * 1024),  # API JSON
+        ("/api/notifications/read-all", "application/json", 3 * 1024 * 1024),  # an API route that reads no body
+        ("/login/", "application/x-www-form-urlencoded", 3 * 1024 * 1024),  # page form
+        ("/tickets/0/attachments/", "multipart/form-data; boundary=x", 17 * 1024 * 1024),  # upload
+    ],
+)
+def test_a_body_over_the_limit_is_refused_by_its_length(server, path, content_type, size):
+    """Refused by the announced length alone, before Django reads the body (no session, no CSRF check)."""
+    _password, url = server
+    host = urlsplit(url).netloc
+    if content_type.startswith("multipart/"):
+        body = b'--x\r\nContent-Disposition: form-data; name="note"\r\n\r\n' + b"a" * size + b"\r\n--x--\r\n"
+    else:
+        body = b"a" * size
+    head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+    answer = raw_exchange(url, head, body)
+    assert answer.startswith("HTTP/1.1 413"), answer[:300]
+    if path.startswith("/api/"):
+        assert "application/json" in answer
+
+
+def test_a_json_body_just_over_the_limit_is_413_in_the_error_shape(server):
+    _password, url = server
+    answer = session().post(f"{url}/api/auth/refresh", data=b'{"refresh_token": "' + b"a" * 3_000_000 + b'"}',
+                            headers={"Content-Type": "application/json"}, timeout=HTTP_TIMEOUT)
+    assert answer.status_code == 413
+    assert answer.json()["code"] == "too_large" and set(answer.json()) == {"detail", "code", "errors"}
+
+
+def test_a_chunked_body_over_the_limit_is_413(server):
+    _password, url = server
+
+    def chunks():
+        for _ in range(30):
+            yield b"a" * 100_000
+
+    answer = session().post(f"{url}/api/auth/refresh", data=chunks(), headers={"Content-Type": "application/json"},
+                            timeout=HTTP_TIMEOUT)
+    assert answer.status_code == 413
+
+
+def test_a_static_path_leaving_the_folder_is_404(server):
+    _password, url = server
+    for path in ("/static/..%2f..%2fetc%2fpasswd", "/static/..%2f..%2fdirectorate%2fsettings.py"):
+        answer = raw_exchange(url, f"GET {path} HTTP/1.1\r\nHost: {urlsplit(url).netloc}\r\nConnection: close\r\n\r\n")
+        assert answer.startswith("HTTP/1.1 404"), answer[:300]
