@@ -18,6 +18,7 @@ from accounts.selectors import in_subtree, login_lockout_seconds, normalise_logi
 from directorate.db import atomic, new_object_id, now
 from directorate.errors import Conflict, Forbidden, Invalid, NotFound, Throttled
 from directorate.events import publish
+from directorate.text import refuse_bidi_controls
 
 SERVICE_NUMBER_RANGE = (10000, 99999)  # five digits; Niki alone holds a four-digit number
 BROADCAST_MAX = 500
@@ -40,6 +41,8 @@ def enlist(
     `password_hash` (from `make_password`) lets a seed give many members one password without
     hashing it again for each.
     """
+    refuse_bidi_controls(display_name, field="display_name", label="A name")
+    refuse_bidi_controls(username, field="username", label="A service name")
     user = User(
         username=username,
         display_name=display_name,
@@ -219,6 +222,7 @@ def broadcast(*, actor, message):
         raise Invalid("A broadcast needs a message.", field_errors={"message": ["Required."]})
     if len(message) > BROADCAST_MAX:
         raise Invalid(f"A broadcast has at most {BROADCAST_MAX} characters.", field_errors={"message": ["Too long."]})
+    refuse_bidi_controls(message, field="message", label="A broadcast")
     if not may_at_all(actor, Action.BROADCAST):
         raise Forbidden("Broadcasts are for executors and above.")
     recipients = list(subordinates_of(actor))

@@ -51,14 +51,45 @@ class BearerToken(HttpBearer):
         return user_for_access_token(token)
 
 
+class BodyRefused(ValueError):
+    """A JSON body the API refuses before validating it: its message says why, `field` names where."""
+
+    def __init__(self, message, field):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
 class StrictJSONParser(Parser):
-    """JSON bodies as text any database can store: a lone surrogate escape ("\\ud800"), which JSON allows and
-    UTF-8 cannot encode, is refused (ninja answers 400) rather than failing deep in a write."""
+    """JSON bodies as text any database can store, in the shape every route takes:
+
+    - a lone surrogate escape ("\\ud800"), which JSON allows and UTF-8 cannot encode, is refused (400) rather
+      than failing deep in a write;
+    - a NUL character in any string is refused, as the page forms refuse it;
+    - the body must be a JSON object: every route's body is one (`[null]`, `true` or `-9165` are refused).
+    """
 
     def parse_body(self, request):
         data = json.loads(request.body)
         json.dumps(data, ensure_ascii=False).encode("utf-8")  # UnicodeEncodeError on a lone surrogate
+        if not isinstance(data, dict):
+            raise BodyRefused("The body must be a JSON object.", "body")
+        refuse_nul(data, "body")
         return data
+
+
+def refuse_nul(value, field):
+    """BodyRefused naming the top-level field when a string (or key) anywhere in `value` holds a NUL."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise BodyRefused("Text must not contain NUL characters.", field)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            refuse_nul(key, field)
+            refuse_nul(item, field if field != "body" else key)
+    elif isinstance(value, list):
+        for item in value:
+            refuse_nul(item, field)
 
 
 class DirectorateAPI(NinjaAPI):
@@ -134,6 +165,9 @@ def not_authenticated(request, error):
 
 @api.exception_handler(HttpError)
 def http_error(request, error):
+    if isinstance(error.__cause__, BodyRefused):
+        refusal = error.__cause__
+        return respond(request, 400, refusal.message, "invalid", {refusal.field: [refusal.message]})
     code = {400: "invalid", 401: "not_authenticated", 403: "forbidden", 404: "not_found", 429: "throttled"}
     return respond(request, error.status_code, str(error), code.get(error.status_code, "error"))
 

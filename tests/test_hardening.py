@@ -111,3 +111,107 @@ def test_a_static_path_leaving_the_folder_is_404(db):
     assert async_to_sync(get)("/static/..%2f..%2fetc%2fpasswd") == 404
     assert async_to_sync(get)("/static/../../etc/passwd") == 404
     assert async_to_sync(get)("/static/css/directorate.css") == 200
+
+
+# 7. Input that must be refused ------------------------------------------------------------------------------
+
+RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE
+BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"]
+
+
+def test_an_over_long_directive_topic_is_refused_and_nothing_is_issued(client, org):
+    from django.test import override_settings
+
+    from tickets.models import Ticket
+
+    client.force_login(org["executor"])
+    before = Ticket.objects.count()
+    with override_settings(GEMINI_API_KEY=""):
+        response = client.post("/nyx/directives/", {"topic": "x" * 1_000_000})
+    assert response.status_code == 400
+    assert "at most 200 characters" in response.content.decode()
+    assert Ticket.objects.count() == before
+
+
+@pytest.mark.parametrize("control", BIDI)
+def test_a_title_with_a_direction_control_is_refused_at_the_field(org, as_member, control):
+    response = as_member(org["marshal"]).post("/api/tickets", {
+        "title": f"Pay {control}321 stiderc", "category": "Order", "sub_category": "Routine Directive",
+        "assignee_id": org["asset"].id,
+    })
+    assert_error(response, 400, "invalid", field="title")
+
+
+def test_direction_controls_are_refused_in_notes_reasons_names_and_broadcasts(org, as_member, ticket):
+    from accounts.services import broadcast, enlist
+    from directorate.errors import Invalid
+    from economy.services import adjust
+
+    marshal = as_member(org["marshal"])
+    ticket_services.start_work(actor=org["asset"], ticket_id=ticket.id)
+    ticket_services.submit_for_review(actor=org["asset"], ticket_id=ticket.id, reward_credits="1",
+                                      reward_pay="1.00")
+    response = marshal.patch(f"/api/tickets/{ticket.id}/escalate", {"note": f"ok {RLO}gnorw"})
+    assert_error(response, 400, "invalid", field="note")
+    response = marshal.patch(f"/api/users/{org['asset'].id}/adjust", {"credits": 1, "reason": f"bonus {RLO}x"})
+    assert_error(response, 400, "invalid", field="reason")
+    with pytest.raises(Invalid) as refused:
+        broadcast(actor=org["executor"], message=f"Attention {RLO}all")
+    assert "message" in refused.value.field_errors
+    with pytest.raises(Invalid) as refused:
+        enlist(username="asset.rlo", display_name=f"Eve {RLO}evE", rank="asset", reports_to=org["shadow"])
+    assert "display_name" in refused.value.field_errors
+    with pytest.raises(Invalid):
+        adjust(actor=org["marshal"], user_id=org["asset"].id, credits=1, reason=f"{RLO}")
+
+
+def test_user_text_is_isolated_where_it_is_shown(client, org, ticket):
+    from tickets.models import Ticket
+
+    Ticket.objects.filter(id=ticket.id).update(title=f"Stored before the rule {RLO}desrever")  # an old row
+    client.force_login(org["marshal"])
+    detail = client.get(f"/tickets/{ticket.id}/").content.decode()
+    assert f"<bdi>Stored before the rule {RLO}desrever</bdi>" in detail
+    listing = client.get("/tickets/").content.decode()
+    assert f"<bdi>Stored before the rule {RLO}desrever</bdi>" in listing
+
+
+def test_a_nul_character_is_refused_by_the_api_as_by_the_forms(org, as_member, ticket):
+    marshal = as_member(org["marshal"])
+    response = marshal.post("/api/tickets", {
+        "title": "Null\u0000byte", "category": "Order", "sub_category": "Routine Directive",
+        "assignee_id": org["asset"].id,
+    })
+    assert_error(response, 400, "invalid", field="title")
+    response = marshal.post(f"/api/tickets/{ticket.id}/comment", {"body_md": "a\u0000b"})
+    assert_error(response, 400, "invalid", field="body_md")
+
+
+@pytest.mark.parametrize("body", ["[null]", "true", "-9165", '"text"', "null"])
+@pytest.mark.parametrize("route", ["watchers", "escalate", "promote"])
+def test_a_body_that_is_not_a_json_object_is_refused(org, as_member, ticket, body, route):
+    method = "post" if route == "watchers" else "patch"
+    response = as_member(org["marshal"]).request(method, f"/api/tickets/{ticket.id}/{route}", raw=body)
+    refusal = assert_error(response, 400, "invalid", field="body")
+    assert refusal["detail"] == "The body must be a JSON object."
+
+
+def test_a_ledger_404_says_the_same_whoever_is_asked_for(client, org, as_member):
+    from accounts.models import User
+
+    marshal = as_member(org["marshal"])
+    cases = {
+        "out of sight": org["marshal_3"].id,  # another branch
+        "in sight, not mine to read": org["executor"].id,  # the marshal's superior
+        "nobody": "0" * 24,
+        "malformed": "not-an-id",
+        "the controller": User.objects.get(rank="niki").id,
+    }
+    api_details = {name: assert_error(marshal.get("/api/transactions", user=user_id), 404, "not_found")["detail"]
+                   for name, user_id in cases.items()}
+    assert set(api_details.values()) == {"No such ledger."}, api_details
+    client.force_login(org["marshal"])
+    for name, user_id in cases.items():
+        page = client.get("/ledger/", {"user": user_id})
+        assert page.status_code == 404, name
+        assert "No such ledger." in page.content.decode() and "No such person." not in page.content.decode(), name
