@@ -15,7 +15,7 @@ from accounts.policy import Action, may_at_all
 from accounts.presentation import shown_name
 from accounts.ranks import Rank
 from accounts.selectors import in_subtree, login_lockout_seconds, normalise_login_name, subordinates_of
-from directorate.db import atomic, new_object_id, now
+from directorate.db import atomic, new_object_id, now, unlinkable_object_id
 from directorate.errors import Conflict, Forbidden, Invalid, NotFound, Throttled
 from directorate.events import publish
 from directorate.text import refuse_bidi_controls
@@ -35,6 +35,7 @@ def enlist(
     hidden=False,
     service_number=None,
     password_hash=None,
+    member_id=None,
 ):
     """Create a member of the Directorate. Used by bootstrap and seeding; no password means no login.
 
@@ -44,6 +45,7 @@ def enlist(
     refuse_bidi_controls(display_name, field="display_name", label="A name")
     refuse_bidi_controls(username, field="username", label="A service name")
     user = User(
+        id=member_id or new_object_id(),
         username=username,
         display_name=display_name,
         rank=Rank(rank),
@@ -181,6 +183,7 @@ def bootstrap_directorate(*, niki_password=None):
                 password=created_password,
                 hidden=True,
                 service_number=NIKI_SERVICE_NUMBER,
+                member_id=unlinkable_object_id(),  # never computable from Nyx's or anyone's id
             )
         if not User.objects.filter(rank=Rank.NYX).exists():
             enlist(username=NYX_USERNAME, display_name="Nyx", rank=Rank.NYX, reports_to=niki)

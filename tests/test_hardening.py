@@ -16,6 +16,7 @@ from tests.api_support import (
     quick_bcrypt,
     sign_in,
 )
+from tests.conftest import PASSWORD
 from tickets import services as ticket_services
 
 FIXTURES = (api, as_member, directorate, password_hash, quick_bcrypt, sign_in)
@@ -215,3 +216,98 @@ def test_a_ledger_404_says_the_same_whoever_is_asked_for(client, org, as_member)
         page = client.get("/ledger/", {"user": user_id})
         assert page.status_code == 404, name
         assert "No such ledger." in page.content.decode() and "No such person." not in page.content.decode(), name
+
+
+# 6. Niki's id -----------------------------------------------------------------------------------------------
+
+
+def object_id_parts(object_id):
+    """(timestamp, process-random part, counter) of an ObjectId's 24 hex digits."""
+    return int(object_id[:8], 16), object_id[8:18], int(object_id[18:], 16)
+
+
+def assert_unpredictable(niki_id, visible_ids):
+    niki_time, niki_random, niki_counter = object_id_parts(niki_id)
+    for visible in visible_ids:
+        _time, random_part, counter = object_id_parts(visible)
+        # ids one process makes share the random part and count up: Niki's must share nothing with them.
+        assert random_part != niki_random, (niki_id, visible)
+        assert abs(counter - niki_counter) > 1000 or random_part != niki_random
+
+
+def test_no_visible_id_predicts_nikis(org):
+    from accounts.models import User
+
+    niki = User.objects.get(rank="niki")
+    visible = list(User.objects.exclude(id=niki.id).values_list("id", flat=True))
+    assert len(visible) >= 10
+    assert_unpredictable(niki.id, visible)
+    assert niki.chain == f"/{niki.id}/" and org["nyx"].reports_to_id == niki.id
+
+
+def test_existing_installations_rekey_niki_and_every_reference(org, ticket):
+    import importlib
+
+    from django.apps import apps
+    from django.db.models import Q
+
+    from accounts.models import RefreshToken, User
+    from accounts.services import start_token_family
+    from directorate.db import new_object_id
+    from economy.models import Transaction
+    from economy.services import adjust
+    from nyx.models import AuditEntry
+    from tickets.models import Ticket
+
+    migration = importlib.import_module("accounts.migrations.0006_niki_unlinkable_id")
+    # An installation as bootstrapped before: Niki's id made by the same process just before Nyx's.
+    old_niki = User.objects.get(rank="niki")
+    predictable = new_object_id()
+    migration_like_rekey(old_niki.id, predictable)
+    niki = User.objects.get(rank="niki")
+    assert niki.id == predictable
+    adjust(actor=niki, user_id=org["asset"].id, credits=3, reason="Before the upgrade")
+    Ticket.objects.filter(id=ticket.id).update(author=niki)
+    AuditEntry.objects.create(actor=niki, action="override_move", target_type="user", target_id=niki.id)
+    start_token_family(user=niki)
+    members = User.objects.count()
+
+    migration.rekey_niki(apps, None)
+
+    niki = User.objects.get(rank="niki")
+    assert niki.id != predictable and User.objects.count() == members
+    assert not User.objects.filter(id=predictable).exists()
+    assert_unpredictable(niki.id, User.objects.exclude(id=niki.id).values_list("id", flat=True))
+    assert (niki.username, niki.service_number, niki.chain) == ("niki", 7360, f"/{niki.id}/")
+    assert niki.check_password(PASSWORD)
+    assert User.objects.get(id=org["nyx"].id).reports_to_id == niki.id
+    assert not User.objects.filter(chain__contains=predictable).exists()
+    assert User.objects.filter(chain__startswith=f"/{niki.id}/").count() == members
+    assert Transaction.objects.get(reason="Before the upgrade").approved_by_id == niki.id
+    assert Ticket.objects.get(id=ticket.id).author_id == niki.id
+    assert AuditEntry.objects.get(action="override_move").target_id == niki.id
+    assert RefreshToken.objects.filter(user_id=niki.id).exists()
+    for model in apps.get_models():
+        for field in model._meta.concrete_fields:
+            if field.is_relation and field.related_model is User:
+                assert not model._base_manager.filter(Q(**{field.attname: predictable})).exists(), field
+
+
+def migration_like_rekey(old_id, new_id):
+    """Re-key Niki to `new_id` with the migration's own steps (the way the old bootstrap could have made it)."""
+    from django.apps import apps
+
+    from accounts.models import User
+
+    niki = User.objects.get(id=old_id)
+    values = {field.attname: getattr(niki, field.attname) for field in User._meta.concrete_fields}
+    User.objects.filter(id=old_id).update(username="moving", service_number=1)
+    values.update(id=new_id, chain=f"/{new_id}/")
+    User.objects.bulk_create([User(**values)])
+    for model in apps.get_models():
+        for field in model._meta.concrete_fields:
+            if field.is_relation and field.related_model is User:
+                model._base_manager.filter(**{field.attname: old_id}).update(**{field.attname: new_id})
+    for member_id, chain in User.objects.exclude(id=new_id).values_list("id", "chain"):
+        User.objects.filter(id=member_id).update(chain=chain.replace(f"/{old_id}/", f"/{new_id}/", 1))
+    User.objects.filter(id=old_id).delete()
