@@ -129,8 +129,13 @@ def sign_in(*, request, username, password):
 
 
 def client_address(request):
-    """The address the sign-in throttle counts: the connection's own (behind a proxy, see docs/operations.md)."""
-    return (request.META.get("REMOTE_ADDR", "") if request is not None else "") or "unknown"
+    """The address the sign-in throttle counts: the connection's own, or behind a reverse proxy the one the proxy
+    puts in `TRUSTED_PROXY_ADDRESS_HEADER` (docs/operations.md)."""
+    if request is None:
+        return "unknown"
+    header = settings.TRUSTED_PROXY_ADDRESS_HEADER
+    address = request.META.get(header, "") if header else request.META.get("REMOTE_ADDR", "")
+    return address.strip()[:150] or "unknown"
 
 
 def record_login_failure(*, username, address):

@@ -151,6 +151,18 @@ SECURE_CSP = {
     "frame-ancestors": [CSP.NONE],
 }
 X_FRAME_OPTIONS = "DENY"
+# Behind a TLS-terminating reverse proxy (docs/operations.md): the header by which the proxy says the request
+# came over HTTPS (only ever set it when the proxy overwrites that header on every request), the origins the
+# browser's forms come from, and HTTPS enforcement.
+if CONFIG["TRUSTED_PROXY_SSL_HEADER"]:
+    SECURE_PROXY_SSL_HEADER = (CONFIG["TRUSTED_PROXY_SSL_HEADER"], "https")
+# The header carrying the client's address, set by the proxy: the sign-in throttle counts per address by it.
+TRUSTED_PROXY_ADDRESS_HEADER = CONFIG["TRUSTED_PROXY_ADDRESS_HEADER"]
+CSRF_TRUSTED_ORIGINS = CONFIG["CSRF_TRUSTED_ORIGINS"]
+SECURE_SSL_REDIRECT = CONFIG["SECURE_SSL_REDIRECT"]
+SECURE_HSTS_SECONDS = CONFIG["SECURE_HSTS_SECONDS"]
+SECURE_HSTS_INCLUDE_SUBDOMAINS = CONFIG["SECURE_HSTS_INCLUDE_SUBDOMAINS"]
+SECURE_HSTS_PRELOAD = CONFIG["SECURE_HSTS_PRELOAD"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True

@@ -311,3 +311,82 @@ def migration_like_rekey(old_id, new_id):
     for member_id, chain in User.objects.exclude(id=new_id).values_list("id", "chain"):
         User.objects.filter(id=member_id).update(chain=chain.replace(f"/{old_id}/", f"/{new_id}/", 1))
     User.objects.filter(id=old_id).delete()
+
+
+# 2. Proxy and HTTPS settings --------------------------------------------------------------------------------
+
+PRODUCTION_ENV = {  # docs/operations.md, "Behind a reverse proxy"
+    "DEBUG": "0",
+    "ALLOWED_HOSTS": "directorate.example",
+    "TRUSTED_PROXY_SSL_HEADER": "X-Forwarded-Proto",
+    "TRUSTED_PROXY_ADDRESS_HEADER": "X-Real-IP",
+    "CSRF_TRUSTED_ORIGINS": "https://directorate.example",
+    "SECURE_SSL_REDIRECT": "1",
+    "SECURE_HSTS_SECONDS": "31536000",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS": "1",
+    "SECURE_HSTS_PRELOAD": "1",
+}
+
+
+def test_check_deploy_is_clean_with_the_documented_production_settings(tmp_path):
+    import os
+    import secrets
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    env = {key: value for key, value in os.environ.items() if key not in ("MONGO_URI", "REDIS_URL")}
+    env.update(PRODUCTION_ENV, DJANGO_SECRET_KEY=secrets.token_urlsafe(48), JWT_SECRET=secrets.token_urlsafe(48),
+               DIRECTORATE_VAR_DIR=str(tmp_path), SQLITE_PATH=str(tmp_path / "deploy.sqlite3"),
+               DJANGO_SETTINGS_MODULE="directorate.settings")
+    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+                            cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("TRUSTED_PROXY_SSL_HEADER", "X-Forwarded-Proto: https"),
+        ("TRUSTED_PROXY_ADDRESS_HEADER", "X Real IP"),
+        ("CSRF_TRUSTED_ORIGINS", "directorate.example"),
+        ("CSRF_TRUSTED_ORIGINS", "https://directorate.example/login/"),
+        ("SECURE_SSL_REDIRECT", "maybe"),
+        ("SECURE_HSTS_SECONDS", "-1"),
+        ("SECURE_HSTS_SECONDS", "a year"),
+        ("REQUEST_MAX_BYTES", "0"),
+    ],
+)
+def test_a_malformed_proxy_setting_stops_the_start_naming_it(name, value):
+    from directorate.config import ConfigError, read_config
+
+    with pytest.raises(ConfigError, match=name):
+        read_config({"DEBUG": "1", name: value})
+
+
+def test_the_proxy_settings_are_read(tmp_path):
+    from directorate.config import read_config
+
+    config = read_config({**PRODUCTION_ENV, "DEBUG": "1", "DIRECTORATE_VAR_DIR": str(tmp_path)})
+    assert config["TRUSTED_PROXY_SSL_HEADER"] == "HTTP_X_FORWARDED_PROTO"
+    assert config["TRUSTED_PROXY_ADDRESS_HEADER"] == "HTTP_X_REAL_IP"
+    assert config["CSRF_TRUSTED_ORIGINS"] == ["https://directorate.example"]
+    assert config["SECURE_SSL_REDIRECT"] is True and config["SECURE_HSTS_SECONDS"] == 31536000
+
+
+def test_behind_a_proxy_the_throttle_counts_the_address_the_proxy_names(client, org, settings):
+    from django.conf import settings as django_settings
+
+    settings.TRUSTED_PROXY_ADDRESS_HEADER = "HTTP_X_REAL_IP"
+    per_address = django_settings.LOGIN_THROTTLE["per_address"]
+    for number in range(per_address):
+        client.post("/login/", {"username": f"nobody.{number}", "password": "wrong-guess-123"},
+                    headers={"X-Real-IP": "198.51.100.1"})
+    refused = client.post("/login/", {"username": "asset.one", "password": PASSWORD},
+                          headers={"X-Real-IP": "198.51.100.1"})
+    assert refused.status_code == 429
+    other_client = client.post("/login/", {"username": "asset.one", "password": PASSWORD},
+                               headers={"X-Real-IP": "198.51.100.2"})
+    assert other_client.status_code == 302

@@ -187,3 +187,78 @@ def test_a_static_path_leaving_the_folder_is_404(server):
     for path in ("/static/..%2f..%2fetc%2fpasswd", "/static/..%2f..%2fdirectorate%2fsettings.py"):
         answer = raw_exchange(url, f"GET {path} HTTP/1.1\r\nHost: {urlsplit(url).netloc}\r\nConnection: close\r\n\r\n")
         assert answer.startswith("HTTP/1.1 404"), answer[:300]
+
+
+# 2. Behind a TLS-terminating reverse proxy, with DEBUG=0 ----------------------------------------------------
+
+PUBLIC_HOST = "directorate.example"
+
+
+@pytest.fixture(scope="module")
+def production_server(tmp_path_factory):
+    """A daphne process with DEBUG=0 and the proxy settings of docs/operations.md; yields (password, url)."""
+    folder = tmp_path_factory.mktemp("production")
+    password = "production-" + str(time.time_ns())
+    env = server_environment(folder, password)
+    env.update(
+        {
+            "DEBUG": "0",
+            "DJANGO_SECRET_KEY": "s" * 24 + str(time.time_ns()),
+            "JWT_SECRET": "j" * 24 + str(time.time_ns()),
+            "ALLOWED_HOSTS": f"{PUBLIC_HOST},127.0.0.1",
+            "TRUSTED_PROXY_SSL_HEADER": "X-Forwarded-Proto",
+            "TRUSTED_PROXY_ADDRESS_HEADER": "X-Real-IP",
+            "CSRF_TRUSTED_ORIGINS": f"https://{PUBLIC_HOST}",
+            "SECURE_HSTS_SECONDS": "31536000",
+        }
+    )
+    manage(env, "migrate", "--no-input", "-v", "0")
+    manage(env, "bootstrap")
+    manage(env, "seed_demo")
+    process, url = start_daphne(env, folder / "daphne.log")
+    try:
+        yield password, url
+    finally:
+        stop(process)
+
+
+def cookie_from(response, name):
+    """A cookie's value from Set-Cookie (the cookies are Secure: a client would not keep them over plain HTTP)."""
+    for header in response.raw.headers.getlist("Set-Cookie"):
+        if header.startswith(f"{name}="):
+            assert "Secure" in header, header
+            return header.split(";", 1)[0].split("=", 1)[1]
+    raise AssertionError(f"no {name} cookie set: {response.headers}")
+
+
+def test_a_form_sign_in_through_a_tls_proxy_works_with_debug_off(production_server):
+    password, url = production_server
+    proxied = {"Host": PUBLIC_HOST, "X-Forwarded-Proto": "https", "X-Real-IP": "203.0.113.7"}
+    http = session()
+    page = http.get(f"{url}/login/", headers=proxied, timeout=HTTP_TIMEOUT, allow_redirects=False)
+    assert page.status_code == 200
+    assert page.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    token = cookie_from(page, "csrftoken")
+    answer = http.post(
+        f"{url}/login/",
+        data={"username": ASSETS[0][0], "password": password, "csrfmiddlewaretoken": token},
+        headers={**proxied, "Origin": f"https://{PUBLIC_HOST}", "Referer": f"https://{PUBLIC_HOST}/login/",
+                 "Cookie": f"csrftoken={token}"},
+        timeout=HTTP_TIMEOUT,
+        allow_redirects=False,
+    )
+    assert answer.status_code == 302 and answer.headers["Location"] == "/", answer.text[:500]
+    session_id = cookie_from(answer, "sessionid")
+    dashboard = http.get(f"{url}/", headers={**proxied, "Cookie": f"sessionid={session_id}"},
+                         timeout=HTTP_TIMEOUT, allow_redirects=False)
+    assert dashboard.status_code == 200
+
+    # A form from any other origin is still refused.
+    forged = http.post(
+        f"{url}/login/",
+        data={"username": ASSETS[0][0], "password": password, "csrfmiddlewaretoken": token},
+        headers={**proxied, "Origin": "https://evil.example", "Cookie": f"csrftoken={token}"},
+        timeout=HTTP_TIMEOUT,
+        allow_redirects=False,
+    )
+    assert forged.status_code == 403
