@@ -17,7 +17,7 @@ from accounts.ranks import Rank
 from accounts.selectors import in_subtree, login_lockout_seconds, normalise_login_name, subordinates_of
 from directorate.db import atomic, new_object_id, now, unlinkable_object_id
 from directorate.errors import Conflict, Forbidden, Invalid, NotFound, Throttled
-from directorate.events import publish
+from directorate.events import close_sockets, publish
 from directorate.text import refuse_bidi_controls
 
 SERVICE_NUMBER_RANGE = (10000, 99999)  # five digits; Niki alone holds a four-digit number
@@ -324,9 +324,25 @@ def rotate_refresh_token(*, token):
 
 
 def revoke_token_family(*, family):
-    """End a session of the JSON API: every token of the family is refused from now on."""
+    """End a session of the JSON API: every token of the family is refused from now on, and its live sockets
+    close."""
     with atomic():
-        return RefreshToken.objects.filter(family=family, revoked_at=None).update(revoked_at=now())
+        revoked = RefreshToken.objects.filter(family=family, revoked_at=None).update(revoked_at=now())
+        member_id = RefreshToken.objects.filter(family=family).values_list("user_id", flat=True).first()
+        if member_id:
+            close_sockets(member_id, token_family=family)
+    return revoked
+
+
+def end_browser_session(*, user, session_key):
+    """A member signed out of a browser session: that session's live sockets close (in every process)."""
+    if user is not None and session_key:
+        close_sockets(user.id, session_key=session_key)
+
+
+def close_all_sockets(*, user):
+    """Close every live socket of a member, e.g. once deactivated. Call inside the unit that deactivates."""
+    close_sockets(user.id)
 
 
 def sign_out_token(*, token):

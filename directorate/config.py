@@ -187,5 +187,6 @@ def read_config(env=None):
         "SECURE_HSTS_SECONDS": parse_seconds(env, "SECURE_HSTS_SECONDS", 0, maximum=2 * 365 * 24 * 60 * 60),
         "SECURE_HSTS_INCLUDE_SUBDOMAINS": parse_bool(env, "SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False),
         "SECURE_HSTS_PRELOAD": parse_bool(env, "SECURE_HSTS_PRELOAD", default=False),
+        "LIVE_RECHECK_SECONDS": parse_seconds(env, "LIVE_RECHECK_SECONDS", 30, maximum=3600),
         "SQLITE_PATH": Path(env.get("SQLITE_PATH") or var_dir / "directorate.sqlite3"),
     }

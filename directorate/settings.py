@@ -171,6 +171,10 @@ SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
 SESSION_COOKIE_AGE = 12 * 60 * 60
+# Live sockets (accounts/consumers.py): how often a socket checks again that its session and member still stand,
+# and how many sockets one member may hold in one server process.
+LIVE_RECHECK_SECONDS = CONFIG["LIVE_RECHECK_SECONDS"]
+LIVE_SOCKETS_PER_MEMBER = 10
 # Sessions are kept in the database and read through a cache: one query less on every signed-in page. The
 # cache is the process's own memory on one server process, and Redis when REDIS_URL is set, so that a
 # sign-out in one process ends the session in all of them (docs/operations.md).

@@ -7,6 +7,7 @@ fixture's finalizer whatever happens.
 
 import socket
 import threading
+from contextlib import ExitStack
 import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
@@ -14,7 +15,10 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from accounts.demo import ASSETS, SHADOWS
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from accounts.demo import ASSETS, MARSHALS
+from tests.test_live_multiprocess import SignedIn
 from tests.browser.conftest import manage, server_environment, start_daphne, stop
 
 HTTP_TIMEOUT = 60  # seconds, for each request (40 bcrypt checks at once on a loaded machine)
@@ -28,14 +32,20 @@ def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("hardening")
     password = "hardening-" + str(time.time_ns())
     env = server_environment(folder, password)
+    env["LIVE_RECHECK_SECONDS"] = "0"  # sockets check their session and member before every relay
     manage(env, "migrate", "--no-input", "-v", "0")
     manage(env, "bootstrap")
     manage(env, "seed_demo")
     process, url = start_daphne(env, folder / "daphne.log")
+    SERVER_ENV[url] = env
     try:
         yield password, url
     finally:
         stop(process)
+
+
+SERVER_ENV = {}  # url -> the environment its server runs with
+SHADOWS_FOR_CAP = "shadow.reyes"
 
 
 def session():
@@ -262,3 +272,86 @@ def test_a_form_sign_in_through_a_tls_proxy_works_with_debug_off(production_serv
         allow_redirects=False,
     )
     assert forged.status_code == 403
+
+
+# 5. Live sockets end with what signed them in ---------------------------------------------------------------
+
+SOCKET_WAIT = 10  # seconds
+
+
+def assert_closed(websocket):
+    """The server closes the socket within SOCKET_WAIT seconds, sending nothing more before it does."""
+    deadline = time.monotonic() + SOCKET_WAIT
+    while time.monotonic() < deadline:
+        try:
+            fragment = websocket.recv(timeout=deadline - time.monotonic())
+        except TimeoutError:
+            break
+        except ConnectionClosed:
+            return
+        raise AssertionError(f"received after it should have closed: {fragment!r}")
+    raise AssertionError(f"the socket was still open after {SOCKET_WAIT}s")
+
+
+def member_id(url, password, name):
+    """A member's id, as their marshal reads it from the API."""
+    token = session().post(f"{url}/api/auth/token",
+                           json={"username": MARSHALS[0][0], "password": password}, timeout=HTTP_TIMEOUT)
+    people = session().get(f"{url}/api/users", params={"q": name},
+                           headers={"Authorization": f"Bearer {token.json()['access_token']}"}, timeout=HTTP_TIMEOUT)
+    return next(person["id"] for person in people.json()["items"] if person["username"] == name)
+
+
+def test_signing_out_closes_that_sessions_socket_and_no_other(server):
+    password, url = server
+    asset = ASSETS[0][0]  # reports to shadow.holt under marshal.vance
+    here, elsewhere = SignedIn(url, asset, password), SignedIn(url, asset, password)
+    marshal = SignedIn(url, MARSHALS[0][0], password)
+    asset_id = member_id(url, password, asset)
+    with here.listen() as socket_here, elsewhere.listen() as socket_elsewhere:
+        here.post("/logout/", {})
+        assert_closed(socket_here)
+        marshal.post(f"/people/{asset_id}/adjust/", {"credits": "1", "reason": "After the sign-out"})
+        assert "wallet-credits" in "".join(receive_some(socket_elsewhere))  # the other session still hears
+
+
+def receive_some(websocket):
+    """What arrives within SOCKET_WAIT seconds for the first fragment, and one quiet second after the last."""
+    fragments = [websocket.recv(timeout=SOCKET_WAIT)]
+    while True:
+        try:
+            fragments.append(websocket.recv(timeout=1))
+        except TimeoutError:
+            return fragments
+
+
+def test_a_deactivated_members_socket_closes_before_the_next_relay(server, tmp_path):
+    password, url = server
+    asset = ASSETS[1][0]
+    member = SignedIn(url, asset, password)
+    marshal = SignedIn(url, MARSHALS[0][0], password)
+    asset_id = member_id(url, password, asset)
+    with member.listen() as websocket:
+        deactivate(url, asset)
+        marshal.post(f"/people/{asset_id}/adjust/", {"credits": "1", "reason": "After deactivation"})
+        assert_closed(websocket)
+
+
+def deactivate(url, username):
+    """Deactivate a member the way an operator would, from outside the server process (no close message)."""
+    manage(SERVER_ENV[url], "shell", "-c",
+               f"from accounts.models import User; User.objects.filter(username={username!r}).update(is_active=False)")
+
+
+def test_a_member_holds_at_most_ten_sockets(server):
+    password, url = server
+    member = SignedIn(url, SHADOWS_FOR_CAP, password)
+    with ExitStack() as sockets:
+        for _ in range(10):
+            sockets.enter_context(member.listen())
+        with pytest.raises(InvalidStatus):
+            with member.listen():
+                pass
+    time.sleep(0.5)
+    with member.listen():
+        pass  # a closed socket frees its place
