@@ -12,8 +12,6 @@ import secrets
 
 from bson import ObjectId
 from django.db import migrations
-from django.db.models import Value
-from django.db.models.functions import Concat, Substr
 
 NIKI = "niki"
 SEPARATOR = "/"
@@ -36,10 +34,11 @@ def rekey_niki(apps, schema_editor):
         for field in model._meta.concrete_fields:
             if field.is_relation and field.related_model is User:
                 model._base_manager.filter(**{field.attname: old_id}).update(**{field.attname: new_id})
-    old_prefix = f"{SEPARATOR}{old_id}{SEPARATOR}"
-    User.objects.filter(chain__startswith=old_prefix).exclude(id=new_id).update(
-        chain=Concat(Value(f"{SEPARATOR}{new_id}{SEPARATOR}"), Substr("chain", len(old_prefix) + 1))
-    )
+    # Every chain starts with Niki's id: one update per member, as accounts.services.move_member re-roots.
+    old_prefix, new_prefix = f"{SEPARATOR}{old_id}{SEPARATOR}", f"{SEPARATOR}{new_id}{SEPARATOR}"
+    rows = User.objects.filter(chain__startswith=old_prefix).exclude(id=new_id).values_list("id", "chain")
+    for member_id, chain in list(rows):
+        User.objects.filter(id=member_id).update(chain=new_prefix + chain[len(old_prefix) :])
     AuditEntry = apps.get_model("nyx", "AuditEntry")
     AuditEntry.objects.filter(target_id=old_id).update(target_id=new_id)
     User.objects.filter(id=old_id).delete()
