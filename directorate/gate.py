@@ -16,10 +16,11 @@ from django.conf import settings
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from django.core.exceptions import SuspiciousOperation
 from django.http import Http404
+from django.templatetags.static import static
 
 TOO_LARGE_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Too large · Directorate of Order</title>
-<link rel="stylesheet" href="/{static}css/directorate.css"></head>
+<link rel="stylesheet" href="{stylesheet}"></head>
 <body><main id="main"><section class="panel panel-error" role="alert"><h1>Request too large</h1>
 <p>{detail}</p><p><a href="/">Back to the dashboard</a></p></section></main></body></html>
 """
@@ -58,7 +59,7 @@ async def answer_too_large(scope, send, limit):
         body = json.dumps({"detail": detail, "code": "too_large", "errors": {}}).encode()
         content_type = b"application/json"
     else:
-        body = TOO_LARGE_PAGE.format(static=settings.STATIC_URL, detail=detail).encode()
+        body = TOO_LARGE_PAGE.format(stylesheet=static("css/directorate.css"), detail=detail).encode()
         content_type = b"text/html; charset=utf-8"
     await send(
         {
@@ -68,6 +69,9 @@ async def answer_too_large(scope, send, limit):
                 (b"content-type", content_type),
                 (b"content-length", str(len(body)).encode()),
                 (b"cache-control", b"no-store"),
+                (b"x-content-type-options", b"nosniff"),
+                (b"x-frame-options", b"DENY"),
+                (b"content-security-policy", b"default-src 'self'; frame-ancestors 'none'"),
                 (b"connection", b"close"),
             ],
         }
