@@ -26,7 +26,6 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts.models import User
-
 from directorate.events import CLOSE_MESSAGE_TYPE, EVENT_MESSAGE_TYPE, session_tag, user_group
 
 logger = logging.getLogger(__name__)

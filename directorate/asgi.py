@@ -15,6 +15,7 @@ try:
     from channels.auth import AuthMiddlewareStack
     from channels.routing import ProtocolTypeRouter, URLRouter
     from channels.security.websocket import AllowedHostsOriginValidator
+
     from directorate.gate import RequestBodyLimit, StaticFiles
     from directorate.routing import websocket_urlpatterns
 except ConfigError as error:

@@ -127,7 +127,7 @@ HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 
 
 def parse_header(env, name):
-    """An HTTP header name such as X-Forwarded-Proto, as Django reads it from `request.META` (HTTP_X_FORWARDED_PROTO)."""
+    """An HTTP header name such as X-Forwarded-Proto, as Django reads it from `request.META` (HTTP_X_...)."""
     raw = env.get(name, "").strip()
     if not raw:
         return ""

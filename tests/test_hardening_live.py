@@ -7,19 +7,18 @@ fixture's finalizer whatever happens.
 
 import socket
 import threading
-from contextlib import ExitStack
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from urllib.parse import urlsplit
 
 import pytest
 import requests
-
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from accounts.demo import ASSETS, MARSHALS
-from tests.test_live_multiprocess import SignedIn
 from tests.browser.conftest import manage, server_environment, start_daphne, stop
+from tests.test_live_multiprocess import SignedIn
 
 HTTP_TIMEOUT = 60  # seconds, for each request (40 bcrypt checks at once on a loaded machine)
 GUESSES = 40
