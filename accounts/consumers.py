@@ -4,7 +4,7 @@ Each connection joins its member's own group; services publish to that group aft
 commit (`directorate.events`). The consumer only relays: it turns each event into the
 HTML fragments htmx's WebSocket extension swaps into the page, and decides nothing.
 
-A socket lives no longer than what signed it in (docs/rules.md section 13):
+A socket lives no longer than what signed it in (docs/rules.md section 14):
 - sign-out and deactivation send a close message to the member's group (`directorate.events.close_sockets`),
   which closes the sockets of that session (sign-out) or all of them (deactivation) at once, in any process;
 - the session's expiry closes the socket when it comes, even if nothing is relayed;

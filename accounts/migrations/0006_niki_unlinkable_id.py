@@ -1,4 +1,4 @@
-"""Give the Controller an id unrelated to any visible id (docs/rules.md section 13).
+"""Give the Controller an id unrelated to any visible id (docs/rules.md section 14).
 
 Installations bootstrapped before this made Niki and Nyx one after the other in one process, so Niki's
 ObjectId was Nyx's (public) with the counter one lower. This re-keys Niki with twelve random bytes and
