@@ -16,7 +16,7 @@ import pytest
 import requests
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from accounts.demo import ASSETS, MARSHALS
+from desk.demo import ASSETS, MARSHALS
 from tests.browser.conftest import manage, server_environment, start_daphne, stop
 from tests.test_live_multiprocess import SignedIn
 
