@@ -15,7 +15,7 @@ from accounts.policy import is_niki
 from accounts.presentation import RANK_LABELS, shown_name
 from accounts.ranks import HUMAN_RANKS, Rank, level
 from accounts.selectors import direct_reports_of, person_for
-from accounts.services import broadcast, move_member
+from accounts.services import broadcast, move_member, notify
 from directorate.db import atomic, now
 from directorate.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from economy import services as economy
@@ -323,4 +323,11 @@ def override_move(*, actor, user_id, rank=None, reports_to_id=None):
             approved_by=actor,
         )
         move_member(person, rank=new_rank, superior=superior)
+        # The member hears it from the Directorate, as every act of Niki's reads to others.
+        if new_rank != person.rank:
+            verb = "promoted" if level(new_rank) > level(person.rank) else "demoted"
+            message = f"{shown_name(actor)} {verb} you to {RANK_LABELS[new_rank]}; you report to {shown_name(superior)}."
+        else:
+            message = f"{shown_name(actor)} moved you: you now report to {shown_name(superior)}."
+        notify(recipients=[person], message=message)
     return change

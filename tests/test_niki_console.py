@@ -134,6 +134,8 @@ def test_promote_with_a_new_superior(niki, org):
     asset.refresh_from_db()
     assert (asset.rank, asset.reports_to_id) == (Rank.MARSHAL, org["executor_2"].id)
     assert RankChange.objects.get(user=asset).approved_by_id == org["niki"].id
+    note = Notification.objects.get(user_id=asset.id)
+    assert note.message == "The Directorate promoted you to Marshal; you report to Executor Member 2."
 
 
 def test_demote_keeping_the_superior(niki, org):
@@ -151,6 +153,9 @@ def test_move_under_another_superior_takes_the_subtree_along(niki, org):
     shadow.refresh_from_db()
     asset = User.objects.get(id=org["asset"].id)
     assert shadow.reports_to_id == org["marshal_2"].id and asset.chain.startswith(shadow.chain)
+    assert Notification.objects.get(user_id=shadow.id).message == (
+        "The Directorate moved you: you now report to Marshal Member 4."
+    )
 
 
 def test_broadcast_reaches_every_member_as_the_directorates(niki, org):
