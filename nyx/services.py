@@ -202,9 +202,14 @@ def _perform_niki(action, actor):
         change = override_move(
             actor=actor, user_id=action.user_id, rank=action.rank, reports_to_id=action.reports_to_id
         )
-        summary = f"Moved: {RANK_LABELS[change.from_rank]} to {RANK_LABELS[change.to_rank]}, reporting to " + (
-            f"{shown_name(change.to_superior)}."
-        )
+        superior = shown_name(change.to_superior)
+        if change.from_rank == change.to_rank:
+            summary = f"Moved: now reports to {superior}."
+        else:
+            verb = "Promoted" if level(change.to_rank) > level(change.from_rank) else "Demoted"
+            summary = (
+                f"{verb}: {RANK_LABELS[change.from_rank]} to {RANK_LABELS[change.to_rank]}, reporting to {superior}."
+            )
         return summary, "user", change.user_id, {}
     if isinstance(action, Broadcast):
         count = broadcast(actor=actor, message=action.message)

@@ -189,7 +189,7 @@ def test_promote_demote_and_move_then_back(open_as, screen):
     pick(rank, "New superior", "vance" if "Voss" in old_superior or "Reyes" in old_superior else "sato",
          "Marshal")
     rank.get_by_role("button", name="Change rank").click()
-    expect(niki.locator(".messages")).to_contain_text("Moved: Asset to Shadow, reporting to Marshal")
+    expect(niki.locator(".messages")).to_contain_text("Promoted: Asset to Shadow, reporting to Marshal")
     member = open_as(promoted)
     expect(member.locator(".identity")).to_contain_text("Shadow")
     member.goto("/inbox/")
@@ -203,7 +203,7 @@ def test_promote_demote_and_move_then_back(open_as, screen):
     rank.get_by_label("New rank").select_option("asset")
     pick(rank, "New superior", old_superior.split()[-1], old_superior)
     rank.get_by_role("button", name="Change rank").click()
-    expect(niki.locator(".messages")).to_contain_text(f"Moved: Shadow to Asset, reporting to {old_superior}.")
+    expect(niki.locator(".messages")).to_contain_text(f"Demoted: Shadow to Asset, reporting to {old_superior}.")
     member.goto("/inbox/")
     expect(member.locator("main")).to_contain_text("The Directorate demoted you to Asset")
 
@@ -214,7 +214,7 @@ def test_promote_demote_and_move_then_back(open_as, screen):
     other = "Teo Holt" if "Holt" not in home else "Lena Reyes"
     pick(move, "New superior", other.split()[1], f"Shadow {other}")
     move.get_by_role("button", name="Move").click()
-    expect(niki.locator(".messages")).to_contain_text(f"reporting to Shadow {other}.")
+    expect(niki.locator(".messages")).to_have_text(f"Moved: now reports to Shadow {other}.")
     mover = open_as(moved)
     expect(mover.locator(".identity")).to_contain_text(f"Shadow {other}")
     mover.goto("/inbox/")
@@ -224,7 +224,7 @@ def test_promote_demote_and_move_then_back(open_as, screen):
     pick(move, "Member", moved_name.split()[1], moved_name)
     pick(move, "New superior", home.split()[-1], home.strip())
     move.get_by_role("button", name="Move").click()
-    expect(niki.locator(".messages")).to_contain_text(f"reporting to {home.strip()}.")
+    expect(niki.locator(".messages")).to_have_text(f"Moved: now reports to {home.strip()}.")
     screenshot(niki, f"niki-console{SCREENS[screen]['suffix']}")
 
 
