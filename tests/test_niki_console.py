@@ -310,3 +310,20 @@ def test_niki_s_own_pages_read_naturally(niki, org):
     assert 'href="/niki/"' in dashboard  # the console is in Niki's main navigation
     profile = niki.get("/profile/").content.decode()
     assert "Reports to</dt><dd>The Directorate" not in profile
+
+
+@pytest.mark.parametrize("viewer", ["marshal", "executor", "nyx"])
+def test_others_see_no_override_panel_and_no_controller_link(client, org, viewer):
+    ticket = submitted(org["asset"], credits="1", pay="3.00")
+    client.force_login(org[viewer])
+    page = client.get(f"/tickets/{ticket.id}/").content.decode()
+    assert 'id="niki-override"' not in page and "Override and approve" not in page
+    assert ">Controller<" not in client.get("/").content.decode()
+
+
+def test_the_console_stylesheet_says_nothing_of_niki(client):
+    from django.contrib.staticfiles import finders
+
+    for name in ("nyx/controls.css", "nyx/nyx.css"):
+        with open(finders.find(name), encoding="utf-8") as stylesheet:
+            assert "niki" not in stylesheet.read().lower(), name

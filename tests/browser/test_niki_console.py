@@ -71,7 +71,7 @@ def open_as(new_context, console_log, demo_password, screen):
 
 
 def form(page, heading):
-    return page.locator("section.niki-form", has=page.get_by_role("heading", name=heading, exact=True))
+    return page.locator("section.console-form", has=page.get_by_role("heading", name=heading, exact=True))
 
 
 def pick(section, legend, query, option):
