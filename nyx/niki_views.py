@@ -76,9 +76,7 @@ def niki_home(request):
         outcome = services.Outcome(False, "The command is not valid JSON.", status=400)
     else:
         outcome = services.niki_command(actor=request.user, payload=payload)
-    return _console(
-        request, outcome=outcome, command_text=command_text, status=200 if outcome.done else outcome.status
-    )
+    return _console(request, outcome=outcome, command_text=command_text, status=200 if outcome.done else outcome.status)
 
 
 def niki_act(request, name):
@@ -150,8 +148,9 @@ def niki_pick(request, kind):
 
 def _picker_fields():
     names = {"member"}  # the audit log's filter
-    for name, form in console_forms().items():
-        names |= {form[field].html_name for field in form.fields if isinstance(form.fields[field].widget, forms.HiddenInput)}
+    for form in console_forms().values():
+        pickers = [name for name, field in form.fields.items() if isinstance(field.widget, forms.HiddenInput)]
+        names |= {form[name].html_name for name in pickers}
     return names
 
 
@@ -198,8 +197,19 @@ def niki_audit(request):
     return render(request, "nyx/niki_audit.html", context)
 
 
-AUDIT_CSV_HEADER = ["time (UTC)", "who", "what", "outcome", "member", "ticket id", "ticket title", "credits", "pay",
-                    "reason", "result"]
+AUDIT_CSV_HEADER = [
+    "time (UTC)",
+    "who",
+    "what",
+    "outcome",
+    "member",
+    "ticket id",
+    "ticket title",
+    "credits",
+    "pay",
+    "reason",
+    "result",
+]
 
 
 def niki_audit_csv(request):

@@ -53,8 +53,6 @@ def hidden_traces():
     return lambda text: pattern.sub(DIRECTORATE, text or "")
 
 
-
-
 # Niki's console: pickers and the audit log ------------------------------------------------------------------
 
 PICK_LIMIT = 8
@@ -156,8 +154,12 @@ def audit_rows(entries):
                 "credits": "" if credits is None else credits,
                 "pay": "" if pay is None else pay,
                 "reason": (
-                    command.get("reason") or command.get("reasoning") or command.get("message")
-                    or command.get("topic") or command.get("note") or ""
+                    command.get("reason")
+                    or command.get("reasoning")
+                    or command.get("message")
+                    or command.get("topic")
+                    or command.get("note")
+                    or ""
                 ),
                 "result": detail.get("reason", ""),
                 "refused": entry.outcome == AuditEntry.Result.REFUSED,

@@ -172,7 +172,8 @@ def _request_directives(actor, action, command):
     done = sum(record.outcome == NyxAction.Result.DONE for record in records)
     summary = f"Nyx issued {done} directive{'s' if done != 1 else ''}; {len(records) - done} refused."
     result = AuditEntry.Result.DONE if done else AuditEntry.Result.REFUSED
-    _audit(actor, action.action, detail={"command": command, "outcome": result.value, "reason": summary}, outcome=result)
+    detail = {"command": command, "outcome": result.value, "reason": summary}
+    _audit(actor, action.action, detail=detail, outcome=result)
     return Outcome(bool(done), summary, status=200 if done else 409)
 
 
@@ -331,7 +332,9 @@ def override_move(*, actor, user_id, rank=None, reports_to_id=None):
         # The member hears it from the Directorate, as every act of Niki's reads to others.
         if new_rank != person.rank:
             verb = "promoted" if level(new_rank) > level(person.rank) else "demoted"
-            message = f"{shown_name(actor)} {verb} you to {RANK_LABELS[new_rank]}; you report to {shown_name(superior)}."
+            message = (
+                f"{shown_name(actor)} {verb} you to {RANK_LABELS[new_rank]}; you report to {shown_name(superior)}."
+            )
         else:
             message = f"{shown_name(actor)} moved you: you now report to {shown_name(superior)}."
         notify(recipients=[person], message=message)

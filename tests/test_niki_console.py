@@ -61,8 +61,16 @@ def without_audit(state):
 def test_override_from_the_console_closes_and_pays_and_is_audited(niki, org):
     ticket = submitted(org["shadow"], credits="150", pay="9.00")
 
-    response = act(niki, "override", {"override-ticket": ticket.id, "override-credits": "120",
-                                      "override-pay": "", "override-reason": "Exemplary watch."})
+    response = act(
+        niki,
+        "override",
+        {
+            "override-ticket": ticket.id,
+            "override-credits": "120",
+            "override-pay": "",
+            "override-reason": "Exemplary watch.",
+        },
+    )
 
     assert response.status_code == 302 and response["Location"] == "/niki/#override"
     ticket.refresh_from_db()
@@ -95,8 +103,11 @@ def test_a_refused_override_on_the_ticket_page_says_why_there(niki, org):
     ticket = submitted(org["asset"], credits="1", pay="3.00")
     before = without_audit(database_state())
 
-    response = act(niki, "override", {"back": "ticket", "override-ticket": ticket.id, "override-credits": "lots",
-                                      "override-reason": "Fine."})
+    response = act(
+        niki,
+        "override",
+        {"back": "ticket", "override-ticket": ticket.id, "override-credits": "lots", "override-reason": "Fine."},
+    )
 
     assert response.status_code == 400
     body = response.content.decode()
@@ -114,8 +125,11 @@ def test_adjust_a_member_picked_by_search(niki, org):
     by_name = niki.get("/niki/pick/people", {"field": "adjust-member", "q": "asset.thr"}).content.decode()
     assert asset.id in by_name and org["asset"].id not in by_name
 
-    response = act(niki, "adjust", {"adjust-member": asset.id, "adjust-credits": "-4", "adjust-pay": "2.50",
-                                    "adjust-reason": "Correction."})
+    response = act(
+        niki,
+        "adjust",
+        {"adjust-member": asset.id, "adjust-credits": "-4", "adjust-pay": "2.50", "adjust-reason": "Correction."},
+    )
 
     assert response.status_code == 302
     asset.refresh_from_db()
@@ -128,8 +142,9 @@ def test_adjust_a_member_picked_by_search(niki, org):
 
 def test_promote_with_a_new_superior(niki, org):
     asset = org["asset"]
-    response = act(niki, "rank", {"rank-member": asset.id, "rank-rank": "marshal",
-                                  "rank-superior": org["executor_2"].id})
+    response = act(
+        niki, "rank", {"rank-member": asset.id, "rank-rank": "marshal", "rank-superior": org["executor_2"].id}
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     asset.refresh_from_db()
     assert (asset.rank, asset.reports_to_id) == (Rank.MARSHAL, org["executor_2"].id)
@@ -187,16 +202,31 @@ def test_ask_nyx_for_directives(niki, org, settings):
     [
         ("rank", lambda o: {"rank-member": o["nyx"].id, "rank-rank": "executor"}, 403, "keep their places"),
         ("rank", lambda o: {"rank-member": o["executor"].id, "rank-rank": "niki"}, 400, "nobody is made Nyx or"),
-        ("rank", lambda o: {"rank-member": o["shadow"].id, "rank-rank": "executor"}, 400,
-         "superior must hold a higher rank"),
-        ("move", lambda o: {"move-member": o["marshal"].id, "move-superior": o["marshal"].id}, 400,
-         "Nobody reports to themselves"),
-        ("move", lambda o: {"move-member": o["marshal"].id, "move-superior": o["asset"].id}, 400,
-         "nobody reports to someone below them"),
-        ("adjust", lambda o: {"adjust-member": o["asset"].id, "adjust-pay": "-1.00", "adjust-reason": "x"}, 400,
-         "below zero"),
-        ("adjust", lambda o: {"adjust-member": o["asset"].id, "adjust-credits": "3"}, 400,
-         "Give a reason"),
+        (
+            "rank",
+            lambda o: {"rank-member": o["shadow"].id, "rank-rank": "executor"},
+            400,
+            "superior must hold a higher rank",
+        ),
+        (
+            "move",
+            lambda o: {"move-member": o["marshal"].id, "move-superior": o["marshal"].id},
+            400,
+            "Nobody reports to themselves",
+        ),
+        (
+            "move",
+            lambda o: {"move-member": o["marshal"].id, "move-superior": o["asset"].id},
+            400,
+            "nobody reports to someone below them",
+        ),
+        (
+            "adjust",
+            lambda o: {"adjust-member": o["asset"].id, "adjust-pay": "-1.00", "adjust-reason": "x"},
+            400,
+            "below zero",
+        ),
+        ("adjust", lambda o: {"adjust-member": o["asset"].id, "adjust-credits": "3"}, 400, "Give a reason"),
         ("adjust", lambda o: {"adjust-credits": "3", "adjust-reason": "x"}, 400, "Choose the member"),
         ("broadcast", lambda o: {"broadcast-message": "x" * 501}, 400, "at most 500"),
     ],
@@ -224,12 +254,20 @@ def test_niki_is_not_among_the_people_to_pick(niki, org):
 
 
 def test_the_json_route_keeps_its_shape_for_the_new_commands(niki, org):
-    response = niki.post("/niki/command", json.dumps({"action": "broadcast", "message": "Attention."}),
-                         content_type="application/json", headers={"X-CSRFToken": niki.token})
+    response = niki.post(
+        "/niki/command",
+        json.dumps({"action": "broadcast", "message": "Attention."}),
+        content_type="application/json",
+        headers={"X-CSRFToken": niki.token},
+    )
     assert response.status_code == 200
     assert response.json() == {"outcome": "done", "reason": response.json()["reason"], "ticket_id": None}
-    refused = niki.post("/niki/command", json.dumps({"action": "broadcast", "message": ""}),
-                        content_type="application/json", headers={"X-CSRFToken": niki.token})
+    refused = niki.post(
+        "/niki/command",
+        json.dumps({"action": "broadcast", "message": ""}),
+        content_type="application/json",
+        headers={"X-CSRFToken": niki.token},
+    )
     assert refused.status_code == 400 and refused.json()["outcome"] == "refused"
 
 
@@ -281,8 +319,11 @@ def test_the_audit_log_filters(niki, org, logged):
 
 def test_the_audit_log_pages(niki, org):
     for number in range(55):
-        act(niki, "adjust", {"adjust-member": org["asset"].id, "adjust-credits": "1",
-                             "adjust-reason": f"Merit {number}."})
+        act(
+            niki,
+            "adjust",
+            {"adjust-member": org["asset"].id, "adjust-credits": "1", "adjust-reason": f"Merit {number}."},
+        )
     first = niki.get("/niki/audit/").content.decode()
     assert "Page 1 of 2" in first and "Merit 54." in first and "Merit 4." not in first
     second = niki.get("/niki/audit/", {"page": 2}).content.decode()

@@ -6,9 +6,8 @@ Each renders nothing at all for anyone but Niki.
 from django import template
 
 from accounts.policy import is_niki
-
-from nyx.niki_forms import OverrideForm
 from directorate.errors import NotFound
+from nyx.niki_forms import OverrideForm
 from nyx.selectors import niki_person, niki_tickets
 from tickets.models import Ticket
 

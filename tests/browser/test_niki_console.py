@@ -27,10 +27,18 @@ SCREENS = {
 NIKI_WORD = re.compile(r"(?<![A-Za-z0-9_-])(niki|7360)(?![A-Za-z0-9_-])", re.IGNORECASE)
 # Members no other browser test uses, one set per screen so the two runs do not meet.
 CAST = {
-    "desktop": {"filer": ("asset.voss", "Asset Nell Voss"), "paid": ("asset.moss", "Evan Moss"),
-                "moved": ("asset.crane", "Ivo Crane"), "promoted": ("asset.ferro", "Kit Ferro")},
-    "phone": {"filer": ("asset.pike", "Asset Bo Pike"), "paid": ("asset.stone", "Cy Stone"),
-              "moved": ("asset.grey", "Dag Grey"), "promoted": ("asset.ash", "Uma Ash")},
+    "desktop": {
+        "filer": ("asset.voss", "Asset Nell Voss"),
+        "paid": ("asset.moss", "Evan Moss"),
+        "moved": ("asset.crane", "Ivo Crane"),
+        "promoted": ("asset.ferro", "Kit Ferro"),
+    },
+    "phone": {
+        "filer": ("asset.pike", "Asset Bo Pike"),
+        "paid": ("asset.stone", "Cy Stone"),
+        "moved": ("asset.grey", "Dag Grey"),
+        "promoted": ("asset.ash", "Uma Ash"),
+    },
 }
 
 
@@ -100,8 +108,9 @@ def test_override_from_the_ticket_page(open_as, screen):
     cast = CAST[screen]
     title = f"Border watch {secrets.token_hex(3)}"
     member = open_as(cast["filer"][0])
-    ticket_url = file_and_submit(member, title, assignee=f"{cast['filer'][1]} ({cast['filer'][0]})",
-                                 credits="2", pay="40.00")  # abnormal: it would climb past the marshal
+    ticket_url = file_and_submit(
+        member, title, assignee=f"{cast['filer'][1]} ({cast['filer'][0]})", credits="2", pay="40.00"
+    )  # abnormal: it would climb past the marshal
 
     niki = open_as("niki")
     expect(niki.get_by_role("heading", level=1)).to_have_text("Niki")
@@ -186,8 +195,7 @@ def test_promote_demote_and_move_then_back(open_as, screen):
     superior_text = picker.get_by_role("radio", name=re.compile(re.escape(promoted_name))).locator("..").inner_text()
     old_superior = re.search(r"reports to (.+)$", superior_text).group(1).strip()
     rank.get_by_label("New rank").select_option("shadow")
-    pick(rank, "New superior", "vance" if "Voss" in old_superior or "Reyes" in old_superior else "sato",
-         "Marshal")
+    pick(rank, "New superior", "vance" if "Voss" in old_superior or "Reyes" in old_superior else "sato", "Marshal")
     rank.get_by_role("button", name="Change rank").click()
     expect(niki.locator(".messages")).to_contain_text("Promoted: Asset to Shadow, reporting to Marshal")
     member = open_as(promoted)
@@ -248,8 +256,11 @@ def test_refusals_say_why_and_change_nothing(open_as, screen):
     options = form(niki, "Promote or demote").get_by_label("New rank").locator("option").all_inner_texts()
     assert options == ["Asset", "Shadow", "Marshal", "Executor"]
     token = niki.locator("section#rank input[name=csrfmiddlewaretoken]").input_value()
-    forced = niki.request.post("/niki/act/rank", form={"csrfmiddlewaretoken": token, "rank-member": "x",
-                                                       "rank-rank": "niki"}, headers={"Referer": niki.url})
+    forced = niki.request.post(
+        "/niki/act/rank",
+        form={"csrfmiddlewaretoken": token, "rank-member": "x", "rank-rank": "niki"},
+        headers={"Referer": niki.url},
+    )
     assert forced.status == 400 and "nobody is made Nyx or the Controller" in forced.text()
 
     # Moving under oneself.
