@@ -117,6 +117,19 @@ def test_a_refused_override_on_the_ticket_page_says_why_there(niki, org):
     assert AuditEntry.objects.get().outcome == "refused"
 
 
+def test_an_override_of_a_ticket_closed_meanwhile_is_refused_on_its_page(niki, org):
+    ticket = submitted(org["asset"], credits="1", pay="3.00")
+    services.approve_reward(actor=org["marshal"], ticket_id=ticket.id, credits="1", pay="3.00")
+
+    response = act(niki, "override", {"back": "ticket", "override-ticket": ticket.id, "override-reason": "Late."})
+
+    assert response.status_code == 409
+    panel = re.search(r'<section class="panel override-panel".*?</section>', response.content.decode(), re.S).group(0)
+    assert "Refused" in panel and "This ticket is closed and read-only." in panel
+    assert "Closed tickets stay read-only, overrides included." in panel
+    assert Transaction.objects.filter(related_ticket_id=ticket.id).count() == 2  # the marshal's approval only
+
+
 def test_adjust_a_member_picked_by_search(niki, org):
     asset = org["asset_3"]
     found = niki.get("/niki/pick/people", {"field": "adjust-member", "q": str(asset.service_number)})
