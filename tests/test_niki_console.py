@@ -311,6 +311,7 @@ def test_the_audit_log_names_people_and_tickets_and_marks_refusals(niki, org, lo
     assert "Override approval" in page and "Adjustment" in page and "Rank or superior" in page
     assert page.count('class="warning">Refused') == 1
     assert "Counted." in page and "Merit." in page
+    assert "<td class=\"col-optional\">Niki</td>" in page  # who: the true actor, for Niki's eyes only
     assert not re.search(r">\s*[0-9a-f]{24}\s*<", page), "no bare ids shown"
 
 

@@ -24,6 +24,7 @@ SCREENS = {
     "desktop": {"viewport": {"width": 1280, "height": 900}, "suffix": ""},
     "phone": {"viewport": {"width": 390, "height": 844}, "suffix": "-phone", "is_mobile": True, "has_touch": True},
 }
+OVERFLOW = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
 NIKI_WORD = re.compile(r"(?<![A-Za-z0-9_-])(niki|7360)(?![A-Za-z0-9_-])", re.IGNORECASE)
 # Members no other browser test uses, one set per screen so the two runs do not meet.
 CAST = {
@@ -102,6 +103,7 @@ def assert_no_niki(page):
 def console(page):
     page.get_by_role("link", name="Controller", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Controller console")
+    assert page.evaluate(OVERFLOW) <= 0, "the console scrolls sideways"
 
 
 def test_override_from_the_ticket_page(open_as, screen):
@@ -297,8 +299,7 @@ def test_refusals_say_why_and_change_nothing(open_as, screen):
         expect(rows.nth(index).locator(".warning")).to_have_text("Refused")
         expect(rows.nth(index).locator(".audit-result")).to_be_visible()
     expect(niki.locator(".audit-table")).to_contain_text("Nyx and the Controller keep their places.")
-    overflow = niki.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 0
+    assert niki.evaluate(OVERFLOW) <= 0, "the audit log scrolls sideways"
     screenshot(niki, f"niki-audit{SCREENS[screen]['suffix']}")
 
 
