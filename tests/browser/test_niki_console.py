@@ -307,7 +307,13 @@ def test_niki_s_pages_do_not_exist_for_a_member(open_as):
     member = open_as("asset.dale")
     member.goto("/no-such-page/")
     unknown = member.get_by_role("heading", level=1).text_content()
-    for path in ("/niki/", "/niki/audit/", "/niki/audit.csv", "/niki/pick/people?field=adjust-member&q=a"):
+    for path in (
+        "/niki/",
+        "/niki/audit/",
+        "/niki/audit.csv",
+        "/niki/act/override",
+        "/niki/pick/people?field=adjust-member&q=a",
+    ):
         response = member.goto(path)
         assert response.status == 404, path
         expect(member.get_by_role("heading", level=1)).to_have_text(unknown)
