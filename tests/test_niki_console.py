@@ -311,7 +311,7 @@ def test_the_audit_log_names_people_and_tickets_and_marks_refusals(niki, org, lo
     assert "Override approval" in page and "Adjustment" in page and "Rank or superior" in page
     assert page.count('class="warning">Refused') == 1
     assert "Counted." in page and "Merit." in page
-    assert "<td class=\"col-optional\">Niki</td>" in page  # who: the true actor, for Niki's eyes only
+    assert '<td class="col-optional">Niki</td>' in page  # who: the true actor, for Niki's eyes only
     assert not re.search(r">\s*[0-9a-f]{24}\s*<", page), "no bare ids shown"
 
 
@@ -382,3 +382,38 @@ def test_the_console_stylesheet_says_nothing_of_niki(client):
     for name in ("nyx/controls.css", "nyx/nyx.css"):
         with open(finders.find(name), encoding="utf-8") as stylesheet:
             assert "niki" not in stylesheet.read().lower(), name
+
+
+def test_no_id_is_typed_by_hand(niki, org):
+    """Every field that names a person or a ticket is a radio button filled by search (or fixed by the page)."""
+    submitted(org["asset"], credits="1", pay="3.00")
+    page = niki.get(HOME).content.decode()
+    named = re.findall(r'<input type="(\w+)" name="[a-z]+-(?:member|superior|ticket)"', page)
+    assert named and set(named) == {"radio"}
+    searches = re.findall(r'<input type="search" id="([a-z-]+)-q" name="q" form="([a-z-]+)"', page)
+    assert {field for field, _ in searches} == {
+        "override-ticket",
+        "adjust-member",
+        "rank-member",
+        "rank-superior",
+        "move-member",
+        "move-superior",
+    }
+    assert all(owner == f"{field}-search" for field, owner in searches)  # no form: Enter sends nothing
+    assert not re.search(r'id="[a-z-]+-search"', page)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        lambda o: {"action": "hide", "user_id": o["asset"].id},
+        lambda o: {"action": "move_member", "user_id": o["asset"].id, "hidden": True},
+        lambda o: {"action": "adjust", "user_id": o["asset"].id, "credits": 1, "reason": "x", "hidden": False},
+    ],
+)
+def test_no_command_hides_or_unhides_a_member(niki, org, payload):
+    response = niki.post(
+        "/niki/command", json.dumps(payload(org)), content_type="application/json", headers={"X-CSRFToken": niki.token}
+    )
+    assert response.status_code == 400 and response.json()["outcome"] == "refused"
+    assert list(User.objects.filter(hidden=True).values_list("rank", flat=True)) == [Rank.NIKI]
