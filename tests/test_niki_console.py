@@ -364,7 +364,9 @@ def test_niki_s_own_pages_read_naturally(niki, org):
     assert "Reports to</dt><dd>The Directorate" not in dashboard
     assert 'href="/niki/"' in dashboard  # the console is in Niki's main navigation
     profile = niki.get("/profile/").content.decode()
-    assert "Reports to</dt><dd>The Directorate" not in profile
+    assert "Reports to</dt><dd>No one: the Controller</dd>" in profile
+    nyx = niki.get(f"/people/{org['nyx'].id}/").content.decode()
+    assert "Reports to</dt><dd>You</dd>" in nyx  # Nyx reports to Niki, who reads it so
 
 
 @pytest.mark.parametrize("viewer", ["marshal", "executor", "nyx"])
