@@ -15,6 +15,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.policy import is_niki
 from accounts.presentation import shown_name
@@ -92,7 +93,8 @@ def niki_act(request, name):
         if outcome.done:
             messages.success(request, outcome.reason)
             if back_to_ticket:
-                return redirect("ticket", ticket_id=form.cleaned_data["ticket"])
+                ticket_url = reverse("ticket", kwargs={"ticket_id": form.cleaned_data["ticket"]})
+                return HttpResponseClientRedirect(ticket_url) if request.htmx else redirect(ticket_url)
             return redirect(f"{reverse('niki')}#{name}")
         form.attach(outcome)
         status = outcome.status
@@ -104,15 +106,16 @@ def niki_act(request, name):
 
 
 def _ticket_page(request, form, status):
-    """The ticket page again, its override panel showing why the override was refused."""
-    from tickets.views import ticket_context
-
+    """The ticket's override panel again, showing why the override was refused: swapped into the ticket page by
+    htmx, or, without it, on a page of its own that links back to the ticket. (The ticket page itself is composed
+    above this app; the panel is this app's own part of it.)"""
     try:
         ticket = ticket_for(request.user, request.POST.get("override-ticket", ""))
     except NotFound:
         raise Http404("No such ticket.") from None
-    context = ticket_context(request.user, ticket) | {"niki_override_form": form}
-    return render(request, "tickets/detail.html", context, status=status)
+    context = {"ticket": ticket, "niki_override_form": form}
+    template = "nyx/ticket_override.html" if request.htmx else "nyx/niki_override_refused.html"
+    return render(request, template, context, status=status)
 
 
 def niki_pick(request, kind):

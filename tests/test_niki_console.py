@@ -117,6 +117,26 @@ def test_a_refused_override_on_the_ticket_page_says_why_there(niki, org):
     assert AuditEntry.objects.get().outcome == "refused"
 
 
+def test_the_ticket_page_panel_answers_htmx_in_place(niki, org):
+    ticket = submitted(org["asset"], credits="1", pay="3.00")
+    htmx = {"headers": {"HX-Request": "true"}}
+
+    refused = act(
+        niki,
+        "override",
+        {"back": "ticket", "override-ticket": ticket.id, "override-pay": "x", "override-reason": "Fine."},
+        **htmx,
+    )
+    assert refused.status_code == 400
+    body = refused.content.decode()
+    assert body.lstrip().startswith('<section class="panel override-panel" id="niki-override"')  # the panel alone
+    assert "Refused" in body and "<html" not in body
+
+    done = act(niki, "override", {"back": "ticket", "override-ticket": ticket.id, "override-reason": "Fine."}, **htmx)
+    assert done.status_code == 200 and done["HX-Redirect"] == f"/tickets/{ticket.id}/"
+    assert Ticket.objects.get(id=ticket.id).status == Ticket.Status.CLOSED
+
+
 def test_an_override_of_a_ticket_closed_meanwhile_is_refused_on_its_page(niki, org):
     ticket = submitted(org["asset"], credits="1", pay="3.00")
     services.approve_reward(actor=org["marshal"], ticket_id=ticket.id, credits="1", pay="3.00")
