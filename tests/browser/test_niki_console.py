@@ -119,12 +119,25 @@ def test_override_from_the_ticket_page(open_as, screen):
     niki.goto(ticket_url)
     panel = niki.locator("#niki-override")
     expect(panel.get_by_role("heading", name="Override")).to_be_visible()
+    # A refusal is shown in the panel, in place; the ticket stays as it was.
+    panel.get_by_label("Pay (¤)").fill("lots")
+    panel.get_by_label("Reason").fill("Held the border alone.")
+    panel.get_by_role("button", name="Override and approve").click()
+    expect(niki.locator("#niki-override .form-errors")).to_contain_text("Refused")
+    expect(niki.locator("#niki-override .form-errors")).to_contain_text("Nothing was changed.")
+    expect(niki.locator(".ticket-meta .status")).to_have_text("Awaiting review")
+
+    panel = niki.locator("#niki-override")
     panel.get_by_label("Credits").fill("5")
+    panel.get_by_label("Pay (¤)").fill("")
     panel.get_by_label("Reason").fill("Held the border alone.")
     screenshot(niki, f"niki-override{SCREENS[screen]['suffix']}")
     panel.get_by_role("button", name="Override and approve").click()
-    expect(niki.locator(".messages")).to_contain_text("Approved past review: 5 credits and ¤40.00.")
+    # The page reloads with the ticket closed (its live redraw may take the flash message first).
     expect(niki.locator(".ticket-meta .status")).to_have_text("Closed")
+    expect(niki.locator(".log")).to_contain_text("Approved by The Directorate")
+    expect(niki.locator(".log")).to_contain_text("5 cr · ¤40.00")
+    expect(niki.locator("#niki-override")).to_contain_text("Closed tickets stay read-only")
 
     # The member's open page follows: closed, approved by the Directorate.
     expect(member.locator(".ticket-meta .status")).to_have_text("Closed")
