@@ -1,0 +1,275 @@
+"""A local MongoDB wire-protocol server for the MongoDB test tier, and the bridges it needs.
+
+The server is `mongoeco` (requirements-dev.txt): an in-memory engine behind a listener that speaks
+MongoDB's wire protocol, so the real `pymongo` client, and through it `django-mongodb-backend`,
+talk to it over a socket exactly as they talk to `mongod`. mongoeco presents itself as a standalone
+server; its sessions and transactions work (a conflict is detected when a transaction commits).
+
+A few gaps of mongoeco 4.11.0 are bridged here, inside the server process and nowhere else; the
+application never bends to them. Each bridge restores one behaviour real MongoDB (7.0 and later) has:
+
+1. `buildinfo`: pymongo's `server_info()` (the backend's version check) sends the command in lower
+   case; MongoDB's command names are case-insensitive for it, mongoeco knows only `buildInfo`.
+2. Indexes on one key that differ by their `partialFilterExpression` (a pair of
+   `UniqueConstraint(condition=...)` on one field, or one beside the plain index of a foreign key):
+   MongoDB accepts them as distinct indexes, mongoeco refuses the second as a conflicting definition.
+3. The aggregation expression `$not` (the backend emits it for `exclude()`, `~Q`, `isnull=False`
+   and `count()`): missing in mongoeco.
+4. `$dateTrunc` with `unit: "week"` and `startOfWeek`: mongoeco ignores `startOfWeek` and always
+   starts weeks on Sunday; MongoDB honours it ("mon" for our analytics).
+
+Run one by hand, e.g. for `MONGO_URI=... make run`:
+    .venv/bin/python -m tests.mongo_wire --port 27017
+The MongoDB tier runs the suite against a fresh one: `.venv/bin/python -m tests.mongo_wire --pytest ARGS`
+(what `make test-mongo` does); the server is stopped when the run ends, whatever its outcome.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import datetime
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+START_TIMEOUT = 60  # seconds; the first import of mongoeco is slow on a loaded machine
+READY = "mongo-wire ready"
+
+
+# --- The bridges (run inside the server process only) ---------------------------------------------
+
+
+def _bridge_lowercase_buildinfo(body):
+    """Bridge 1: `buildinfo` is `buildInfo`, as on MongoDB."""
+    if body and next(iter(body)) == "buildinfo":
+        return {"buildInfo": body["buildinfo"], **{key: value for key, value in body.items() if key != "buildinfo"}}
+    return body
+
+
+def _bridge_not(document, spec, variables, dialect, context):
+    """Bridge 3: `{$not: [expression]}` (or `{$not: expression}`) is true when the expression is false,
+    null, 0 or missing."""
+    args = context.require_expression_args("$not", spec if isinstance(spec, list) else [spec], 1, 1)
+    value = context.evaluate_expression(document, args[0], variables)
+    return not dialect.policy.expression_truthy(value)
+
+
+_WEEKDAYS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("monday", "mon"),
+            ("tuesday", "tue"),
+            ("wednesday", "wed"),
+            ("thursday", "thu"),
+            ("friday", "fri"),
+            ("saturday", "sat"),
+            ("sunday", "sun"),
+        )
+    )
+    for name in names
+}
+
+
+def _bridge_date_trunc(builtin):
+    """Bridge 4: `$dateTrunc` by week honours `startOfWeek` (UTC dates, binSize 1, as we use it)."""
+
+    def handler(document, spec, variables, dialect, context):
+        if isinstance(spec, dict) and spec.get("unit") == "week" and "startOfWeek" in spec:
+            start_of_week = context.evaluate_expression(document, spec["startOfWeek"], variables)
+            first_day = _WEEKDAYS[str(start_of_week).lower()]
+            if spec.get("binSize", 1) == 1 and spec.get("timezone") in (None, "UTC", "GMT"):
+                moment = context.evaluate_expression(document, spec["date"], variables)
+                if moment is None or moment is context.missing_sentinel:
+                    return None
+                day = datetime.datetime(moment.year, moment.month, moment.day, tzinfo=moment.tzinfo)
+                return day - datetime.timedelta(days=(day.weekday() - first_day) % 7)
+        return builtin(document, spec, variables, dialect, context)
+
+    return handler
+
+
+def _install_bridges():
+    from mongoeco.core.aggregation import register_aggregation_expression_operator
+
+    register_aggregation_expression_operator("$not", _bridge_not)
+    register_aggregation_expression_operator("$dateTrunc", _bridge_date_trunc(_evaluate_builtin("$dateTrunc")))
+
+
+def _evaluate_builtin(operator):
+    """mongoeco's own evaluation of `operator`, for a bridge that handles only part of its forms."""
+    from mongoeco.core.aggregation import extensions, runtime
+
+    def builtin(document, spec, variables, dialect, context):
+        # A registered handler wins over mongoeco's own evaluation: set ours aside meanwhile.
+        handler = extensions._expression_handlers.pop(operator)
+        try:
+            return runtime.evaluate_expression(document, {operator: spec}, variables, dialect=dialect)
+        finally:
+            extensions._expression_handlers[operator] = handler
+
+    return builtin
+
+
+def _engine_class():
+    from mongoeco._types.indexes import normalize_index_keys
+    from mongoeco.engines.memory import MemoryEngine
+    from mongoeco.engines.virtual_indexes import normalize_partial_filter_expression
+
+    class BridgedMemoryEngine(MemoryEngine):
+        async def create_index(self, db_name, coll_name, keys, *, partial_filter_expression=None, context=None, **kw):
+            """Bridge 2: indexes on one key with different partial filters (or one without) are distinct indexes.
+
+            mongoeco compares a new index with every index on the same key; the ones that differ only
+            by a partial filter are set aside while it does, then put back in their place.
+            """
+            key = normalize_index_keys(keys)
+            wanted = normalize_partial_filter_expression(partial_filter_expression)
+            indexes = self._indexes_view(context).get(db_name, {}).get(coll_name, [])
+            aside = [
+                (position, index)
+                for position, index in enumerate(indexes)
+                if index["key"] == key
+                and index.get("partial_filter_expression") != wanted
+                and index["name"] != kw.get("name")
+            ]
+            for _position, index in reversed(aside):
+                indexes.remove(index)
+            try:
+                return await super().create_index(
+                    db_name, coll_name, keys, partial_filter_expression=partial_filter_expression, context=context, **kw
+                )
+            finally:
+                for position, index in aside:
+                    indexes.insert(position, index)
+
+    return BridgedMemoryEngine
+
+
+def _server_class():
+    from mongoeco.wire.proxy import AsyncMongoEcoProxyServer
+
+    class BridgedServer(AsyncMongoEcoProxyServer):
+        def _decode_wire_context(self, header, payload, connection, state):
+            original = self._executor._build_request_context
+
+            def build(body, **kwargs):
+                return original(_bridge_lowercase_buildinfo(body), **kwargs)
+
+            self._executor._build_request_context = build
+            try:
+                return super()._decode_wire_context(header, payload, connection, state)
+            finally:
+                self._executor._build_request_context = original
+
+    return BridgedServer
+
+
+async def serve(port):
+    _install_bridges()
+    server = _server_class()(engine=_engine_class()(), host="127.0.0.1", port=port)
+    address = await server.start()
+    print(f"{READY} mongodb://{address.host}:{address.port}/", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    await server.close()
+
+
+# --- Starting one from a test run ------------------------------------------------------------------
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(log_path=None):
+    """Start a wire server on a free port in its own process; yield its URI; always stop it."""
+    last_output = ""
+    for _attempt in range(3):  # another process may take the free port before the server binds it
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.mongo_wire", "--port", str(port)],
+            cwd=PROJECT_DIR,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + START_TIMEOUT
+            line = ""
+            while time.monotonic() < deadline:
+                line = process.stdout.readline()
+                if not line or line.startswith(READY):
+                    break
+                last_output += line
+            if line.startswith(READY):
+                uri = line.split()[-1]
+                with _drain(process, log_path):
+                    yield uri
+                return
+        finally:
+            _stop(process)
+    raise RuntimeError(f"The MongoDB wire server did not start:\n{last_output}")
+
+
+@contextlib.contextmanager
+def _drain(process, log_path):
+    """Keep reading the server's output (to a log file, if given), so a full pipe never blocks it."""
+    import threading
+
+    def copy():
+        sink = open(log_path, "a") if log_path else None  # noqa: SIM115 - closed below
+        try:
+            for line in process.stdout:
+                if sink:
+                    sink.write(line)
+                    sink.flush()
+        finally:
+            if sink:
+                sink.close()
+
+    thread = threading.Thread(target=copy, daemon=True)
+    thread.start()
+    yield
+
+
+def _stop(process):
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def run_pytest(args):
+    """The MongoDB tier: the suite on a fresh wire server, which is stopped whatever the outcome."""
+    with running_server() as uri:
+        env = {**os.environ, "MONGO_URI": uri + "directorate", "MONGO_WIRE_SERVER": "mongoeco"}
+        return subprocess.call([sys.executable, "-m", "pytest", *args], cwd=PROJECT_DIR, env=env)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=27017)
+    parser.add_argument("--pytest", nargs=argparse.REMAINDER, help="run pytest with these arguments against one")
+    options = parser.parse_args()
+    if options.pytest is not None:
+        sys.exit(run_pytest(options.pytest))
+    asyncio.run(serve(options.port))
+
+
+if __name__ == "__main__":
+    main()
