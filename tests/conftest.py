@@ -7,9 +7,14 @@ from django.test import override_settings
 from accounts.models import User
 from accounts.ranks import Rank
 from accounts.services import bootstrap_directorate, enlist
+from tests import mongo_cleanup
 from tests.invariants import assert_ledger_invariant, assert_unread_counts
 
 PASSWORD = "correct-horse-battery-staple"
+
+
+def pytest_configure(config):
+    mongo_cleanup.install()  # on MongoDB only
 
 
 @pytest.fixture(scope="session")
