@@ -15,7 +15,7 @@ from accounts.policy import Action, may_at_all
 from accounts.presentation import shown_name
 from accounts.ranks import Rank
 from accounts.selectors import in_subtree, login_lockout_seconds, normalise_login_name, subordinates_of
-from directorate.db import atomic, new_object_id, now, unlinkable_object_id
+from directorate.db import atomic, new_object_id, now, retry_on_write_conflict, unlinkable_object_id
 from directorate.errors import Conflict, Forbidden, Invalid, NotFound, Throttled
 from directorate.events import close_sockets, publish
 from directorate.text import refuse_bidi_controls
@@ -24,6 +24,7 @@ SERVICE_NUMBER_RANGE = (10000, 99999)  # five digits; Niki alone holds a four-di
 BROADCAST_MAX = 500
 
 
+@retry_on_write_conflict
 def enlist(
     *,
     username,
@@ -223,6 +224,7 @@ def notify(*, recipients, message, ticket=None):
     return notifications
 
 
+@retry_on_write_conflict
 def broadcast(*, actor, message):
     """A command to everyone in the actor's subtree (executor and up), delivered as notifications."""
     message = (message or "").strip()
@@ -261,6 +263,7 @@ def move_member(person, *, rank, superior):
             User.objects.filter(id=member_id).update(chain=new_chain + chain[len(old_chain) :])
 
 
+@retry_on_write_conflict
 def mark_read(*, actor, notification_id):
     """Mark one of the actor's own notifications read. Anyone else's is "not found"."""
     mine = Notification.objects.filter(id=str(notification_id), user_id=actor.id)
@@ -271,6 +274,7 @@ def mark_read(*, actor, notification_id):
         _count_as_read(actor, newly_read)
 
 
+@retry_on_write_conflict
 def mark_all_read(*, actor):
     """Mark all the actor's notifications read; returns how many were unread."""
     with atomic():
@@ -293,6 +297,7 @@ def _count_as_read(member, newly_read):
 # Tokens of the JSON API (accounts/tokens.py) ------------------------------------------------------------------
 
 
+@retry_on_write_conflict
 def start_token_family(*, user):
     """A fresh pair of tokens for a member who just signed in: a new family and its first refresh token."""
     moment = now()
@@ -303,6 +308,7 @@ def start_token_family(*, user):
     return _token_pair(user_id=user.id, family=family, refresh=refresh, moment=moment)
 
 
+@retry_on_write_conflict
 def rotate_refresh_token(*, token):
     """Spend a refresh token for a new pair in the same family.
 
@@ -323,6 +329,7 @@ def rotate_refresh_token(*, token):
     return _token_pair(user_id=stored.user_id, family=stored.family, refresh=refresh, moment=moment)
 
 
+@retry_on_write_conflict
 def revoke_token_family(*, family):
     """End a session of the JSON API: every token of the family is refused from now on, and its live sockets
     close."""

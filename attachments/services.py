@@ -3,7 +3,8 @@
 Who may attach is who may comment (tickets.services.commentable_ticket): anyone who sees the ticket,
 until it closes. A file is judged by its content before anything is written (attachments/content.py);
 its row, the ticket's change and the notifications are one atomic unit, and the bytes are stored
-last in that unit, so a refused or failed attachment leaves neither a row nor a file.
+last in that unit and removed again if the unit fails (at its commit too), so a refused or failed
+attachment leaves neither a row nor a file.
 """
 
 from django.conf import settings
@@ -13,7 +14,7 @@ from accounts.presentation import shown_name
 from attachments.content import inspect_upload
 from attachments.models import Attachment
 from attachments.storage import attachment_storage
-from directorate.db import atomic, new_object_id
+from directorate.db import atomic, new_object_id, on_rollback, retry_on_write_conflict
 from directorate.errors import Conflict, Forbidden, Invalid, NotFound
 from tickets.models import Comment
 from tickets.services import add_comment, commentable_ticket, record_addition
@@ -21,6 +22,7 @@ from tickets.services import add_comment, commentable_ticket, record_addition
 MAX_PER_TICKET = 20
 
 
+@retry_on_write_conflict
 def attach_to_ticket(*, actor, ticket_id, upload):
     """Attach `upload` (a Django File) to a ticket `actor` sees and may comment on."""
     inspected = _inspect(upload)
@@ -34,6 +36,7 @@ def attach_to_ticket(*, actor, ticket_id, upload):
     return attachment
 
 
+@retry_on_write_conflict
 def attach_to_comment(*, actor, comment_id, upload):
     """Attach `upload` to a comment of `actor`'s own, on a ticket still open to comments."""
     inspected = _inspect(upload)
@@ -53,6 +56,7 @@ def attach_to_comment(*, actor, comment_id, upload):
     return attachment
 
 
+@retry_on_write_conflict
 def comment_with_attachment(*, actor, ticket_id, body_md, upload=None):
     """A comment with an optional file, as one unit: a refused file adds no comment. Returns both."""
     if upload is None:
@@ -101,6 +105,8 @@ def _new_attachment(ticket, *, actor, inspected, comment=None):
 def _store(attachment, upload):
     upload.seek(0)
     stored = attachment_storage().save(attachment.storage_name, upload)
+    # The bytes are not in the database's unit: should the unit fail, at its commit too, they go with it.
+    on_rollback(lambda: attachment_storage().delete(stored))
     if stored != attachment.storage_name:
         attachment_storage().delete(stored)
         raise Conflict("The file could not be stored; try again.")

@@ -19,7 +19,8 @@ class GridFSStorage(Storage):
 
     The database is the pymongo `Database` that django-mongodb-backend's connection holds (the same object
     its schema editor and introspection use), so GridFS shares the backend's client, pool and settings.
-    Writes happen outside the database transaction, like a file written to disk.
+    Writes happen outside the database transaction, like a file written to disk; the attachment services
+    remove a file again when the unit that stored it fails (directorate.db.on_rollback).
     """
 
     def __init__(self, collection="attachment_files", using="default"):

@@ -1,13 +1,19 @@
 """Database helpers shared by every app, portable between SQLite and MongoDB."""
 
+import functools
+import logging
+import random
 import secrets
-from contextlib import contextmanager
+import time
+from contextlib import suppress
 
 from bson import ObjectId
 from django.db import DatabaseError, IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from directorate.errors import Conflict
+
+logger = logging.getLogger(__name__)
 
 
 def new_object_id():
@@ -36,35 +42,28 @@ def is_mongodb():
 def atomic():
     """One atomic unit on either database.
 
-    MongoDB needs the backend's own transaction API (and a replica set);
-    everything else uses Django's.
+    MongoDB needs the backend's own transaction API (and a transaction-capable server);
+    everything else uses Django's. Either way:
+    - a unit that fails, in its body or when it commits, runs its `on_rollback` callbacks (files
+      written during the unit are removed again);
+    - an error raised when the outermost unit commits is a Conflict (409), never a raw driver error;
+    - on MongoDB, a write conflict (a lost write race) is a `TransientConflict`, which
+      `@retry_on_write_conflict` answers by running the whole service again.
     """
-    if is_mongodb():
-        return _mongodb_atomic()
-    return transaction.atomic()
+    return _Unit()
 
 
 # MongoDB's error code for a write conflict between transactions.
 WRITE_CONFLICT = 112
+# How often, and for how long at most, a service that lost a write race runs again (like the drivers'
+# `with_transaction`, which retries a unit labelled TransientTransactionError for up to 120 s; our units
+# are small, so a few attempts within a few seconds are plenty).
+RETRY_ATTEMPTS = 8
+RETRY_SECONDS = 5.0
 
 
-@contextmanager
-def _mongodb_atomic():
-    """The backend's atomic unit, with a lost write race refused as a Conflict.
-
-    Where SQL makes a second conditional update wait and then match nothing (the count
-    the services check), MongoDB fails the second transaction at once with a write
-    conflict. Both mean "someone else changed this meanwhile", and both get the same answer.
-    """
-    from django_mongodb_backend.transaction import atomic as mongo_atomic
-
-    try:
-        with mongo_atomic():
-            yield
-    except DatabaseError as error:
-        if isinstance(error, IntegrityError) or not is_write_conflict(error.__cause__):
-            raise
-        raise Conflict("This changed meanwhile; reload it and try again.") from error
+class TransientConflict(Conflict):
+    """A write conflict between transactions: safe to run the unit again from its start."""
 
 
 def is_write_conflict(error):
@@ -73,6 +72,126 @@ def is_write_conflict(error):
     return isinstance(error, PyMongoError) and (
         error.has_error_label("TransientTransactionError") or getattr(error, "code", None) == WRITE_CONFLICT
     )
+
+
+def _units():
+    """The stack of our open units on this thread's connection (rollback callbacks of each)."""
+    try:
+        return connection._directorate_units
+    except AttributeError:
+        connection._directorate_units = []
+        return connection._directorate_units
+
+
+class _Unit:
+    def __enter__(self):
+        self.database = _mongodb_unit() if is_mongodb() else transaction.atomic()
+        self.database.__enter__()
+        self.rollback_callbacks = []
+        _units().append(self)
+        return self
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        units = _units()
+        units.pop()
+        outermost = not units
+        if exc_type is not None:
+            self._fail()
+            if self.database.__exit__(exc_type, exc_value, traceback):
+                return True
+            if is_mongodb() and _is_conflict_from_driver(exc_value):
+                raise TransientConflict("This changed meanwhile; reload it and try again.") from exc_value
+            return False
+        try:
+            self.database.__exit__(None, None, None)
+        except Exception as error:
+            self._fail()
+            if not outermost:
+                raise
+            if is_mongodb() and _is_conflict_from_driver(error):
+                raise TransientConflict("This changed meanwhile; reload it and try again.") from error
+            from pymongo.errors import PyMongoError
+
+            if isinstance(error, (DatabaseError, PyMongoError)) and not isinstance(error, IntegrityError):
+                raise Conflict("This could not be saved just now; reload it and try again.") from error
+            raise
+        if not outermost:
+            units[-1].rollback_callbacks.extend(self.rollback_callbacks)
+        return False
+
+    def _fail(self):
+        callbacks, self.rollback_callbacks = self.rollback_callbacks, []
+        for callback in reversed(callbacks):
+            try:
+                callback()
+            except Exception:
+                logger.exception("A rollback callback failed")
+
+
+def _is_conflict_from_driver(error):
+    if isinstance(error, TransientConflict):
+        return False  # already answered by an inner unit
+    if isinstance(error, DatabaseError) and not isinstance(error, IntegrityError):
+        return is_write_conflict(error.__cause__)
+    return is_write_conflict(error)
+
+
+class _mongodb_unit:
+    """The backend's atomic unit, cleaned up when its commit fails.
+
+    The backend commits in `atomic()`'s exit and only expects Django's errors there, but the driver's
+    commit raises its own: the session and the callbacks waiting for the commit would stay behind.
+    """
+
+    def __enter__(self):
+        from django_mongodb_backend.transaction import atomic as mongo_atomic
+
+        self.unit = mongo_atomic()
+        self.unit.__enter__()
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        from pymongo.errors import PyMongoError
+
+        try:
+            return self.unit.__exit__(exc_type, exc_value, traceback)
+        except PyMongoError:
+            connection.run_on_commit = []
+            session, connection.session = connection.session, None
+            if session is not None:
+                with suppress(PyMongoError):
+                    session.abort_transaction()
+                session.end_session()
+            raise
+
+
+def retry_on_write_conflict(service):
+    """Run `service` again when its unit lost a write race (a TransientConflict), as MongoDB's drivers do
+    for a transaction labelled TransientTransactionError: bounded by RETRY_ATTEMPTS and RETRY_SECONDS,
+    and only where no unit is open around the call (inside one, the outer caller's unit is what must run
+    again). The last conflict is the caller's 409."""
+
+    @functools.wraps(service)
+    def run(*args, **kwargs):
+        if _units():
+            return service(*args, **kwargs)
+        deadline = time.monotonic() + RETRY_SECONDS
+        for attempt in range(1, RETRY_ATTEMPTS + 1):
+            try:
+                return service(*args, **kwargs)
+            except TransientConflict:
+                if attempt == RETRY_ATTEMPTS or time.monotonic() >= deadline:
+                    raise
+                time.sleep(random.uniform(0, 0.005 * 2**attempt))
+
+    return run
+
+
+def on_rollback(callback):
+    """Run `callback` if the innermost open unit fails (in its body or at its commit); outside a unit,
+    never. For what the database cannot undo, such as a file written during the unit."""
+    units = _units()
+    if units:
+        units[-1].rollback_callbacks.append(callback)
 
 
 def on_commit(callback, *, robust=False):

@@ -10,7 +10,7 @@ from accounts.presentation import shown_name
 from accounts.ranks import Rank
 from accounts.selectors import person_for
 from accounts.services import notify
-from directorate.db import atomic, now
+from directorate.db import atomic, now, retry_on_write_conflict
 from directorate.errors import Conflict, Forbidden, Invalid
 from directorate.events import publish
 from directorate.text import refuse_bidi_controls
@@ -65,6 +65,7 @@ def pay_ticket_reward(*, ticket, credits, pay, approved_by):
     return entries
 
 
+@retry_on_write_conflict
 def adjust(*, actor, user_id, credits=0, pay=0, reason):
     """A manual correction of a subordinate's credits and/or balance (`manual_adj`), with a reason."""
     credits = parse_credits(credits, allow_negative=True)
@@ -146,6 +147,7 @@ def run_due_payroll(moment=None):
     return run_payroll(period=period.name, moment=moment)
 
 
+@retry_on_write_conflict
 def _settle_member(member_id, *, period, authority):
     """One member's salary and decay for `period`, from their rank and credits as they are now."""
     hours = settings.PAYROLL_HOURS_PER_PERIOD

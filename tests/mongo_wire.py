@@ -17,6 +17,10 @@ application never bends to them. Each bridge restores one behaviour real MongoDB
    and `count()`): missing in mongoeco.
 4. `$dateTrunc` with `unit: "week"` and `startOfWeek`: mongoeco ignores `startOfWeek` and always
    starts weeks on Sunday; MongoDB honours it ("mon" for our analytics).
+5. A write conflict between transactions is reported as MongoDB reports one: code 112 `WriteConflict`,
+   labelled `TransientTransactionError` (what drivers and our services retry on). mongoeco finds
+   conflicts only at commit, and across the whole database rather than per document (stricter than
+   MongoDB, so a retry is needed more often, never less), and reports them without code or label.
 
 Run one by hand, e.g. for `MONGO_URI=... make run`:
     .venv/bin/python -m tests.mongo_wire --port 27017
@@ -121,7 +125,24 @@ def _engine_class():
     from mongoeco.engines.memory import MemoryEngine
     from mongoeco.engines.virtual_indexes import normalize_partial_filter_expression
 
+    from mongoeco.errors import OperationFailure
+
     class BridgedMemoryEngine(MemoryEngine):
+        def _commit_session_transaction(self, session):
+            """Bridge 5: a write conflict found at commit is MongoDB's WriteConflict, a transient error."""
+            try:
+                return super()._commit_session_transaction(session)
+            except OperationFailure as error:
+                if error.code is not None or "Write conflict" not in str(error):
+                    raise
+                raise OperationFailure(
+                    "WriteConflict error: this operation conflicted with another operation. "
+                    "Please retry your operation or multi-document transaction.",
+                    code=112,
+                    details={"codeName": "WriteConflict"},
+                    error_labels=("TransientTransactionError",),
+                ) from error
+
         async def create_index(self, db_name, coll_name, keys, *, partial_filter_expression=None, context=None, **kw):
             """Bridge 2: indexes on one key with different partial filters (or one without) are distinct indexes.
 

@@ -25,7 +25,7 @@ from accounts.presentation import shown_name
 from accounts.ranks import HUMAN_RANKS, Rank, level, rank_above
 from accounts.selectors import person_for
 from accounts.services import move_member, notify
-from directorate.db import atomic, now
+from directorate.db import atomic, now, retry_on_write_conflict
 from directorate.errors import Conflict, Forbidden, Invalid
 from directorate.events import publish
 from directorate.text import BIDI_MESSAGE, has_bidi_controls, refuse_bidi_controls
@@ -43,6 +43,7 @@ NOTE_MAX = 500
 Status = Ticket.Status
 
 
+@retry_on_write_conflict
 def create_ticket(
     *,
     actor,
@@ -109,6 +110,7 @@ def create_ticket(
     return ticket
 
 
+@retry_on_write_conflict
 def start_work(*, actor, ticket_id):
     """The assignee takes up an open ticket."""
     ticket = ticket_for(actor, ticket_id)
@@ -119,6 +121,7 @@ def start_work(*, actor, ticket_id):
     return ticket
 
 
+@retry_on_write_conflict
 def add_comment(*, actor, ticket_id, body_md):
     """Add to a ticket's thread. Closed tickets are read-only."""
     body_md = _comment_text(body_md, field="body_md", missing="A comment cannot be empty.")
@@ -149,6 +152,7 @@ def record_addition(ticket, *, actor, message=None):
         )
 
 
+@retry_on_write_conflict
 def add_watcher(*, actor, ticket_id, user_id):
     """Anyone who sees a ticket may watch it; its author, assignee and reviewer may add people they can see."""
     ticket = ticket_for(actor, ticket_id)
@@ -166,6 +170,7 @@ def add_watcher(*, actor, ticket_id, user_id):
     return person
 
 
+@retry_on_write_conflict
 def remove_watcher(*, actor, ticket_id, user_id):
     ticket = ticket_for(actor, ticket_id)
     _refuse_if_closed(ticket)
@@ -176,6 +181,7 @@ def remove_watcher(*, actor, ticket_id, user_id):
         TicketWatcher.objects.filter(ticket_id=ticket.id, user_id=person.id).delete()
 
 
+@retry_on_write_conflict
 def submit_for_review(*, actor, ticket_id, reward_credits=None, reward_pay=None, hours_worked=None):
     """The assignee submits finished work with a reward proposal; the review goes to the right superior.
 
@@ -214,6 +220,7 @@ def submit_for_review(*, actor, ticket_id, reward_credits=None, reward_pay=None,
     return ticket
 
 
+@retry_on_write_conflict
 def approve_reward(*, actor, ticket_id, credits, pay, note=""):
     """The current reviewer approves the reward, as proposed or adjusted.
 
@@ -261,6 +268,7 @@ def approve_reward(*, actor, ticket_id, credits, pay, note=""):
     return ticket
 
 
+@retry_on_write_conflict
 def escalate(*, actor, ticket_id, note=""):
     """The current reviewer passes the decision up, by choice, to the next superior who may take it."""
     note = _note(note)
@@ -284,6 +292,7 @@ def escalate(*, actor, ticket_id, note=""):
     return ticket
 
 
+@retry_on_write_conflict
 def send_back(*, actor, ticket_id, comment):
     """The current reviewer returns the work to the assignee, saying why."""
     comment = _comment_text(comment, field="comment", missing="Say what needs rework.")
@@ -301,6 +310,7 @@ def send_back(*, actor, ticket_id, comment):
     return ticket
 
 
+@retry_on_write_conflict
 def close_without_reward(*, actor, ticket_id, note=""):
     """Close a ticket whose assignee earns no reward (Nyx and Niki answer requests this way)."""
     note = _note(note)
@@ -320,6 +330,7 @@ def close_without_reward(*, actor, ticket_id, note=""):
     return ticket
 
 
+@retry_on_write_conflict
 def approve_promotion(*, actor, ticket_id, note=""):
     """Raise the subject of a promotion request one rank, never to or above the approver's own rank."""
     note = _note(note)
