@@ -21,13 +21,13 @@ from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
-from django.db import transaction
 from django.test import Client, override_settings
 
 from accounts import services as accounts_services
 from accounts.consumers import UNAUTHENTICATED
 from accounts.models import User
 from directorate.asgi import application
+from directorate.db import atomic
 from directorate.errors import Conflict, Forbidden, Invalid
 from directorate.events import user_group
 from economy import services as economy
@@ -393,7 +393,8 @@ def test_a_refused_service_sends_nothing(org, refusal):
 
 def test_events_of_a_unit_that_rolls_back_are_never_sent(org):
     """A caller's own atomic unit around a successful service (as Nyx's executor runs several actions): when
-    the unit rolls back, so do the service's events."""
+    the unit rolls back, so do the service's events. The unit is the project's own (directorate.db.atomic),
+    which is a transaction on MongoDB too; Django's transaction.atomic() does nothing there."""
     asset, reviewer = org["asset"], org["marshal"]
     ticket = submitted(org["shadow"], asset)
     everyone = list(User.objects.all())
@@ -402,7 +403,7 @@ def test_events_of_a_unit_that_rolls_back_are_never_sent(org):
         pass
 
     def approve_then_abandon():
-        with transaction.atomic():
+        with atomic():
             services.approve_reward(actor=reviewer, ticket_id=ticket.id, credits=7, pay="12.50")
             raise Abandoned
 
