@@ -24,8 +24,9 @@ application never bends to them. Each bridge restores one behaviour real MongoDB
 
 Run one by hand, e.g. for `MONGO_URI=... make run`:
     .venv/bin/python -m tests.mongo_wire --port 27017
-The MongoDB tier runs the suite against a fresh one: `.venv/bin/python -m tests.mongo_wire --pytest ARGS`
-(what `make test-mongo` does); the server is stopped when the run ends, whatever its outcome.
+The MongoDB tier runs the suite against fresh ones, one per pytest-xdist worker:
+    .venv/bin/python -m tests.mongo_wire --workers 2 --pytest ARGS
+(what `make test-mongo` does); the servers are stopped when the run ends, whatever its outcome.
 """
 
 import argparse
@@ -124,7 +125,6 @@ def _engine_class():
     from mongoeco._types.indexes import normalize_index_keys
     from mongoeco.engines.memory import MemoryEngine
     from mongoeco.engines.virtual_indexes import normalize_partial_filter_expression
-
     from mongoeco.errors import OperationFailure
 
     class BridgedMemoryEngine(MemoryEngine):
@@ -275,20 +275,54 @@ def _stop(process):
             process.wait(timeout=10)
 
 
-def run_pytest(args):
-    """The MongoDB tier: the suite on a fresh wire server, which is stopped whatever the outcome."""
-    with running_server() as uri:
-        env = {**os.environ, "MONGO_URI": uri + "directorate", "MONGO_WIRE_SERVER": "mongoeco"}
-        return subprocess.call([sys.executable, "-m", "pytest", *args], cwd=PROJECT_DIR, env=env)
+def run_pytest(args, workers=1):
+    """The MongoDB tier: the suite on fresh wire servers, one per pytest-xdist worker, all stopped
+    whatever the outcome (also when this process is told to stop)."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    with contextlib.ExitStack() as servers:
+        uris = [servers.enter_context(running_server()) for _worker in range(workers)]
+        env = {
+            **os.environ,
+            "MONGO_URI": uris[0] + DATABASE,
+            SERVERS: " ".join(uris),
+            "MONGO_WIRE_SERVER": "mongoeco",
+        }
+        sharding = ["-n", str(workers), "-p", "tests.mongo_wire"] if workers > 1 else []
+        process = subprocess.Popen([sys.executable, "-m", "pytest", *sharding, *args], cwd=PROJECT_DIR, env=env)
+        try:
+            return process.wait()
+        finally:
+            _stop(process)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+DATABASE = "directorate"
+SERVERS = "MONGO_WIRE_SERVERS"
+
+
+def _use_this_workers_server():
+    """In a pytest-xdist worker, loaded with `-p tests.mongo_wire`: point MONGO_URI at the worker's own server
+    before pytest-django reads the settings (each worker's test database is on a server of its own)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    uris = os.environ.get(SERVERS, "").split()
+    if worker.startswith("gw") and uris:
+        os.environ["MONGO_URI"] = uris[int(worker[2:]) % len(uris)] + DATABASE
+
+
+_use_this_workers_server()
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=27017)
+    parser.add_argument("--workers", type=int, default=1, help="with --pytest: pytest-xdist workers, one server each")
     parser.add_argument("--pytest", nargs=argparse.REMAINDER, help="run pytest with these arguments against one")
     options = parser.parse_args()
     if options.pytest is not None:
-        sys.exit(run_pytest(options.pytest))
+        sys.exit(run_pytest(options.pytest, workers=options.workers))
     asyncio.run(serve(options.port))
 
 
