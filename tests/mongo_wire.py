@@ -20,7 +20,8 @@ application never bends to them. Each bridge restores one behaviour real MongoDB
 5. A write conflict between transactions is reported as MongoDB reports one: code 112 `WriteConflict`,
    labelled `TransientTransactionError` (what drivers and our services retry on). mongoeco finds
    conflicts only at commit, and across the whole database rather than per document (stricter than
-   MongoDB, so a retry is needed more often, never less), and reports them without code or label.
+   MongoDB, so a retry is needed more often, never less), and reports them without code or label; it
+   also keeps the refused transaction's writes pending where MongoDB aborts the transaction.
 
 Run one by hand, e.g. for `MONGO_URI=... make run`:
     .venv/bin/python -m tests.mongo_wire --port 27017
@@ -135,6 +136,9 @@ def _engine_class():
             except OperationFailure as error:
                 if error.code is not None or "Write conflict" not in str(error):
                     raise
+                # MongoDB aborts the transaction it refuses; mongoeco would keep its writes pending, and
+                # pymongo reuses the session id for the next transaction.
+                self._abort_session_transaction(session)
                 raise OperationFailure(
                     "WriteConflict error: this operation conflicted with another operation. "
                     "Please retry your operation or multi-document transaction.",

@@ -17,6 +17,8 @@ from attachments.models import Attachment
 from attachments.views import content_disposition
 from tests.api_support import as_member, password_hash, quick_bcrypt, sign_in
 from tests.invariants import database_state, traces_of_niki
+from tests.stored_files import stored_bytes
+from tests.stored_files import stored_files as stored
 from tests.test_live_events import call, tap
 from tickets import services as tickets
 from tickets.models import Comment
@@ -53,8 +55,8 @@ def ticket(org):
     )
 
 
-def stored_files(folder):
-    return sorted(path.name for path in folder.rglob("*") if path.is_file()) if folder.exists() else []
+def stored_files(_storage_folder):
+    return stored()
 
 
 def upload(client, ticket, name, content, **extra):
@@ -97,7 +99,7 @@ def test_allowed_types_are_attached_and_downloaded_as_verified(as_, org, ticket,
     assert attachment.sha256 == hashlib.sha256(content).hexdigest()
     assert attachment.uploader_id == org["shadow"].id and attachment.comment_id is None
     assert stored_files(storage_folder) == [attachment.storage_name]
-    assert (storage_folder / attachment.storage_name).read_bytes() == content
+    assert stored_bytes(attachment.storage_name) == content
 
     page = text(client.get(f"/tickets/{ticket.id}/"))
     assert name in page and f'href="/attachments/{attachment.id}/"' in page
@@ -176,7 +178,7 @@ def test_at_the_default_limit_large_files_pass_through_temporary_files_and_bigge
     client = as_(org["shadow"])
     big = PDF + b"0" * (4 * 1024 * 1024)  # past Django's 2.5 MB in memory: buffered in a temporary file
     assert upload(client, ticket, "big.pdf", big).status_code == 302
-    assert (storage_folder / Attachment.objects.get().storage_name).read_bytes() == big
+    assert stored_bytes(Attachment.objects.get().storage_name) == big
     response = upload(client, ticket, "huge.pdf", PDF + b"0" * (6 * 1024 * 1024))
     assert response.status_code == 400 and "attachments are at most 5.0 MB" in text(response)
     assert Attachment.objects.count() == 1 and len(stored_files(storage_folder)) == 1
