@@ -1,9 +1,17 @@
-"""The schema over mongomock: our migrations and the MongoDB contrib-app migrations, applied by migrate."""
+"""The schema on MongoDB: our migrations and the MongoDB contrib-app migrations, as migrate applied them to the
+test database. MongoDB's own layout: these run in the MongoDB tier (make test-mongo), not on SQLite."""
 
+import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.db.migrations.recorder import MigrationRecorder
-from django_mongodb_backend.fields import ObjectIdAutoField
+
+from directorate.db import is_mongodb
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(not is_mongodb(), reason="MongoDB's schema; run by the MongoDB tier (make test-mongo)"),
+]
 
 
 def test_every_model_has_its_collection():
@@ -24,6 +32,8 @@ def test_contrib_apps_use_the_mongodb_migrations():
     # Django's own later contrib migrations are not there: MIGRATION_MODULES replaced them.
     assert ("contenttypes", "0002_remove_content_type_name") not in applied
     assert ("accounts", "0002_initial") in applied
+    from django_mongodb_backend.fields import ObjectIdAutoField
+
     assert isinstance(ContentType._meta.pk, ObjectIdAutoField)
 
 
