@@ -54,8 +54,9 @@ test-sqlite: install-dev
 
 # The MongoDB tier: one wire server per worker, started and stopped by the run; tests marked replica_set
 # are reported as not run there (they need a real replica set: TEST_MONGO_URI=... make test-sqlite).
+# The browser tests are left to the SQLite tier: their servers run on SQLite in either tier.
 test-mongo: install-dev
-	$(BIN)/python -m tests.mongo_wire --workers $(MONGO_WORKERS) --pytest -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m tests.mongo_wire --workers $(MONGO_WORKERS) --pytest -p no:cacheprovider -m "not browser" $(PYTEST_ARGS)
 
 # A wire-compatible MongoDB server on MONGO_PORT, for trying the MongoDB path by hand:
 #   make mongo-server & MONGO_URI=mongodb://127.0.0.1:27017/directorate make run
