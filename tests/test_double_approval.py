@@ -20,7 +20,11 @@ from tests.invariants import assert_ledger_invariant
 from tickets import services
 from tickets.models import ApprovalStep, Ticket
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("ledger_invariant")]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("ledger_invariant"),
+    pytest.mark.replica_set,  # racing writers: on MongoDB, a replica set's write conflicts decide them
+]
 
 RACERS = 8
 Status = Ticket.Status

@@ -13,7 +13,10 @@ from economy.services import adjust, run_payroll
 from tests.invariants import assert_ledger_invariant
 from tests.test_double_approval import race, winners
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.replica_set,  # racing payroll runs: on MongoDB, a replica set's write conflicts decide them
+]
 
 RACERS = 6
 
