@@ -303,7 +303,10 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-DATABASE = "directorate"
+# The test database's name, and the client's options: the server answers one request at a time, and a bulk
+# insert of thousands of documents (mongoeco's insert_many is slow past a few hundred) can keep it busy past
+# pymongo's 20 s heartbeat timeout on a loaded machine, after which pymongo cancels every operation in flight.
+DATABASE = "directorate?connectTimeoutMS=600000"
 SERVERS = "MONGO_WIRE_SERVERS"
 
 
