@@ -63,14 +63,14 @@ def make_member(db, password_hash):
 
 @pytest.fixture(autouse=True)
 def attachments_folder(settings, tmp_path):
-    """Each test keeps attachments in a folder of its own, never in the var folder. On MongoDB they stay in
-    GridFS, in the test database, which is emptied after each test (tests/mongo_cleanup.py)."""
+    """Each test keeps attachments in a folder of its own, never in the var folder (on MongoDB too: the
+    wire-compatible test server can lose a transaction's writes when GridFS writes beside it, see
+    tests/mongo_wire.py; GridFS itself is tested in test_atomic_units.py)."""
     folder = tmp_path / "attachments"
-    if settings.DATABASES["default"]["ENGINE"] != "django_mongodb_backend":
-        settings.STORAGES = {
-            **settings.STORAGES,
-            "attachments": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": folder}},
-        }
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "attachments": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": folder}},
+    }
     return folder
 
 

@@ -23,6 +23,11 @@ application never bends to them. Each bridge restores one behaviour real MongoDB
    MongoDB, so a retry is needed more often, never less), and reports them without code or label; it
    also keeps the refused transaction's writes pending where MongoDB aborts the transaction.
 
+Not bridged, so left to a real replica set (tests marked `replica_set`, and attachments kept on disk in the
+tier): mongoeco checks conflicts between concurrent writers only at commit and not per document, and a
+transaction can lose its writes, while its commit answers ok, when another write lands in another collection
+meanwhile (GridFS writes outside the unit's transaction, as pymongo requires, hit this).
+
 Run one by hand, e.g. for `MONGO_URI=... make run`:
     .venv/bin/python -m tests.mongo_wire --port 27017
 The MongoDB tier runs the suite against fresh ones, one per pytest-xdist worker:

@@ -44,6 +44,14 @@ def directorate(directorate_shared_hash):
     return directorate_shared_hash
 
 
+@pytest.fixture
+def gridfs_on_mongodb(settings, attachments_folder):
+    """The project's own attachments storage: GridFS on MongoDB (over the backend's connection), the test's
+    folder on SQLite."""
+    if is_mongodb():
+        settings.STORAGES = {**settings.STORAGES, "attachments": {"BACKEND": "attachments.storage.GridFSStorage"}}
+
+
 @contextlib.contextmanager
 def the_next_commit_fails(*, write_conflict=False, times=1):
     """The database driver's next `times` commits raise, without committing; later ones work again.
@@ -199,7 +207,7 @@ def test_an_error_when_a_unit_commits_is_a_409_in_the_api_shape_and_writes_nothi
     assert_ledger_invariant()
 
 
-def test_a_file_stored_by_a_unit_that_fails_to_commit_is_removed_with_it(org):
+def test_a_file_stored_by_a_unit_that_fails_to_commit_is_removed_with_it(org, gridfs_on_mongodb):
     ticket = tickets.create_ticket(
         actor=org["marshal"], title="Photograph the east depot", category="Intel", sub_category="Recon Report",
         assignee_id=org["shadow"].id,
@@ -216,23 +224,19 @@ def test_a_file_stored_by_a_unit_that_fails_to_commit_is_removed_with_it(org):
     assert stored_files() == [attachment.storage_name]
 
 
-def test_attachments_are_kept_in_gridfs_on_mongodb_and_on_disk_otherwise(org):
+def test_attachments_are_kept_in_gridfs_on_mongodb_and_on_disk_otherwise(gridfs_on_mongodb):
     """On MongoDB the attachments storage is GridFS, in the project's own database and over the backend's
-    connection: a file written through the service is read back, and deleted, through the same storage."""
-    ticket = tickets.create_ticket(
-        actor=org["marshal"], title="Photograph the east depot", category="Intel", sub_category="Recon Report",
-        assignee_id=org["shadow"].id,
-    )
-    attachment = attachments.attach_to_ticket(actor=org["marshal"], ticket_id=ticket.id,
-                                              upload=ContentFile(PNG, name="depot.png"))
+    connection: a file is written, found, read back and deleted through it."""
     storage = attachment_storage()
     assert isinstance(storage, GridFSStorage) == is_mongodb()
+    name = storage.save("0123456789abcdef01234567", ContentFile(PNG))
+    assert name == "0123456789abcdef01234567"
     if is_mongodb():
         files = connections["default"].database["attachment_files.files"]
-        [document] = files.find({"_id": attachment.storage_name})
-        assert (document["filename"], document["length"]) == (attachment.storage_name, len(PNG))
-    with storage.open(attachment.storage_name) as stored:
+        [document] = files.find({"_id": name})
+        assert (document["filename"], document["length"]) == (name, len(PNG))
+    with storage.open(name) as stored:
         assert stored.read() == PNG
-    assert storage.exists(attachment.storage_name) and storage.size(attachment.storage_name) == len(PNG)
-    storage.delete(attachment.storage_name)
-    assert not storage.exists(attachment.storage_name) and stored_files() == []
+    assert storage.exists(name) and storage.size(name) == len(PNG) and stored_files() == [name]
+    storage.delete(name)
+    assert not storage.exists(name) and stored_files() == []
