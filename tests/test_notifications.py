@@ -73,6 +73,7 @@ def test_the_masthead_badge_shows_the_kept_count(as_, org):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.replica_set  # racing writers: on MongoDB, a replica set's write conflicts decide them
 def test_racing_to_mark_the_same_notifications_read_counts_each_once(org):
     notices = [notify(recipients=[org["asset"]], message=f"Notice {number}")[0] for number in range(3)]
     asset = lambda: User.objects.get(id=org["asset"].id)  # noqa: E731 - each racer reads the member itself
