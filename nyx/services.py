@@ -16,7 +16,7 @@ from accounts.presentation import RANK_LABELS, shown_name
 from accounts.ranks import HUMAN_RANKS, Rank, level
 from accounts.selectors import direct_reports_of, person_for
 from accounts.services import broadcast, move_member, notify
-from directorate.db import atomic, now
+from directorate.db import atomic, now, retry_on_write_conflict
 from directorate.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from economy import services as economy
 from nyx.actions import (
@@ -257,6 +257,7 @@ def _audit(actor, action, target_type="", target_id="", detail=None, outcome=Aud
     )
 
 
+@retry_on_write_conflict
 def override_approve(*, actor, ticket_id, credits=None, pay=None, note=""):
     """Niki closes and pays a ticket awaiting review, whoever its reviewer, past any escalation."""
     if not is_niki(actor):
@@ -281,6 +282,7 @@ def override_approve(*, actor, ticket_id, credits=None, pay=None, note=""):
         )
 
 
+@retry_on_write_conflict
 def override_move(*, actor, user_id, rank=None, reports_to_id=None):
     """Niki changes a member's rank, superior or both; the change is written to the rank record."""
     if not is_niki(actor):
