@@ -1,33 +1,48 @@
-"""Live events, sent to each recipient's channel group once the writing unit has committed.
+"""Live events, recorded and sent to each recipient's channel group once the writing unit has committed.
 
-Services name the recipients; consumers only relay what reaches their user's group.
-Amounts travel as strings so that no float ever stands in for money.
+Services name the recipients; consumers only relay what reaches their member's group. Amounts travel as
+strings so that no float ever stands in for money.
+
+Every event is first written to the live event log (`live.models.LiveEvent`), numbered in commit order, in its
+own small atomic unit after the service's unit committed. Then:
+
+- without `REDIS_URL` (the in-memory channel layer), each server process relays new rows of the log to its own
+  sockets (`live.relay`): an event written by the worker, or by another process, reaches every open page;
+- with `REDIS_URL`, the event goes through channels-redis at once, from a background sender thread, so that a
+  request that notifies a thousand members does not wait for the thousand sends.
+
+A failure to record or send is logged and never fails the write that caused it.
 """
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+import logging
 
 from directorate.db import on_commit
+
+logger = logging.getLogger(__name__)
 
 EVENT_MESSAGE_TYPE = "directorate.event"
 
 
 def user_group(user_id):
+    """The channel group of one member's sockets (browser and API): events, and closing them all."""
     return f"user.{user_id}"
 
 
 def publish(recipient_ids, event, data):
     """Send `event` with `data` to each recipient after commit; a failed send never fails the write."""
     recipients = sorted({str(recipient_id) for recipient_id in recipient_ids if recipient_id})
-    if not recipients:
+    publish_each(event, [(recipient_id, data) for recipient_id in recipients])
+
+
+def publish_each(event, items):
+    """Send `event` to several recipients after commit, each with their own data: `items` is (recipient_id, data)."""
+    items = [(str(recipient_id), data) for recipient_id, data in items if recipient_id]
+    if not items:
         return
-    message = {"type": EVENT_MESSAGE_TYPE, "event": event, "data": data}
 
-    def send():
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        for recipient_id in recipients:
-            async_to_sync(layer.group_send)(user_group(recipient_id), message)
+    def record_and_send():
+        from live import delivery
 
-    on_commit(send, robust=True)
+        delivery.record_and_send(event, items)
+
+    on_commit(record_and_send, robust=True)

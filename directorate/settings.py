@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "attachments",
     "analytics",
     "desk",
+    "live",
 ]
 
 MIDDLEWARE = [
