@@ -16,7 +16,7 @@ from accounts.ranks import Rank
 from accounts.selectors import in_subtree, normalise_login_name, subordinates_of
 from directorate.db import atomic, new_object_id, now
 from directorate.errors import Conflict, Forbidden, Invalid, NotFound
-from directorate.events import publish
+from directorate.events import publish_each
 
 SERVICE_NUMBER_RANGE = (10000, 99999)  # five digits; Niki alone holds a four-digit number
 BROADCAST_MAX = 500
@@ -151,16 +151,16 @@ def notify(*, recipients, message, ticket=None):
     User.objects.filter(id__in=[notification.user_id for notification in notifications]).update(
         unread_notifications=F("unread_notifications") + 1
     )
-    for notification in notifications:
-        publish(
-            [notification.user_id],
-            "notification",
-            {
-                "id": notification.id,
-                "message": notification.message,
-                "ticket_id": notification.ticket_id,
-            },
-        )
+    publish_each(
+        "notification",
+        [
+            (
+                notification.user_id,
+                {"id": notification.id, "message": notification.message, "ticket_id": notification.ticket_id},
+            )
+            for notification in notifications
+        ],
+    )
     return notifications
 
 

@@ -14,6 +14,7 @@ import asyncio
 import atexit
 import logging
 import threading
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError
@@ -177,3 +178,16 @@ class Sender:
 
 SENDER = Sender()
 atexit.register(SENDER.drain)
+
+
+# Retention -------------------------------------------------------------------------------------------------
+
+RETENTION = timedelta(days=7)
+
+
+def prune(*, older_than=RETENTION):
+    """Delete log rows older than `older_than` (the worker does, each tick); returns how many went.
+
+    The newest row always stays, so that numbering never restarts below a number a client has seen."""
+    newest = latest_seq()
+    return LiveEvent.objects.filter(at__lt=now() - older_than, seq__lt=newest).delete()[0]
