@@ -16,7 +16,7 @@ from accounts.ranks import Rank
 from accounts.selectors import in_subtree, normalise_login_name, subordinates_of
 from directorate.db import atomic, new_object_id, now
 from directorate.errors import Conflict, Forbidden, Invalid, NotFound
-from directorate.events import publish_each
+from directorate.events import publish, publish_each
 
 SERVICE_NUMBER_RANGE = (10000, 99999)  # five digits; Niki alone holds a four-digit number
 BROADCAST_MAX = 500
@@ -194,6 +194,9 @@ def move_member(person, *, rank, superior):
     )
     if moved != 1:
         raise Conflict(f"{shown_name(person)} changed meanwhile; reload and try again.")
+    if rank != person.rank:
+        # Their open pages redraw the wallet's rank icon and name and the Standing box.
+        publish([person.id], "rank_changed", {"user_id": person.id, "rank": str(rank), "previous_rank": person.rank})
     if new_chain != old_chain:
         for member_id, chain in (
             User.objects.filter(in_subtree(old_chain)).exclude(id=person.id).values_list("id", "chain")
