@@ -24,6 +24,7 @@ import platform
 import resource
 import secrets
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -405,6 +406,7 @@ def main():
     parser.add_argument("--approvals", type=int, default=200)
     parser.add_argument("--sockets", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3, help="broadcast rounds")
+    parser.add_argument("--profile", action="store_true", help="run daphne under cProfile and print where its time went")
     parser.add_argument("--seed", metavar="OUT", help=argparse.SUPPRESS)  # internal: the seeding subprocess
     args = parser.parse_args()
     if args.seed:
@@ -434,8 +436,10 @@ def main():
             port = free_port()
             base_url = f"http://127.0.0.1:{port}"
             with open(Path(folder) / "daphne.log", "wb") as log:
+                profile = ["-m", "cProfile", "-o", str(Path(folder) / "daphne.prof")] if args.profile else []
                 daphne = subprocess.Popen(
-                    [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "directorate.asgi:application"],
+                    [PYTHON, *profile, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                     "directorate.asgi:application"],
                     cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
                 )
             wait_for(lambda: http_answers(f"{base_url}/login/"), "daphne", daphne)
@@ -452,8 +456,23 @@ def main():
                 print("daphne's log, without access lines, ends:", *lines[-200:], sep="\n", file=sys.stderr)
             raise
         finally:
+            if args.profile and daphne is not None and daphne.poll() is None:
+                daphne.send_signal(signal.SIGINT)  # daphne stops cleanly, and cProfile writes its stats
+                try:
+                    daphne.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    pass
             stop(daphne)
             stop(redis)
+            if args.profile and (Path(folder) / "daphne.prof").exists():
+                import pstats
+
+                print("\nWhere daphne's time went (own time, top 30):")
+                stats = pstats.Stats(str(Path(folder) / "daphne.prof"))
+                stats.sort_stats("tottime").print_stats(30)
+                stats.sort_stats("cumulative").print_stats(60)
+                if os.environ.get("PROFILE_CALLERS"):
+                    stats.print_callers(os.environ["PROFILE_CALLERS"])
 
     moment = datetime.now(UTC)
     result = {

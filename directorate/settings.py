@@ -110,7 +110,8 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # One process: in memory, and events of other processes come through the live event log (live/relay.py).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "live.layers.AmortisedInMemoryChannelLayer"}}
 
 # Accounts and passwords
 AUTH_USER_MODEL = "accounts.User"
