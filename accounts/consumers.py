@@ -7,6 +7,7 @@ HTML fragments htmx's WebSocket extension swaps into the page, and decides nothi
 
 import asyncio
 import json
+from collections import deque
 import logging
 import time
 
@@ -75,6 +76,7 @@ class LiveUpdatesConsumer(AsyncWebsocketConsumer):
 
 AUTH_DEADLINE = 5  # seconds an API socket has, once open, to send its token
 CATCH_UP_LIMIT = 1000  # events sent at most in answer to one "since"
+RECENT_IDS = 2 * CATCH_UP_LIMIT  # ids of the latest events sent, remembered so that none is sent twice
 
 
 class ApiEventsConsumer(LiveUpdatesConsumer):
@@ -92,6 +94,8 @@ class ApiEventsConsumer(LiveUpdatesConsumer):
         await ensure_relay()
         self.member_id = None
         self.last_sent = 0
+        self.recent_ids = deque(maxlen=RECENT_IDS)
+        self.sent_ids = set()
         await self.accept()
         self.timers = [asyncio.get_running_loop().call_later(AUTH_DEADLINE, self._expire, "No token was sent in time.")]
 
@@ -177,9 +181,15 @@ class ApiEventsConsumer(LiveUpdatesConsumer):
 
     async def _send_event(self, event, data, event_id, at):
         if event_id is not None:
-            if event_id <= self.last_sent:  # sent already, by a catch-up that overlapped the live events
+            # Sent already, by a catch-up that overlapped the live events? (Ids, not order: over Redis, events
+            # written by two processes may arrive in either order.)
+            if event_id in self.sent_ids:
                 return
-            self.last_sent = event_id
+            if len(self.recent_ids) == self.recent_ids.maxlen:
+                self.sent_ids.discard(self.recent_ids[0])
+            self.recent_ids.append(event_id)
+            self.sent_ids.add(event_id)
+            self.last_sent = max(self.last_sent, event_id)
         await self.send(text_data=json.dumps({"type": "event", "event": event, "event_id": event_id, "at": at, "data": data}))
 
 

@@ -243,3 +243,24 @@ def test_niki_acts_arrive_as_the_directorates(org):
     assert notifications == ["Reward approved by The Directorate: 7 credits, ¤12.50 for Observe the east depot"]
     assert "reward_granted" in {message["event"] for message in received}
     assert traces_of_niki(json.dumps(received, ensure_ascii=False), niki) == []
+
+
+def test_events_arriving_out_of_order_are_all_sent_and_a_repeat_is_not(org):
+    """Over Redis, events recorded by two processes may reach a socket in either order: each is sent once."""
+    asset = org["asset"]
+    token = access_token(asset)
+
+    def event(event_id):
+        return {"type": "directorate.event", "event": "credits_update", "event_id": event_id, "at": "2026-12-04T00:00:00",
+                "data": {"user_id": asset.id, "new_credits": event_id}, "html": ""}
+
+    async def scenario():
+        async with api_socket(token) as socket:
+            layer = get_channel_layer()
+            for event_id in (12, 11, 12, 13, 11):
+                await layer.group_send(f"user.{asset.id}", event(event_id))
+            return await events_until_quiet(socket)
+
+    received = async_to_sync(scenario)()
+
+    assert [message["event_id"] for message in received] == [12, 11, 13]
