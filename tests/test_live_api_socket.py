@@ -4,6 +4,7 @@ Real ASGI application, real services committing for real (`transaction=True`), r
 sign-in service; without Redis the events reach the socket through this process's relay of the live event log.
 """
 
+import asyncio
 import json
 import time
 from contextlib import asynccontextmanager
@@ -264,3 +265,33 @@ def test_events_arriving_out_of_order_are_all_sent_and_a_repeat_is_not(org):
     received = async_to_sync(scenario)()
 
     assert [message["event_id"] for message in received] == [12, 11, 13]
+
+
+def test_a_promotion_reaches_the_promoted_member_as_rank_changed_and_asks_pages_to_redraw(org):
+    north, vance = org["asset"], org["marshal"]
+    ticket = services.create_ticket(actor=north, assignee_id=org["shadow"].id, title="Promotion", category="Personnel",
+                                    sub_category="Promotion Request", subject_id=north.id)
+    token = access_token(north)
+    tap_channel = {}
+
+    async def scenario():
+        layer = get_channel_layer()
+        async with api_socket(token) as socket:  # the relay runs from here on
+            tap_channel["name"] = await layer.new_channel()
+            await layer.group_add(f"user.{north.id}", tap_channel["name"])
+            await call(services.approve_promotion, actor=vance, ticket_id=ticket.id, note="Earned.")
+            received = await events_until_quiet(socket)
+            sent = []
+            while True:
+                try:
+                    sent.append(await asyncio.wait_for(layer.receive(tap_channel["name"]), QUIET))
+                except TimeoutError:
+                    return received, sent
+
+    received, sent = async_to_sync(scenario)()
+
+    changes = [message["data"] for message in received if message["event"] == "rank_changed"]
+    assert changes == [{"user_id": north.id, "rank": "shadow", "previous_rank": "asset"}]
+    # The browser's fragment for it asks the page to redraw its live regions (the wallet's rank among them).
+    fragment = next(message["html"] for message in sent if message["event"] == "rank_changed")
+    assert 'id="live-refresh"' in fragment and "data-live-refresh" in fragment
