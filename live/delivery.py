@@ -14,7 +14,8 @@ import asyncio
 import atexit
 import logging
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError
@@ -64,11 +65,21 @@ def latest_seq():
     return LiveEvent.objects.aggregate(last=Max("seq"))["last"] or 0
 
 
+class Row(NamedTuple):
+    """One row of the log as the relay and the catch-up read it (no model instance: a broadcast reads thousands)."""
+
+    seq: int
+    recipient_id: str
+    event: str
+    data: dict
+    at: datetime
+
+
 def rows_after(seq, *, limit, recipient_id=None):
     events = LiveEvent.objects.filter(seq__gt=seq)
     if recipient_id is not None:
         events = events.filter(recipient_id=recipient_id)
-    return list(events.order_by("seq")[:limit])
+    return [Row(*values) for values in events.order_by("seq").values_list(*Row._fields)[:limit]]
 
 
 # Messages --------------------------------------------------------------------------------------------------
