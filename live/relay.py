@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
-from django.db import close_old_connections
+from django.db import connection
 
 from directorate.events import user_group
 from live import delivery
@@ -34,9 +34,15 @@ _relay = None
 
 
 def _read(function, *args, **kwargs):
+    """`function` on the relay's thread, which keeps its database connection between reads (it reads ten times
+    a second); a failed read closes it, so that the next read connects again."""
+
     def run():
-        close_old_connections()
-        return function(*args, **kwargs)
+        try:
+            return function(*args, **kwargs)
+        except Exception:
+            connection.close()
+            raise
 
     return sync_to_async(run, thread_sensitive=False, executor=_EXECUTOR)()
 

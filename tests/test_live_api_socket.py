@@ -77,8 +77,9 @@ async def api_socket(token, **auth):
         await socket.disconnect()
 
 
-async def events_until_quiet(socket):
-    received = []
+async def events_until_quiet(socket, at_least=0):
+    """The first `at_least` messages (each waited for up to RECEIVE_TIMEOUT), then any more until QUIET."""
+    received = [await receive_json(socket) for _ in range(at_least)]
     while not await socket.receive_nothing(timeout=QUIET):
         received.append(await receive_json(socket))
     return received
@@ -93,9 +94,9 @@ def test_a_client_receives_exactly_its_own_spec_7_events_after_an_approval_and_a
         async with api_socket(asset_token) as mine, api_socket(peer_token) as peers:
             assert mine.ready["user_id"] == asset.id
             await call(services.approve_reward, actor=marshal, ticket_id=ticket.id, credits=7, pay="12.50")
-            after_approval = await events_until_quiet(mine)
+            after_approval = await events_until_quiet(mine, at_least=4)
             await call(economy.adjust, actor=marshal, user_id=asset.id, credits=-2, pay="0", reason="Late report.")
-            after_adjustment = await events_until_quiet(mine)
+            after_adjustment = await events_until_quiet(mine, at_least=1)
             return after_approval, after_adjustment, await events_until_quiet(peers)
 
     after_approval, after_adjustment, peer_heard = async_to_sync(scenario)()
@@ -129,7 +130,7 @@ def test_a_client_that_reconnects_asks_for_what_it_missed(org):
         for ticket in (first, second):
             await call(services.approve_reward, actor=marshal, ticket_id=ticket.id, credits=7, pay="12.50")
         async with api_socket(token, since=seen) as socket:
-            return await events_until_quiet(socket)
+            return await events_until_quiet(socket, at_least=9)  # 4 events per approval, then "caught_up"
 
     missed = async_to_sync(scenario)()
 
@@ -236,7 +237,7 @@ def test_niki_acts_arrive_as_the_directorates(org):
     async def scenario():
         async with api_socket(token) as socket:
             await call(services.approve_reward, actor=niki, ticket_id=ticket.id, credits=7, pay="12.50", note="Done.")
-            return await events_until_quiet(socket)
+            return await events_until_quiet(socket, at_least=4)
 
     received = async_to_sync(scenario)()
 
@@ -260,7 +261,7 @@ def test_events_arriving_out_of_order_are_all_sent_and_a_repeat_is_not(org):
             layer = get_channel_layer()
             for event_id in (12, 11, 12, 13, 11):
                 await layer.group_send(f"user.{asset.id}", event(event_id))
-            return await events_until_quiet(socket)
+            return await events_until_quiet(socket, at_least=3)
 
     received = async_to_sync(scenario)()
 
@@ -280,7 +281,7 @@ def test_a_promotion_reaches_the_promoted_member_as_rank_changed_and_asks_pages_
             tap_channel["name"] = await layer.new_channel()
             await layer.group_add(f"user.{north.id}", tap_channel["name"])
             await call(services.approve_promotion, actor=vance, ticket_id=ticket.id, note="Earned.")
-            received = await events_until_quiet(socket)
+            received = await events_until_quiet(socket, at_least=1)
             sent = []
             while True:
                 try:
