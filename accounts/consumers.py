@@ -15,7 +15,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from directorate.events import EVENT_MESSAGE_TYPE, user_group
-from live.relay import ensure_relay
+from accounts.relay import ensure_relay
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class LiveUpdatesConsumer(AsyncWebsocketConsumer):
             await super().dispatch(message)
 
     async def directorate_event(self, message):
-        # The fragment was rendered once for every socket that receives it (live.delivery).
+        # The fragment was rendered once for every socket that receives it (accounts.live).
         if message.get("html"):
             await self.send(text_data=message["html"])
 
@@ -203,12 +203,12 @@ def _member_for_token(token):
 
 
 def _latest_event_id():
-    from live.delivery import latest_seq
+    from accounts.live import latest_seq
 
     return latest_seq()
 
 
 def _events_for(member_id, since):
-    from live.delivery import rows_after
+    from accounts.live import rows_after
 
     return rows_after(since, limit=CATCH_UP_LIMIT, recipient_id=member_id)

@@ -485,7 +485,7 @@ def main():
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
-        "layer": "channels_redis.core.RedisChannelLayer" if args.redis else "live.layers.AmortisedInMemoryChannelLayer",
+        "layer": "channels_redis.core.RedisChannelLayer" if args.redis else "directorate.layers.AmortisedInMemoryChannelLayer",
         "load_average_after": os.getloadavg(),
         "server": "one daphne process, DEBUG=0, SQLite",
         "approvals": approvals,

@@ -165,26 +165,26 @@ class BrowserListener:
 def expected_events(database, member_id, after):
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as connection:
         return [row[0] for row in connection.execute(
-            "SELECT seq FROM live_liveevent WHERE recipient_id = ? AND seq > ? ORDER BY seq", (member_id, after)
+            "SELECT seq FROM accounts_liveevent WHERE recipient_id = ? AND seq > ? ORDER BY seq", (member_id, after)
         )]
 
 
 def count_events(database, member_id, event, after):
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as connection:
         return connection.execute(
-            "SELECT COUNT(*) FROM live_liveevent WHERE recipient_id = ? AND event = ? AND seq > ?",
+            "SELECT COUNT(*) FROM accounts_liveevent WHERE recipient_id = ? AND event = ? AND seq > ?",
             (member_id, event, after),
         ).fetchone()[0]
 
 
 def event_of(database, seq):
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as connection:
-        return connection.execute("SELECT event FROM live_liveevent WHERE seq = ?", (seq,)).fetchone()[0]
+        return connection.execute("SELECT event FROM accounts_liveevent WHERE seq = ?", (seq,)).fetchone()[0]
 
 
 def latest(database):
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as connection:
-        return connection.execute("SELECT COALESCE(MAX(seq), 0) FROM live_liveevent").fetchone()[0]
+        return connection.execute("SELECT COALESCE(MAX(seq), 0) FROM accounts_liveevent").fetchone()[0]
 
 
 async def soak(servers, data, database, broadcasts, start_worker):

@@ -3,11 +3,11 @@
 Services name the recipients; consumers only relay what reaches their member's group. Amounts travel as
 strings so that no float ever stands in for money.
 
-Every event is first written to the live event log (`live.models.LiveEvent`), numbered in commit order, in its
+Every event is first written to the live event log (`accounts.models.LiveEvent`), numbered in commit order, in its
 own small atomic unit after the service's unit committed. Then:
 
 - without `REDIS_URL` (the in-memory channel layer), each server process relays new rows of the log to its own
-  sockets (`live.relay`): an event written by the worker, or by another process, reaches every open page;
+  sockets (`accounts.relay`): an event written by the worker, or by another process, reaches every open page;
 - with `REDIS_URL`, the event goes through channels-redis at once, from a background sender thread, so that a
   request that notifies a thousand members does not wait for the thousand sends.
 
@@ -15,6 +15,9 @@ A failure to record or send is logged and never fails the write that caused it.
 """
 
 import logging
+
+from django.conf import settings
+from django.utils.module_loading import import_string
 
 from directorate.db import on_commit
 
@@ -41,8 +44,8 @@ def publish_each(event, items):
         return
 
     def record_and_send():
-        from live import delivery
-
-        delivery.record_and_send(event, items)
+        # Named in settings (LIVE_EVENT_DELIVERY, `accounts.live.record_and_send`): the project package imports
+        # no app (docs/architecture.md).
+        import_string(settings.LIVE_EVENT_DELIVERY)(event, items)
 
     on_commit(record_and_send, robust=True)

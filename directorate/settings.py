@@ -32,7 +32,6 @@ INSTALLED_APPS = [
     "attachments",
     "analytics",
     "desk",
-    "live",
 ]
 
 MIDDLEWARE = [
@@ -104,6 +103,8 @@ else:
 # when it waited longer than `expiry` (default 60 s). A busy process can fall that far behind for a while (the
 # Redis soak, benchmarks/redis_soak.py, lost events that way), so each socket may queue far more.
 LIVE_CHANNEL_CAPACITY = 10_000
+# Where `directorate.events.publish` hands each event once the unit has committed: the live event log.
+LIVE_EVENT_DELIVERY = "accounts.live.record_and_send"
 LIVE_CHANNEL_EXPIRY = 300  # seconds
 if REDIS_URL:
     CHANNEL_LAYERS = {
@@ -119,10 +120,10 @@ if REDIS_URL:
         }
     }
 else:
-    # One process: in memory, and events of other processes come through the live event log (live/relay.py).
+    # One process: in memory, and events of other processes come through the live event log (accounts/relay.py).
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "live.layers.AmortisedInMemoryChannelLayer",
+            "BACKEND": "directorate.layers.AmortisedInMemoryChannelLayer",
             "CONFIG": {"capacity": LIVE_CHANNEL_CAPACITY, "expiry": LIVE_CHANNEL_EXPIRY},
         }
     }

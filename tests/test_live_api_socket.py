@@ -21,7 +21,7 @@ from accounts import tokens
 from accounts.consumers import UNAUTHENTICATED
 from directorate.asgi import application
 from economy import services as economy
-from live.models import LiveEvent
+from accounts.models import LiveEvent
 from tests.invariants import traces_of_niki
 from tests.test_live_events import QUIET, RECEIVE_TIMEOUT, call, submitted
 from tickets import services

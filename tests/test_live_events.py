@@ -32,7 +32,7 @@ from directorate.errors import Conflict, Forbidden, Invalid
 from directorate.events import user_group
 from economy import services as economy
 from economy.models import Transaction
-from live.relay import ensure_relay
+from accounts.relay import ensure_relay
 from tests.invariants import traces_of_niki
 from tickets import services
 from tickets.models import Ticket

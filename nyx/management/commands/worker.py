@@ -5,10 +5,10 @@ updates make a decision count once, whichever worker takes it), once per period 
 directives (the period is claimed with a conditional update, so two workers never both issue them),
 and pays the last completed week's payroll unless it is paid already (the ledger's unique constraints
 pay each member once a week, however many workers run it). It also deletes live events older than a week from
-the live event log (`live.delivery.prune`).
+the live event log (`accounts.live.prune`).
 
 The events its work causes reach open pages through that log: without Redis, each server process relays the
-log's new rows to its own sockets (`live.relay`); with `REDIS_URL`, they go through Redis.
+log's new rows to its own sockets (`accounts.relay`); with `REDIS_URL`, they go through Redis.
 """
 
 import logging
@@ -18,7 +18,7 @@ import time
 from django.core.management.base import BaseCommand
 
 from economy.services import run_due_payroll
-from live.delivery import prune as prune_live_events
+from accounts.live import prune as prune_live_events
 from nyx.conf import mode, nyx_setting
 from nyx.engine import worker_tick
 

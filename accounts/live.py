@@ -24,7 +24,7 @@ from django.template.loader import render_to_string
 from directorate.db import atomic, now
 from directorate.errors import Conflict
 from directorate.events import EVENT_MESSAGE_TYPE, user_group
-from live.models import LiveEvent
+from accounts.models import LiveEvent
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def record_and_send(event, items):
         fragments = Fragments()
         SENDER.send([(user_group(row.recipient_id), message_for(row, fragments)) for row in rows])
     else:
-        from live.relay import wake
+        from accounts.relay import wake
 
         wake()
 

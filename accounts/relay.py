@@ -20,7 +20,7 @@ from channels.layers import get_channel_layer
 from django.db import connection
 
 from directorate.events import user_group
-from live import delivery
+from accounts import live as delivery
 
 logger = logging.getLogger(__name__)
 
