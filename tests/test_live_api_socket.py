@@ -296,3 +296,4 @@ def test_a_promotion_reaches_the_promoted_member_as_rank_changed_and_asks_pages_
     # The browser's fragment for it asks the page to redraw its live regions (the wallet's rank among them).
     fragment = next(message["html"] for message in sent if message["event"] == "rank_changed")
     assert 'id="live-refresh"' in fragment and "data-live-refresh" in fragment
+    assert fragment.lstrip().startswith("<") and "{#" not in fragment  # no template comment leaks as text
