@@ -1,6 +1,5 @@
 """The JSON API's sign-in, people and notifications (docs/api.md). Reads through selectors, writes through services."""
 
-from django.contrib.auth import authenticate
 from ninja import Field, Query, Router, Schema
 
 from accounts import selectors, services
@@ -20,14 +19,12 @@ from accounts.schemas import (
     person_out,
 )
 from directorate import keyset
-from directorate.errors import Invalid, Throttled
 from directorate.schemas import errors
 
 auth_router = Router(tags=["auth"])
 people_router = Router(tags=["people"])
 notifications_router = Router(tags=["notifications"])
 
-INCORRECT = "Service name or password is incorrect."
 PEOPLE_PAGE_SIZE = 50
 NOTIFICATIONS_PAGE_SIZE = 25
 
@@ -39,20 +36,9 @@ NOTIFICATIONS_PAGE_SIZE = 25
 def token(request, payload: TokenIn):
     """Sign in with a service name and password: an access token (15 minutes) and a refresh token (14 days).
 
-    The same throttle as the sign-in page: after repeated failures, HTTP 429 even with the right password.
+    The same check and throttle as the sign-in page: after repeated failures, HTTP 429 even with the right password.
     """
-    address = request.META.get("REMOTE_ADDR", "")
-    wait = selectors.login_lockout_seconds(username=payload.username, address=address)
-    if wait:
-        minutes = max(1, -(-wait // 60))
-        raise Throttled(
-            f"Too many failed sign-in attempts. Try again in {minutes} minute{'' if minutes == 1 else 's'}."
-        )
-    user = authenticate(request, username=payload.username, password=payload.password)
-    if user is None:
-        services.record_login_failure(username=payload.username, address=address)
-        raise Invalid(INCORRECT)
-    services.clear_login_failures(username=payload.username)
+    user = services.sign_in(request=request, username=payload.username, password=payload.password)
     return services.start_token_family(user=user)
 
 

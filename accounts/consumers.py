@@ -1,25 +1,41 @@
-"""The live connection of a signed-in browser.
+"""The live connections of a signed-in browser (`LiveUpdatesConsumer`) and of an API client (`ApiEventsConsumer`).
 
 Each connection joins its member's own group; services publish to that group after
 commit (`directorate.events`). The consumer only relays: it turns each event into the
 HTML fragments htmx's WebSocket extension swaps into the page, and decides nothing.
+
+A socket lives no longer than what signed it in (docs/rules.md section 14):
+- sign-out and deactivation send a close message to the member's group (`directorate.events.close_sockets`),
+  which closes the sockets of that session (sign-out) or all of them (deactivation) at once, in any process;
+- the session's expiry closes the socket when it comes, even if nothing is relayed;
+- before relaying, a socket whose last check is older than `LIVE_RECHECK_SECONDS` checks again that its session
+  still exists and its member is still active (whatever ended them), and closes if not;
+- a member holds at most `LIVE_SOCKETS_PER_MEMBER` sockets per server process; more are refused.
 """
 
 import asyncio
 import json
-from collections import deque
 import logging
 import time
+from collections import Counter, deque
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.utils import timezone
 
-from directorate.events import EVENT_MESSAGE_TYPE, user_group
+from accounts.models import User
 from accounts.relay import ensure_relay
+from directorate.events import CLOSE_MESSAGE_TYPE, EVENT_MESSAGE_TYPE, session_tag, user_group
 
 logger = logging.getLogger(__name__)
 
 UNAUTHENTICATED = 4401
+TOO_MANY_SOCKETS = 4429
+SESSION_ENDED = 4401  # the same as never signed in: htmx's extension does not reconnect after it
+
+OPEN_SOCKETS = Counter()  # member id -> sockets open in this process
 
 
 class LiveUpdatesConsumer(AsyncWebsocketConsumer):
@@ -41,12 +57,34 @@ class LiveUpdatesConsumer(AsyncWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=UNAUTHENTICATED)
             return
-        await ensure_relay()
+        if OPEN_SOCKETS[user.id] >= settings.LIVE_SOCKETS_PER_MEMBER:
+            await self.close(code=TOO_MANY_SOCKETS)
+            return
+        OPEN_SOCKETS[user.id] += 1
+        self.member_id = user.id
+        session = self.scope.get("session")
+        self.session_key = session.session_key if session is not None else None
+        self.session_tag = session_tag(self.session_key) if self.session_key else None
+        self.checked_at = time.monotonic()
+        await ensure_relay()  # without Redis, this process's relay of the live event log (accounts/relay.py)
         self.group = user_group(user.id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        if self.session_key:
+            seconds = await database_sync_to_async(session_seconds_left)(self.session_key)
+            self.expiry_timer = asyncio.get_running_loop().call_later(
+                seconds, lambda: asyncio.ensure_future(self.end("the session expired"))
+            )
 
     async def disconnect(self, code):
+        timer = getattr(self, "expiry_timer", None)
+        if timer is not None:
+            timer.cancel()
+        if hasattr(self, "member_id"):
+            OPEN_SOCKETS[self.member_id] -= 1
+            if OPEN_SOCKETS[self.member_id] <= 0:
+                del OPEN_SOCKETS[self.member_id]
+            del self.member_id
         await self._leave_group()
 
     async def _leave_group(self):
@@ -57,21 +95,55 @@ class LiveUpdatesConsumer(AsyncWebsocketConsumer):
                 logger.warning("Could not leave the live group %s.", self.group, exc_info=True)
             del self.group
 
+    async def end(self, reason):
+        """Close for good: the session or the member behind this socket has ended."""
+        if hasattr(self, "group"):
+            logger.info("Closing a live socket: %s.", reason)
+            await self._leave_group()
+            await self.close(code=SESSION_ENDED)
+
     async def receive(self, text_data=None, bytes_data=None):
         """The browser sends nothing that matters; whatever arrives is ignored."""
 
     async def dispatch(self, message):
         if message["type"] == EVENT_MESSAGE_TYPE:
-            # Relaying an event reads no database, so it skips the per-message check of database
-            # connections (a thread hop each) that the base class makes before every handler.
+            # Relaying an event reads no database (but for the periodic check below), so it skips the per-message
+            # check of database connections (a thread hop each) that the base class makes before every handler.
             await self.directorate_event(message)
+        elif message["type"] == CLOSE_MESSAGE_TYPE:
+            await self.directorate_close(message)
         else:
             await super().dispatch(message)
 
+    async def directorate_close(self, message):
+        if message.get("family"):
+            return  # an API token family: not a browser session's socket
+        if message.get("session") in (None, self.session_tag):
+            await self.end("signed out or deactivated")
+
     async def directorate_event(self, message):
+        if not hasattr(self, "group"):
+            return
+        if time.monotonic() - self.checked_at >= settings.LIVE_RECHECK_SECONDS:
+            if not await self.still_signed_in():
+                await self.end("the session or the member ended")
+                return
+            self.checked_at = time.monotonic()
         # The fragment was rendered once for every socket that receives it (accounts.live).
         if message.get("html"):
             await self.send(text_data=message["html"])
+
+    @database_sync_to_async
+    def still_signed_in(self):
+        if not self.session_key or session_seconds_left(self.session_key) <= 0:
+            return False
+        return User.objects.filter(id=self.member_id, is_active=True).exists()
+
+
+def session_seconds_left(session_key):
+    """Seconds until the stored session ends (0 when it is gone): sessions are kept in the database (cached_db)."""
+    expires = Session.objects.filter(session_key=session_key).values_list("expire_date", flat=True).first()
+    return 0 if expires is None else max(0, (expires - timezone.now()).total_seconds())
 
 
 AUTH_DEADLINE = 5  # seconds an API socket has, once open, to send its token
@@ -88,11 +160,16 @@ class ApiEventsConsumer(LiveUpdatesConsumer):
     same group as the member's browsers (so whatever closes a member's sockets closes this one too), and it is
     closed with 4401 when the token expires. `"since": <event id>` in the auth message, or a later
     `{"type": "catch_up", "since": <event id>}`, sends the member's events after that id first (docs/api.md).
+
+    As a browser's socket: an API sign-out of its token family or the member's deactivation closes it (close
+    messages to the group), before relaying it checks again every `LIVE_RECHECK_SECONDS` that the family is not
+    revoked and the member still active, and it counts towards the member's `LIVE_SOCKETS_PER_MEMBER`.
     """
 
     async def connect(self):
         await ensure_relay()
-        self.member_id = None
+        self.api_member = None
+        self.family = None
         self.last_sent = 0
         self.recent_ids = deque(maxlen=RECENT_IDS)
         self.sent_ids = set()
@@ -123,7 +200,7 @@ class ApiEventsConsumer(LiveUpdatesConsumer):
             await self._answer_error("Send JSON objects.")
             return
         kind = request.get("type")
-        if self.member_id is None:
+        if self.api_member is None:
             if kind != "auth":
                 await self._refuse("Send {\"type\": \"auth\", \"token\": ...} first.")
                 return
@@ -146,13 +223,20 @@ class ApiEventsConsumer(LiveUpdatesConsumer):
             await self._refuse("The token is missing.")
             return
         try:
-            member, expires_at = await database_sync_to_async(_member_for_token)(token)
+            member, family, expires_at = await database_sync_to_async(_member_for_token)(token)
         except tokens.TokenRefused as refusal:
             await self._refuse(str(refusal))
             return
         for timer in self.timers:
             timer.cancel()
-        self.member_id = member.id
+        if OPEN_SOCKETS[member.id] >= settings.LIVE_SOCKETS_PER_MEMBER:
+            await self.send(text_data=json.dumps({"type": "error", "error": "Too many live sockets."}))
+            await self.close(code=TOO_MANY_SOCKETS)
+            return
+        OPEN_SOCKETS[member.id] += 1
+        self.member_id = member.id  # counted, and uncounted on disconnect, as a browser's socket is
+        self.api_member, self.family = member.id, family
+        self.checked_at = time.monotonic()
         self.group = user_group(member.id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         self.timers = [
@@ -169,14 +253,25 @@ class ApiEventsConsumer(LiveUpdatesConsumer):
         if isinstance(since, bool) or not isinstance(since, int) or since < 0:
             await self._answer_error("since must be an event id (a whole number, 0 or more).")
             return
-        rows = await database_sync_to_async(_events_for)(self.member_id, since)
+        rows = await database_sync_to_async(_events_for)(self.api_member, since)
         for row in rows:
             await self._send_event(row.event, row.data, row.seq, row.at.isoformat())
         await self.send(text_data=json.dumps({"type": "caught_up", "last_event_id": self.last_sent}))
 
+    async def directorate_close(self, message):
+        if message.get("session"):
+            return  # a browser session: not this socket
+        if message.get("family") in (None, self.family):
+            await self.end("the token family was signed out, or the member deactivated")
+
     async def directorate_event(self, message):
-        if self.member_id is None:
+        if self.api_member is None or not hasattr(self, "group"):
             return
+        if time.monotonic() - self.checked_at >= settings.LIVE_RECHECK_SECONDS:
+            if not await database_sync_to_async(_still_authorised)(self.api_member, self.family):
+                await self.end("the token family was revoked or the member ended")
+                return
+            self.checked_at = time.monotonic()
         await self._send_event(message["event"], message["data"], message.get("event_id"), message.get("at"))
 
     async def _send_event(self, event, data, event_id, at):
@@ -194,12 +289,18 @@ class ApiEventsConsumer(LiveUpdatesConsumer):
 
 
 def _member_for_token(token):
-    """The member of a valid access token and the moment (epoch seconds) it expires; TokenRefused otherwise."""
+    """The member of a valid access token, its family and the moment (epoch seconds) it expires; else TokenRefused."""
     from accounts import tokens
 
     member = tokens.user_for_access_token(token)
-    expires_at = tokens.decode(token, expected_type=tokens.ACCESS)["exp"]
-    return member, expires_at
+    claims = tokens.decode(token, expected_type=tokens.ACCESS)
+    return member, claims["fam"], claims["exp"]
+
+
+def _still_authorised(member_id, family):
+    from accounts import tokens
+
+    return User.objects.filter(id=member_id, is_active=True).exists() and not tokens.family_revoked(family)
 
 
 def _latest_event_id():

@@ -1,12 +1,12 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
-from accounts.selectors import login_lockout_seconds
-from accounts.services import clear_login_failures, record_login_failure
+from accounts.services import sign_in
+from directorate.errors import Invalid, Throttled
 
 
 class ThrottledLoginForm(AuthenticationForm):
-    """Django's sign-in form, refusing further tries after repeated failures.
+    """Django's sign-in form over the one sign-in check (`accounts.services.sign_in`), which the API shares.
 
     The same message is given whether or not the account exists.
     """
@@ -14,7 +14,6 @@ class ThrottledLoginForm(AuthenticationForm):
     error_messages = {
         "invalid_login": "Service name or password is incorrect.",
         "inactive": "Service name or password is incorrect.",
-        "throttled": "Too many failed sign-in attempts. Try again in %(minutes)s.",
     }
 
     username = forms.CharField(
@@ -28,21 +27,15 @@ class ThrottledLoginForm(AuthenticationForm):
         self.throttled = False
 
     def clean(self):
-        username = self.cleaned_data.get("username", "")
-        address = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
-        wait = login_lockout_seconds(username=username, address=address)
-        if wait:
-            self.throttled = True
-            minutes = max(1, -(-wait // 60))
-            raise forms.ValidationError(
-                self.error_messages["throttled"],
-                code="throttled",
-                params={"minutes": f"{minutes} minute" + ("" if minutes == 1 else "s")},
-            )
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if username is None or not password:
+            return self.cleaned_data  # the field's own error says what is missing
         try:
-            cleaned = super().clean()
-        except forms.ValidationError:
-            record_login_failure(username=username, address=address)
-            raise
-        clear_login_failures(username=username)
-        return cleaned
+            self.user_cache = sign_in(request=self.request, username=username, password=password)
+        except Throttled as refusal:
+            self.throttled = True
+            raise forms.ValidationError(refusal.message, code="throttled") from refusal
+        except Invalid as refusal:
+            raise forms.ValidationError(self.error_messages["invalid_login"], code="invalid_login") from refusal
+        return self.cleaned_data

@@ -82,8 +82,12 @@ def visible_superior_of(user):
     return None if superior is None or superior.hidden else superior
 
 
-def login_lockout_seconds(*, username, address):
-    """Seconds until a sign-in for this account name and address may be tried again, or 0."""
+def login_lockout_seconds(*, username, address, pending=0):
+    """Seconds until a sign-in for this account name and address may be tried again, or 0.
+
+    `pending`: attempts already counted in the rows but not yet judged (the caller's own, see
+    `accounts.services.sign_in`); they are allowed on top of the limit.
+    """
     throttle = settings.LOGIN_THROTTLE
     window = timedelta(seconds=throttle["window_seconds"])
     since = now() - window
@@ -93,8 +97,8 @@ def login_lockout_seconds(*, username, address):
         (LoginFailure.Scope.ADDRESS, address or "unknown", throttle["per_address"]),
     ):
         recent = LoginFailure.objects.filter(scope=scope, key=key, ts__gte=since).order_by("-ts")
-        times = list(recent.values_list("ts", flat=True)[:limit])
-        if len(times) >= limit:
+        times = list(recent.values_list("ts", flat=True)[: limit + pending])
+        if len(times) >= limit + pending:
             # Locked until the oldest of the last `limit` failures leaves the window.
             longest = max(longest, int((times[-1] + window - now()).total_seconds()) + 1)
     return longest

@@ -4,6 +4,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db.models import F
@@ -13,10 +14,11 @@ from accounts.models import LoginFailure, Notification, RefreshToken, User
 from accounts.policy import Action, may_at_all
 from accounts.presentation import shown_name
 from accounts.ranks import Rank
-from accounts.selectors import in_subtree, normalise_login_name, subordinates_of
-from directorate.db import atomic, new_object_id, now
-from directorate.errors import Conflict, Forbidden, Invalid, NotFound
-from directorate.events import publish, publish_each
+from accounts.selectors import in_subtree, login_lockout_seconds, normalise_login_name, subordinates_of
+from directorate.db import atomic, new_object_id, now, unlinkable_object_id
+from directorate.errors import Conflict, Forbidden, Invalid, NotFound, Throttled
+from directorate.events import close_sockets, publish, publish_each
+from directorate.text import refuse_bidi_controls
 
 SERVICE_NUMBER_RANGE = (10000, 99999)  # five digits; Niki alone holds a four-digit number
 BROADCAST_MAX = 500
@@ -33,13 +35,17 @@ def enlist(
     hidden=False,
     service_number=None,
     password_hash=None,
+    member_id=None,
 ):
     """Create a member of the Directorate. Used by bootstrap and seeding; no password means no login.
 
     `password_hash` (from `make_password`) lets a seed give many members one password without
     hashing it again for each.
     """
+    refuse_bidi_controls(display_name, field="display_name", label="A name")
+    refuse_bidi_controls(username, field="username", label="A service name")
     user = User(
+        id=member_id or new_object_id(),
         username=username,
         display_name=display_name,
         rank=Rank(rank),
@@ -78,6 +84,58 @@ def change_password(*, user, password):
         raise Invalid(" ".join(error.messages), field_errors={"password": error.messages}) from error
     user.set_password(password)
     user.save(update_fields=["password"])
+
+
+INCORRECT_SIGN_IN = "Service name or password is incorrect."
+
+
+def sign_in(*, request, username, password):
+    """The one sign-in check of the pages and the API: the throttle, then the password. Returns the member.
+
+    The attempt is counted before the password is checked: its two rows (per name, per address) are committed
+    first, and only then are the rows in the window counted, so that of any number of simultaneous guesses at
+    most the limit see a count within it (each sees at least the rows committed before its own) and are
+    judged; the others are refused as throttled, the right password among them. This needs no lock, so it
+    holds on SQLite and MongoDB alike and across server processes. A refused attempt takes its rows back (it
+    was never judged, so it does not prolong the lockout); a wrong password leaves them as the failure; a
+    right one clears the name's failures and its own address row (a success is no failure).
+    Raises Throttled (HTTP 429) or Invalid (HTTP 400, the same answer for an unknown name).
+    """
+    name = normalise_login_name(username)
+    address = client_address(request)
+    moment = now()
+    attempt = [
+        LoginFailure(scope=LoginFailure.Scope.ACCOUNT, key=name, ts=moment),
+        LoginFailure(scope=LoginFailure.Scope.ADDRESS, key=address, ts=moment),
+    ]
+    with atomic():
+        LoginFailure.objects.bulk_create(attempt)
+    if login_lockout_seconds(username=name, address=address, pending=1):
+        with atomic():
+            LoginFailure.objects.filter(id__in=[row.id for row in attempt]).delete()
+        wait = max(1, login_lockout_seconds(username=name, address=address))
+        minutes = -(-wait // 60)
+        raise Throttled(
+            f"Too many failed sign-in attempts. Try again in {minutes} minute{'' if minutes == 1 else 's'}."
+        )
+    user = authenticate(request, username=username, password=password)
+    if user is None:
+        forget_expired_login_failures()
+        raise Invalid(INCORRECT_SIGN_IN)
+    with atomic():
+        LoginFailure.objects.filter(id=attempt[1].id).delete()
+        LoginFailure.objects.filter(scope=LoginFailure.Scope.ACCOUNT, key=name).delete()
+    return user
+
+
+def client_address(request):
+    """The address the sign-in throttle counts: the connection's own, or behind a reverse proxy the one the proxy
+    puts in `TRUSTED_PROXY_ADDRESS_HEADER` (docs/operations.md)."""
+    if request is None:
+        return "unknown"
+    header = settings.TRUSTED_PROXY_ADDRESS_HEADER
+    address = request.META.get(header, "") if header else request.META.get("REMOTE_ADDR", "")
+    return address.strip()[:150] or "unknown"
 
 
 def record_login_failure(*, username, address):
@@ -130,6 +188,7 @@ def bootstrap_directorate(*, niki_password=None):
                 password=created_password,
                 hidden=True,
                 service_number=NIKI_SERVICE_NUMBER,
+                member_id=unlinkable_object_id(),  # never computable from Nyx's or anyone's id
             )
         if not User.objects.filter(rank=Rank.NYX).exists():
             enlist(username=NYX_USERNAME, display_name="Nyx", rank=Rank.NYX, reports_to=niki)
@@ -171,6 +230,7 @@ def broadcast(*, actor, message):
         raise Invalid("A broadcast needs a message.", field_errors={"message": ["Required."]})
     if len(message) > BROADCAST_MAX:
         raise Invalid(f"A broadcast has at most {BROADCAST_MAX} characters.", field_errors={"message": ["Too long."]})
+    refuse_bidi_controls(message, field="message", label="A broadcast")
     if not may_at_all(actor, Action.BROADCAST):
         raise Forbidden("Broadcasts are for executors and above.")
     recipients = list(subordinates_of(actor))
@@ -267,9 +327,25 @@ def rotate_refresh_token(*, token):
 
 
 def revoke_token_family(*, family):
-    """End a session of the JSON API: every token of the family is refused from now on."""
+    """End a session of the JSON API: every token of the family is refused from now on, and its live sockets
+    close."""
     with atomic():
-        return RefreshToken.objects.filter(family=family, revoked_at=None).update(revoked_at=now())
+        revoked = RefreshToken.objects.filter(family=family, revoked_at=None).update(revoked_at=now())
+        member_id = RefreshToken.objects.filter(family=family).values_list("user_id", flat=True).first()
+        if member_id:
+            close_sockets(member_id, token_family=family)
+    return revoked
+
+
+def end_browser_session(*, user, session_key):
+    """A member signed out of a browser session: that session's live sockets close (in every process)."""
+    if user is not None and session_key:
+        close_sockets(user.id, session_key=session_key)
+
+
+def close_all_sockets(*, user):
+    """Close every live socket of a member, e.g. once deactivated. Call inside the unit that deactivates."""
+    close_sockets(user.id)
 
 
 def sign_out_token(*, token):

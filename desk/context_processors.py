@@ -2,7 +2,7 @@ from functools import cache
 
 from django.urls import get_script_prefix, get_urlconf, reverse
 
-from accounts.policy import may_use_console, may_view_analytics
+from accounts.policy import is_niki, may_use_console, may_view_analytics
 from accounts.selectors import unread_count
 
 # The pages the masthead and the main pages link to. Reversing a URL costs tens of microseconds and a page
@@ -39,4 +39,5 @@ def masthead(request):
         "unread_count": unread_count(user),
         "may_use_nyx": may_use_console(user),
         "may_view_analytics": may_view_analytics(user),
+        "is_niki": is_niki(user),
     }

@@ -5,7 +5,8 @@
   not apply (ninja exempts its views from Django's CSRF check; its own CSRF check is only for cookie auth).
 - Every refusal has the shape `{"detail": ..., "code": ..., "errors": {field: [messages]}}`: DomainErrors
   from the services and selectors with their status, request validation as 400 (not ninja's 422), a
-  missing or refused token as 401, an unknown route under /api/ as 404, anything unforeseen as 500.
+  missing or refused token as 401, an unknown route under /api/ as 404, a body over the limit as 413, a body
+  Django cannot read as 400, anything unforeseen as 500.
 - The docs page (/api/docs) and the OpenAPI document (/api/openapi.json) are public, and the docs page's
   script and styles are ninja's own static files, served by the app (ninja is in INSTALLED_APPS).
 """
@@ -14,8 +15,11 @@ import functools
 import json
 import logging
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFilesSent
 from django.http import Http404, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.urls import URLPattern, URLResolver, path, re_path
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 from ninja import NinjaAPI
@@ -29,6 +33,7 @@ from accounts.tokens import TokenRefused, user_for_access_token
 from attachments.api import router as attachments_router
 from desk.api import router as ledger_router
 from directorate.errors import DomainError
+from directorate.gate import too_large_detail
 from economy.api import router as economy_router
 from tickets.api import router as tickets_router
 
@@ -46,14 +51,45 @@ class BearerToken(HttpBearer):
         return user_for_access_token(token)
 
 
+class BodyRefused(ValueError):
+    """A JSON body the API refuses before validating it: its message says why, `field` names where."""
+
+    def __init__(self, message, field):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
 class StrictJSONParser(Parser):
-    """JSON bodies as text any database can store: a lone surrogate escape ("\\ud800"), which JSON allows and
-    UTF-8 cannot encode, is refused (ninja answers 400) rather than failing deep in a write."""
+    """JSON bodies as text any database can store, in the shape every route takes:
+
+    - a lone surrogate escape ("\\ud800"), which JSON allows and UTF-8 cannot encode, is refused (400) rather
+      than failing deep in a write;
+    - a NUL character in any string is refused, as the page forms refuse it;
+    - the body must be a JSON object: every route's body is one (`[null]`, `true` or `-9165` are refused).
+    """
 
     def parse_body(self, request):
         data = json.loads(request.body)
         json.dumps(data, ensure_ascii=False).encode("utf-8")  # UnicodeEncodeError on a lone surrogate
+        if not isinstance(data, dict):
+            raise BodyRefused("The body must be a JSON object.", "body")
+        refuse_nul(data, "body")
         return data
+
+
+def refuse_nul(value, field):
+    """BodyRefused naming the top-level field when a string (or key) anywhere in `value` holds a NUL."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise BodyRefused("Text must not contain NUL characters.", field)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            refuse_nul(key, field)
+            refuse_nul(item, field if field != "body" else key)
+    elif isinstance(value, list):
+        for item in value:
+            refuse_nul(item, field)
 
 
 class DirectorateAPI(NinjaAPI):
@@ -129,6 +165,9 @@ def not_authenticated(request, error):
 
 @api.exception_handler(HttpError)
 def http_error(request, error):
+    if isinstance(error.__cause__, BodyRefused):
+        refusal = error.__cause__
+        return respond(request, 400, refusal.message, "invalid", {refusal.field: [refusal.message]})
     code = {400: "invalid", 401: "not_authenticated", 403: "forbidden", 404: "not_found", 429: "throttled"}
     return respond(request, error.status_code, str(error), code.get(error.status_code, "error"))
 
@@ -136,6 +175,29 @@ def http_error(request, error):
 @api.exception_handler(Http404)
 def not_found(request, error):
     return respond(request, 404, NOT_FOUND, "not_found")
+
+
+@api.exception_handler(RequestDataTooBig)
+def too_large(request, error):
+    return respond(request, 413, too_large_detail(settings.DATA_UPLOAD_MAX_MEMORY_SIZE), "too_large")
+
+
+@api.exception_handler(TooManyFilesSent)
+def too_many_files(request, error):
+    return respond(
+        request,
+        400,
+        f"Too many files: at most {settings.DATA_UPLOAD_MAX_NUMBER_FILES} in one request.",
+        "invalid",
+        {"file": ["Too many files."]},
+    )
+
+
+@api.exception_handler(MultiPartParserError)
+@api.exception_handler(SuspiciousOperation)
+def malformed(request, error):
+    """A body Django cannot read (a multipart body without its boundary, ...): the client's mistake."""
+    return respond(request, 400, "The request body is malformed.", "invalid")
 
 
 @api.exception_handler(Exception)

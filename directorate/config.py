@@ -5,6 +5,7 @@ process at start with one line naming it, instead of failing later.
 """
 
 import os
+import re
 import secrets
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -122,6 +123,39 @@ def parse_size(env, name, default, *, maximum):
     return int(raw)
 
 
+HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
+
+
+def parse_header(env, name):
+    """An HTTP header name such as X-Forwarded-Proto, as Django reads it from `request.META` (HTTP_X_...)."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return ""
+    if not HEADER_NAME.match(raw):
+        raise ConfigError(f"{name} must be an HTTP header name such as X-Forwarded-Proto, got {raw!r}")
+    return "HTTP_" + raw.upper().replace("-", "_")
+
+
+def parse_origins(env, name):
+    """A comma-separated list of origins, each scheme://host[:port] with nothing after it."""
+    raw = env.get(name, "").strip()
+    origins = [origin.strip() for origin in raw.split(",") if origin.strip()]
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query or parts.fragment:
+            raise ConfigError(f"{name} must list origins such as https://directorate.example, got {origin!r}")
+    return origins
+
+
+def parse_seconds(env, name, default, *, maximum):
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isascii() or not raw.isdigit() or int(raw) > maximum:
+        raise ConfigError(f"{name} must be a whole number of seconds from 0 to {maximum}, got {raw!r}")
+    return int(raw)
+
+
 def read_config(env=None):
     """All settings the project reads from outside, validated."""
     env = load_environment() if env is None else env
@@ -144,5 +178,15 @@ def read_config(env=None):
             env, "PAYROLL_DECAY_PERCENT", "2", example="a percentage such as 2.5", maximum=100
         ),
         "ATTACHMENT_MAX_BYTES": parse_size(env, "ATTACHMENT_MAX_BYTES", 5 * MEGABYTE, maximum=100 * MEGABYTE),
+        "REQUEST_MAX_BYTES": parse_size(env, "REQUEST_MAX_BYTES", 0, maximum=1024 * MEGABYTE),
+        # Behind a TLS-terminating reverse proxy (docs/operations.md)
+        "TRUSTED_PROXY_SSL_HEADER": parse_header(env, "TRUSTED_PROXY_SSL_HEADER"),
+        "TRUSTED_PROXY_ADDRESS_HEADER": parse_header(env, "TRUSTED_PROXY_ADDRESS_HEADER"),
+        "CSRF_TRUSTED_ORIGINS": parse_origins(env, "CSRF_TRUSTED_ORIGINS"),
+        "SECURE_SSL_REDIRECT": parse_bool(env, "SECURE_SSL_REDIRECT", default=False),
+        "SECURE_HSTS_SECONDS": parse_seconds(env, "SECURE_HSTS_SECONDS", 0, maximum=2 * 365 * 24 * 60 * 60),
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": parse_bool(env, "SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False),
+        "SECURE_HSTS_PRELOAD": parse_bool(env, "SECURE_HSTS_PRELOAD", default=False),
+        "LIVE_RECHECK_SECONDS": parse_seconds(env, "LIVE_RECHECK_SECONDS", 30, maximum=3600),
         "SQLITE_PATH": Path(env.get("SQLITE_PATH") or var_dir / "directorate.sqlite3"),
     }

@@ -1,5 +1,6 @@
 """Database helpers shared by every app, portable between SQLite and MongoDB."""
 
+import secrets
 from contextlib import contextmanager
 
 from bson import ObjectId
@@ -11,6 +12,15 @@ from directorate.errors import Conflict
 
 def new_object_id():
     return str(ObjectId())
+
+
+def unlinkable_object_id():
+    """An ObjectId of twelve random bytes: nothing in it (time, process, counter) relates it to any other id.
+
+    `new_object_id()` ids made by one process share its random part and count up, so an id made just
+    before or after a visible one can be computed from it. Used for the Controller, who must stay hidden.
+    """
+    return str(ObjectId(secrets.token_bytes(12)))
 
 
 def now():

@@ -41,3 +41,8 @@ class Conflict(DomainError):
 class Throttled(DomainError):
     status = 429
     code = "throttled"
+
+
+class TooLarge(DomainError):
+    status = 413
+    code = "too_large"

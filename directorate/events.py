@@ -14,8 +14,11 @@ own small atomic unit after the service's unit committed. Then:
 A failure to record or send is logged and never fails the write that caused it.
 """
 
+import hashlib
 import logging
 
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils.module_loading import import_string
 
@@ -24,6 +27,7 @@ from directorate.db import on_commit
 logger = logging.getLogger(__name__)
 
 EVENT_MESSAGE_TYPE = "directorate.event"
+CLOSE_MESSAGE_TYPE = "directorate.close"
 
 
 def user_group(user_id):
@@ -49,3 +53,30 @@ def publish_each(event, items):
         import_string(settings.LIVE_EVENT_DELIVERY)(event, items)
 
     on_commit(record_and_send, robust=True)
+
+
+def session_tag(session_key):
+    """What a close message names a browser session by: a hash, so that no session key travels between processes."""
+    return hashlib.sha256(f"session:{session_key}".encode()).hexdigest()
+
+
+def close_sockets(user_id, *, session_key=None, token_family=None):
+    """After commit, close the member's live sockets: those of one browser session (`session_key`), those of one
+    API token family (`token_family`), or, naming neither, all of them (a deactivated member).
+
+    Sent to the member's group, so every socket of that member hears it, in any process, whatever its kind (the
+    browser's session socket, an API socket); each closes when the message names its own session or family, or
+    names none.
+    """
+    message = {
+        "type": CLOSE_MESSAGE_TYPE,
+        "session": session_tag(session_key) if session_key else None,
+        "family": token_family or None,
+    }
+
+    def send():
+        layer = get_channel_layer()
+        if layer is not None:
+            async_to_sync(layer.group_send)(user_group(user_id), message)
+
+    on_commit(send, robust=True)

@@ -103,9 +103,9 @@ else:
 # when it waited longer than `expiry` (default 60 s). A busy process can fall that far behind for a while (the
 # Redis soak, benchmarks/redis_soak.py, lost events that way), so each socket may queue far more.
 LIVE_CHANNEL_CAPACITY = 10_000
+LIVE_CHANNEL_EXPIRY = 300  # seconds
 # Where `directorate.events.publish` hands each event once the unit has committed: the live event log.
 LIVE_EVENT_DELIVERY = "accounts.live.record_and_send"
-LIVE_CHANNEL_EXPIRY = 300  # seconds
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -168,6 +168,18 @@ SECURE_CSP = {
     "frame-ancestors": [CSP.NONE],
 }
 X_FRAME_OPTIONS = "DENY"
+# Behind a TLS-terminating reverse proxy (docs/operations.md): the header by which the proxy says the request
+# came over HTTPS (only ever set it when the proxy overwrites that header on every request), the origins the
+# browser's forms come from, and HTTPS enforcement.
+if CONFIG["TRUSTED_PROXY_SSL_HEADER"]:
+    SECURE_PROXY_SSL_HEADER = (CONFIG["TRUSTED_PROXY_SSL_HEADER"], "https")
+# The header carrying the client's address, set by the proxy: the sign-in throttle counts per address by it.
+TRUSTED_PROXY_ADDRESS_HEADER = CONFIG["TRUSTED_PROXY_ADDRESS_HEADER"]
+CSRF_TRUSTED_ORIGINS = CONFIG["CSRF_TRUSTED_ORIGINS"]
+SECURE_SSL_REDIRECT = CONFIG["SECURE_SSL_REDIRECT"]
+SECURE_HSTS_SECONDS = CONFIG["SECURE_HSTS_SECONDS"]
+SECURE_HSTS_INCLUDE_SUBDOMAINS = CONFIG["SECURE_HSTS_INCLUDE_SUBDOMAINS"]
+SECURE_HSTS_PRELOAD = CONFIG["SECURE_HSTS_PRELOAD"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
@@ -176,6 +188,10 @@ SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
 SESSION_COOKIE_AGE = 12 * 60 * 60
+# Live sockets (accounts/consumers.py): how often a socket checks again that its session and member still stand,
+# and how many sockets one member may hold in one server process.
+LIVE_RECHECK_SECONDS = CONFIG["LIVE_RECHECK_SECONDS"]
+LIVE_SOCKETS_PER_MEMBER = 10
 # Sessions are kept in the database and read through a cache: one query less on every signed-in page. The
 # cache is the process's own memory on one server process, and Redis when REDIS_URL is set, so that a
 # sign-out in one process ends the session in all of them (docs/operations.md).
@@ -220,6 +236,10 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
 DATA_UPLOAD_MAX_NUMBER_FILES = 3
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # Django's default, named: the most a body other than an upload may have
+# The most an upload's (multipart) body may have, refused with 413 before it is read (directorate/gate.py):
+# by default room for the most files one form carries at their largest, and 1 MB of form fields around them.
+REQUEST_MAX_BYTES = CONFIG["REQUEST_MAX_BYTES"] or ATTACHMENT_MAX_BYTES * DATA_UPLOAD_MAX_NUMBER_FILES + 1024 * 1024
 FILE_UPLOAD_PERMISSIONS = 0o600
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"

@@ -10,3 +10,5 @@ urlpatterns = [
     path("nyx/", include("nyx.urls")),
     path("", include("analytics.urls")),
 ]
+
+handler400 = "directorate.views.bad_request"

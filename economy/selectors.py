@@ -12,15 +12,22 @@ from economy.models import PayrollRun, Transaction
 from economy.periods import Period
 from economy.rates import credit_decay, weekly_salary
 
+NO_SUCH_LEDGER = "No such ledger."
+
 
 def ledger_owner_for(viewer, user_id=None):
     """Whose ledger `viewer` may read (`Action.VIEW_LEDGER`): their own, or a subordinate's for those who
     manage pay."""
     if not user_id or str(user_id) == viewer.id:
         return viewer
-    person = person_for(viewer, user_id)
+    # One answer for a person out of sight, one in sight whose ledger is not the viewer's to read, and an id
+    # that does not exist: the message must not tell them apart.
+    try:
+        person = person_for(viewer, user_id)
+    except NotFound:
+        raise NotFound(NO_SUCH_LEDGER) from None
     if not can(viewer, Action.VIEW_LEDGER, person):
-        raise NotFound("No such ledger.")
+        raise NotFound(NO_SUCH_LEDGER)
     return person
 
 

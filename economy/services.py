@@ -13,6 +13,7 @@ from accounts.services import notify
 from directorate.db import atomic, now
 from directorate.errors import Conflict, Forbidden, Invalid
 from directorate.events import publish
+from directorate.text import refuse_bidi_controls
 from economy.models import PayrollRun, Transaction
 from economy.periods import last_completed_period, payroll_period
 from economy.rates import rate_for
@@ -73,6 +74,7 @@ def adjust(*, actor, user_id, credits=0, pay=0, reason):
         raise Invalid("A reason is required for a manual adjustment.", field_errors={"reason": ["Required."]})
     if len(reason) > REASON_MAX:
         raise Invalid(f"A reason has at most {REASON_MAX} characters.", field_errors={"reason": ["Too long."]})
+    refuse_bidi_controls(reason, field="reason", label="A reason")
     if not credits and not pay:
         raise Invalid("An adjustment must change credits or pay.")
     person = person_for(actor, user_id)

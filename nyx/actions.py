@@ -6,7 +6,7 @@ and `send_back`. Validation here is only about shape (strict types, no extra fie
 every rule is enforced by the services the dispatcher calls, as the acting member, exactly as for a person.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, StringConstraints, TypeAdapter, ValidationError
@@ -16,6 +16,7 @@ from directorate.errors import DomainError, Invalid
 REASONING_MAX = 1000
 BODY_MAX = 4000
 NOTE_MAX = 500
+TOPIC_MAX = 200
 MAX_ACTIONS = 12
 
 Text = Annotated[StrictStr, StringConstraints(max_length=BODY_MAX)]
@@ -108,13 +109,38 @@ class MoveMember(Strict):
     reasoning: Reasoning = ""
 
 
+class Broadcast(Strict):
+    """A command to every member, delivered as notifications from the Directorate."""
+
+    action: Literal["broadcast"]
+    message: Annotated[StrictStr, StringConstraints(min_length=1, max_length=NOTE_MAX)]
+    reasoning: Reasoning = ""
+
+
+class RequestDirectives(Strict):
+    """Ask Nyx for directives on a topic, as an officer does on Nyx's console."""
+
+    action: Literal["request_directives"]
+    topic: Annotated[StrictStr, StringConstraints(min_length=1, max_length=TOPIC_MAX)]
+    reasoning: Reasoning = ""
+
+
 NyxAction = Annotated[CreateTicket | ApproveRewards | CommentOn | Escalate | SendBack, Field(discriminator="action")]
 NikiAction = Annotated[
-    CreateTicket | ApproveRewards | CommentOn | Escalate | SendBack | OverrideApprove | Adjust | MoveMember,
+    CreateTicket
+    | ApproveRewards
+    | CommentOn
+    | Escalate
+    | SendBack
+    | OverrideApprove
+    | Adjust
+    | MoveMember
+    | Broadcast
+    | RequestDirectives,
     Field(discriminator="action"),
 ]
 NYX_ACTIONS = ("create_ticket", "approve_rewards", "comment", "escalate", "send_back")
-OVERRIDES = ("override_approve", "adjust", "move_member")
+OVERRIDES = ("override_approve", "adjust", "move_member", "broadcast", "request_directives")
 
 
 class NyxReply(Strict):
@@ -162,6 +188,7 @@ class Outcome:
     reason: str
     ticket_id: str | None = None
     status: int = 200
+    field_errors: dict = field(default_factory=dict)
 
     @property
     def label(self):

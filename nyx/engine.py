@@ -14,6 +14,7 @@ from accounts.selectors import in_subtree, subordinates_of
 from accounts.services import nyx_account
 from directorate.db import now
 from directorate.errors import Forbidden, Invalid
+from directorate.text import refuse_bidi_controls
 from economy.rates import is_abnormal, rate_for
 from nyx import client, prompts
 from nyx.actions import (
@@ -276,10 +277,15 @@ def offline_directive(person, topic):
 
 
 def clean_topic(topic):
-    topic = " ".join((topic or "").split())[:TOPIC_MAX]
+    """The topic on one line; refused when missing, over TOPIC_MAX characters or holding direction controls."""
+    topic = " ".join((topic or "").split())
     if not topic:
         raise Invalid("Name the topic of the directives.", field_errors={"topic": ["Required."]})
-    return topic
+    if len(topic) > TOPIC_MAX:
+        raise Invalid(
+            f"A topic has at most {TOPIC_MAX} characters.", field_errors={"topic": [f"At most {TOPIC_MAX} characters."]}
+        )
+    return refuse_bidi_controls(topic, field="topic", label="A topic")
 
 
 def issue_directives(topic, *, trigger, requested_by=None):

@@ -7,15 +7,27 @@ from directorate.db import ObjectIdModel, now
 class AuditEntry(ObjectIdModel):
     """Niki's private record of who truly did what. Only Niki can read it."""
 
+    class Result(models.TextChoices):
+        DONE = "done", "Done"
+        REFUSED = "refused", "Refused"
+
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     action = models.CharField(max_length=60)
     target_type = models.CharField(max_length=40, blank=True)
     target_id = models.CharField(max_length=24, blank=True)
+    # The member the command was about: the person adjusted or moved, or the assignee of the ticket.
+    subject = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    outcome = models.CharField(max_length=10, choices=Result.choices, default=Result.DONE)
     detail = models.JSONField(default=dict, blank=True)
     ts = models.DateTimeField(default=now)
 
     class Meta:
-        indexes = [models.Index(fields=["-ts"], name="audit_time")]
+        indexes = [
+            models.Index(fields=["-ts"], name="audit_time"),
+            models.Index(fields=["subject", "-ts"], name="audit_subject"),
+        ]
 
 
 class NyxAction(ObjectIdModel):

@@ -2,12 +2,15 @@
 
 import re
 
+from django.db.models import Q
+
 from accounts.models import User
 from accounts.policy import Action, is_niki, sees_everyone
 from accounts.presentation import DIRECTORATE
 from accounts.ranks import Rank
 from directorate.errors import NotFound
 from nyx.models import AuditEntry, NyxAction
+from tickets.models import Ticket
 from tickets.selectors import visible_tickets
 
 RECENT = 50
@@ -50,8 +53,116 @@ def hidden_traces():
     return lambda text: pattern.sub(DIRECTORATE, text or "")
 
 
-def audit_log(viewer, limit=200):
-    """Niki's audit log, newest first. Anyone else: not found."""
+# Niki's console: pickers and the audit log ------------------------------------------------------------------
+
+PICK_LIMIT = 8
+SEARCH_MAX = 80
+
+
+def _require_niki(viewer):
     if not is_niki(viewer):
         raise NotFound()
-    return list(AuditEntry.objects.select_related("actor").order_by("-ts", "-id")[:limit])
+
+
+def niki_people(viewer, query, *, limit=PICK_LIMIT):
+    """Members matching `query` by name, service name or service number, for Niki's pickers. Niki is not among
+    them (nothing on the console acts on the Controller). Anyone else: not found."""
+    _require_niki(viewer)
+    query = " ".join((query or "").split())[:SEARCH_MAX]
+    people = User.objects.filter(hidden=False, is_active=True)
+    if query:
+        match = Q(display_name__icontains=query) | Q(username__icontains=query)
+        if query.isdigit() and query.isascii():
+            match |= Q(service_number=int(query))
+        people = people.filter(match)
+    return list(people.select_related("reports_to").order_by("display_name", "id")[:limit])
+
+
+def niki_person(viewer, person_id):
+    """One member for Niki's console (not Niki), or NotFound."""
+    _require_niki(viewer)
+    person = User.objects.filter(id=str(person_id or "")[:24], hidden=False).first()
+    if person is None:
+        raise NotFound("No such member.")
+    return person
+
+
+def niki_tickets(viewer, query, *, limit=PICK_LIMIT):
+    """Tickets awaiting review whose title holds `query` (or whose id it is), oldest waiting first."""
+    _require_niki(viewer)
+    query = " ".join((query or "").split())[:SEARCH_MAX]
+    tickets = visible_tickets(viewer).filter(status=Ticket.Status.AWAITING_REVIEW)
+    if query:
+        match = Q(title__icontains=query)
+        if re.fullmatch(r"[0-9a-f]{24}", query):
+            match |= Q(id=query)
+        tickets = tickets.filter(match)
+    return list(tickets.select_related("assignee", "reviewer").order_by("updated_at", "id")[:limit])
+
+
+AUDIT_ACTIONS = {
+    "override_approve": "Override approval",
+    "adjust": "Adjustment",
+    "move_member": "Rank or superior",
+    "broadcast": "Broadcast",
+    "request_directives": "Directives asked of Nyx",
+    "create_ticket": "Directive",
+    "approve_rewards": "Approval",
+    "comment": "Comment",
+    "escalate": "Escalation",
+    "send_back": "Sent back",
+    "invalid_command": "Invalid command",
+}
+
+
+def audit_entries(viewer, *, action="", outcome="", subject_id=""):
+    """Niki's audit log, newest first, filtered. Anyone else: not found."""
+    _require_niki(viewer)
+    entries = AuditEntry.objects.all()
+    if action:
+        entries = entries.filter(action=action)
+    if outcome:
+        entries = entries.filter(outcome=outcome)
+    if subject_id:
+        entries = entries.filter(subject_id=subject_id)
+    return entries.select_related("actor", "subject").order_by("-ts", "-id")
+
+
+def audit_log(viewer, limit=200):
+    """Niki's audit log, newest first. Anyone else: not found."""
+    return list(audit_entries(viewer)[:limit])
+
+
+def audit_rows(entries):
+    """Each entry as the log shows it: names and links instead of ids, amounts, reason and outcome."""
+    entries = list(entries)
+    ticket_ids = {entry.target_id for entry in entries if entry.target_type == "ticket" and entry.target_id}
+    titles = dict(Ticket.objects.filter(id__in=list(ticket_ids)).values_list("id", "title")) if ticket_ids else {}
+    rows = []
+    for entry in entries:
+        detail = entry.detail or {}
+        command = detail.get("command") or {}
+        credits = detail.get("credits", command.get("credits"))
+        pay = detail.get("pay", command.get("pay"))
+        rows.append(
+            {
+                "entry": entry,
+                "action": AUDIT_ACTIONS.get(entry.action, entry.action.replace("_", " ")),
+                "subject": entry.subject,
+                "ticket_id": entry.target_id if entry.target_id in titles else "",
+                "ticket_title": titles.get(entry.target_id, ""),
+                "credits": "" if credits is None else credits,
+                "pay": "" if pay is None else pay,
+                "reason": (
+                    command.get("reason")
+                    or command.get("reasoning")
+                    or command.get("message")
+                    or command.get("topic")
+                    or command.get("note")
+                    or ""
+                ),
+                "result": detail.get("reason", ""),
+                "refused": entry.outcome == AuditEntry.Result.REFUSED,
+            }
+        )
+    return rows

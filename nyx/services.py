@@ -10,11 +10,12 @@ import re
 
 from django.db import IntegrityError
 
-from accounts.models import RankChange
+from accounts.models import RankChange, User
 from accounts.policy import is_niki
+from accounts.presentation import RANK_LABELS, shown_name
 from accounts.ranks import HUMAN_RANKS, Rank, level
 from accounts.selectors import direct_reports_of, person_for
-from accounts.services import move_member
+from accounts.services import broadcast, move_member, notify
 from directorate.db import atomic, now
 from directorate.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from economy import services as economy
@@ -22,9 +23,11 @@ from nyx.actions import (
     NOTE_MAX,
     NYX_ACTIONS,
     Adjust,
+    Broadcast,
     MoveMember,
     Outcome,
     OverrideApprove,
+    RequestDirectives,
     action_ticket_id,
     parse_niki_action,
     perform,
@@ -129,7 +132,8 @@ def niki_command(*, actor, payload):
     """One command from Niki: an action of Nyx's schema, or an override; audited either way.
 
     Returns an Outcome. The command and its audit entry are one atomic unit; a refused
-    command changes nothing and is audited as refused.
+    command changes nothing and is audited as refused. The console's forms and the JSON
+    route (`/niki/command`) both come here.
     """
     if not is_niki(actor):
         raise NotFound()
@@ -137,40 +141,80 @@ def niki_command(*, actor, payload):
         action = parse_niki_action(payload)
     except Invalid as error:
         detail = {"raw": _bounded(payload), "outcome": "refused", "reason": error.message}
-        _audit(actor, "invalid_command", detail=detail)
-        return Outcome(False, error.message, status=error.status)
+        _audit(actor, "invalid_command", detail=detail, outcome=AuditEntry.Result.REFUSED)
+        return Outcome(False, error.message, status=error.status, field_errors=error.field_errors)
     command = action.model_dump(mode="json")
+    if isinstance(action, RequestDirectives):
+        return _request_directives(actor, action, command)
     try:
         with atomic():
-            summary, target_type, target_id = _perform_niki(action, actor)
-            detail = {"command": command, "outcome": "done", "reason": summary}
+            summary, target_type, target_id, amounts = _perform_niki(action, actor)
+            detail = {"command": command, "outcome": "done", "reason": summary, **amounts}
             _audit(actor, action.action, target_type, target_id, detail)
     except DomainError as error:
         detail = {"command": command, "outcome": "refused", "reason": error.message}
-        _audit(actor, action.action, *_target_of(action), detail)
-        return Outcome(False, error.message, action_ticket_id(action), error.status)
+        _audit(actor, action.action, *_target_of(action), detail, outcome=AuditEntry.Result.REFUSED)
+        return Outcome(False, error.message, action_ticket_id(action), error.status, error.field_errors)
     return Outcome(True, summary, target_id if target_type == "ticket" else None)
 
 
+def _request_directives(actor, action, command):
+    """Nyx is asked outside any atomic unit (the model is never called inside one); each directive it issues
+    is its own recorded unit, and the request is audited with what came of it."""
+    from nyx.engine import issue_directives
+
+    try:
+        records = issue_directives(action.topic, trigger=NyxAction.Trigger.CONSOLE_DIRECTIVES, requested_by=actor)
+    except DomainError as error:
+        detail = {"command": command, "outcome": "refused", "reason": error.message}
+        _audit(actor, action.action, detail=detail, outcome=AuditEntry.Result.REFUSED)
+        return Outcome(False, error.message, status=error.status, field_errors=error.field_errors)
+    done = sum(record.outcome == NyxAction.Result.DONE for record in records)
+    summary = f"Nyx issued {done} directive{'s' if done != 1 else ''}; {len(records) - done} refused."
+    result = AuditEntry.Result.DONE if done else AuditEntry.Result.REFUSED
+    detail = {"command": command, "outcome": result.value, "reason": summary}
+    _audit(actor, action.action, detail=detail, outcome=result)
+    return Outcome(bool(done), summary, status=200 if done else 409)
+
+
 def _perform_niki(action, actor):
+    """Carry out one validated action; (summary, target type, target id, amounts for the audit log)."""
     if action.action in NYX_ACTIONS:
         summary, ticket_id = perform(action, actor=actor)
-        return summary, "ticket", ticket_id or ""
+        return summary, "ticket", ticket_id or "", {}
     if isinstance(action, OverrideApprove):
         ticket = override_approve(
             actor=actor, ticket_id=action.ticket_id, credits=action.credits, pay=action.pay, note=action.reasoning
         )
-        return f"Approved past review: {ticket.reward_credits} credits and ¤{ticket.reward_pay}.", "ticket", ticket.id
+        amounts = {"credits": ticket.reward_credits, "pay": f"{ticket.reward_pay:.2f}"}
+        return (
+            f"Approved past review: {ticket.reward_credits} credits and ¤{ticket.reward_pay}.",
+            "ticket",
+            ticket.id,
+            amounts,
+        )
     if isinstance(action, Adjust):
         entry = economy.adjust(
             actor=actor, user_id=action.user_id, credits=action.credits, pay=action.pay, reason=action.reason
         )
-        return f"Adjusted: {entry.amount_cr:+d} credits, {entry.amount_pay:+.2f} pay.", "user", entry.user_id
+        amounts = {"credits": entry.amount_cr, "pay": f"{entry.amount_pay:.2f}"}
+        return f"Adjusted: {entry.amount_cr:+d} credits, {entry.amount_pay:+.2f} pay.", "user", entry.user_id, amounts
     if isinstance(action, MoveMember):
         change = override_move(
             actor=actor, user_id=action.user_id, rank=action.rank, reports_to_id=action.reports_to_id
         )
-        return f"Moved: {change.from_rank} to {change.to_rank}.", "user", change.user_id
+        superior = shown_name(change.to_superior)
+        if change.from_rank == change.to_rank:
+            summary = f"Moved: now reports to {superior}."
+        else:
+            verb = "Promoted" if level(change.to_rank) > level(change.from_rank) else "Demoted"
+            summary = (
+                f"{verb}: {RANK_LABELS[change.from_rank]} to {RANK_LABELS[change.to_rank]}, reporting to {superior}."
+            )
+        return summary, "user", change.user_id, {}
+    if isinstance(action, Broadcast):
+        count = broadcast(actor=actor, message=action.message)
+        return f"Broadcast to {count} member{'s' if count != 1 else ''}.", "", "", {}
     raise Invalid("Unknown action.")
 
 
@@ -190,12 +234,25 @@ def _bounded(payload):
     return text[:4000]
 
 
-def _audit(actor, action, target_type="", target_id="", detail=None):
+def _subject_of(target_type, target_id):
+    """The member a command was about, when its target exists: the person, or the ticket's assignee."""
+    if not target_id or not OBJECT_ID.fullmatch(target_id):
+        return None
+    if target_type == "user":
+        return User.objects.filter(id=target_id).values_list("id", flat=True).first()
+    if target_type == "ticket":
+        return Ticket.objects.filter(id=target_id).values_list("assignee_id", flat=True).first()
+    return None
+
+
+def _audit(actor, action, target_type="", target_id="", detail=None, outcome=AuditEntry.Result.DONE):
     return AuditEntry.objects.create(
         actor=actor,
         action=action[:60],
         target_type=target_type[:40],
         target_id=(target_id or "")[:24],
+        subject_id=_subject_of(target_type, (target_id or "")[:24]),
+        outcome=outcome,
         detail=detail or {},
     )
 
@@ -232,17 +289,36 @@ def override_move(*, actor, user_id, rank=None, reports_to_id=None):
     if person.rank not in HUMAN_RANKS:
         raise Forbidden("Nyx and the Controller keep their places.")
     if rank is not None and rank not in HUMAN_RANKS:
-        raise Invalid("A rank is asset, shadow, marshal or executor.", field_errors={"rank": ["Unknown rank."]})
+        raise Invalid(
+            "A rank is asset, shadow, marshal or executor: nobody is made Nyx or the Controller.",
+            field_errors={"rank": ["Asset, shadow, marshal or executor."]},
+        )
     new_rank = Rank(rank) if rank is not None else Rank(person.rank)
     superior = person_for(actor, reports_to_id) if reports_to_id else person.reports_to
-    if superior.id == person.id or person.is_above(superior):
-        raise Invalid("Nobody reports to themselves or to someone below them.")
+    if superior.id == person.id:
+        raise Invalid(
+            "Nobody reports to themselves: choose another superior.",
+            field_errors={"reports_to_id": ["Nobody reports to themselves."]},
+        )
+    if person.is_above(superior):
+        raise Invalid(
+            f"{shown_name(superior)} is below {shown_name(person)}: nobody reports to someone below them.",
+            field_errors={"reports_to_id": ["This one reports to them, directly or further down."]},
+        )
     if level(superior.rank) <= level(new_rank):
-        raise Invalid("A superior must hold a higher rank.")
-    if any(level(report.rank) >= level(new_rank) for report in direct_reports_of(person)):
-        raise Invalid("Someone reporting to them would no longer rank below them; move them first.")
+        raise Invalid(
+            f"A superior must hold a higher rank: {shown_name(superior)} does not outrank a {RANK_LABELS[new_rank]}."
+            " Choose a new superior too.",
+            field_errors={"reports_to_id": ["Must outrank the new rank."]},
+        )
+    blocking = [report for report in direct_reports_of(person) if level(report.rank) >= level(new_rank)]
+    if blocking:
+        raise Invalid(
+            f"Someone reporting to them would no longer rank below them ({shown_name(blocking[0])}); move them first.",
+            field_errors={"rank": ["Their own reports must rank below them."]},
+        )
     if new_rank == person.rank and superior.id == person.reports_to_id:
-        raise Invalid("Nothing to change.")
+        raise Invalid("Nothing to change: that is their rank and superior already.")
     with atomic():
         change = RankChange.objects.create(
             user=person,
@@ -253,4 +329,13 @@ def override_move(*, actor, user_id, rank=None, reports_to_id=None):
             approved_by=actor,
         )
         move_member(person, rank=new_rank, superior=superior)
+        # The member hears it from the Directorate, as every act of Niki's reads to others.
+        if new_rank != person.rank:
+            verb = "promoted" if level(new_rank) > level(person.rank) else "demoted"
+            message = (
+                f"{shown_name(actor)} {verb} you to {RANK_LABELS[new_rank]}; you report to {shown_name(superior)}."
+            )
+        else:
+            message = f"{shown_name(actor)} moved you: you now report to {shown_name(superior)}."
+        notify(recipients=[person], message=message)
     return change

@@ -11,6 +11,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import LoginFailure, User
 from accounts.ranks import Rank
@@ -94,7 +95,7 @@ def test_a_session_lasts_twelve_hours_kept_in_the_database_and_read_through_the_
     key = client.cookies[django_settings.SESSION_COOKIE_NAME].value
     assert client.cookies[django_settings.SESSION_COOKIE_NAME]["max-age"] == 12 * 60 * 60
     stored = Session.objects.get(session_key=key)
-    assert timedelta(hours=11, minutes=59) < stored.expire_date - now() <= timedelta(hours=12)
+    assert timedelta(hours=11, minutes=59) < stored.expire_date - timezone.now() <= timedelta(hours=12)
 
     with CaptureQueriesContext(connection) as queries:
         assert client.get(reverse("dashboard")).status_code == 200

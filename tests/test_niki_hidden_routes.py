@@ -22,7 +22,22 @@ from tests.test_niki_invisible import crawl, fixed_paths, traces_of_niki, withou
 from tickets import services
 from tickets.models import Ticket
 
-NIKI_PATHS = ["/niki/", "/niki/command", "/niki", "/niki/command/", "/niki/audit/"]
+NIKI_PATHS = [
+    "/niki/",
+    "/niki/command",
+    "/niki",
+    "/niki/command/",
+    "/niki/audit/",
+    "/niki/audit.csv",
+    "/niki/act/override",
+    "/niki/act/adjust",
+    "/niki/act/rank",
+    "/niki/act/move",
+    "/niki/act/broadcast",
+    "/niki/act/directives",
+    "/niki/pick/people?field=adjust-member&q=a",
+    "/niki/pick/tickets?field=override-ticket",
+]
 VIEWERS = ["nyx", "executor", "executor_2", "marshal", "marshal_3", "shadow", "asset", "asset_3"]
 
 
@@ -81,7 +96,10 @@ def test_niki_routes_are_not_in_the_public_url_map(db):
 def test_the_routes_do_exist_for_niki(org):
     client = Client()
     client.force_login(org["niki"])
-    assert client.get("/niki/").status_code == 200
+    for path in ("/niki/", "/niki/audit/", "/niki/audit.csv", "/niki/pick/people?field=adjust-member&q=a",
+                 "/niki/pick/tickets?field=override-ticket"):
+        assert client.get(path).status_code == 200, path
+    assert client.post("/niki/act/broadcast", {"broadcast-message": ""}).status_code == 400
 
 
 @pytest.mark.parametrize("path", ["/niki/", "/niki/command", "/ws/niki/"])
@@ -118,6 +136,10 @@ def niki_has_acted(org):
         {"action": "override_approve", "ticket_id": ticket.id, "reasoning": "By order."},
         {"action": "adjust", "user_id": org["asset"].id, "credits": 5, "pay": "2.00", "reason": "By order."},
         {"action": "move_member", "user_id": org["asset_3"].id, "rank": "shadow", "reports_to_id": org["marshal_2"].id},
+        {"action": "move_member", "user_id": org["marshal_3"].id, "rank": "shadow"},
+        {"action": "move_member", "user_id": org["asset_2"].id, "reports_to_id": org["shadow_2"].id},
+        {"action": "broadcast", "message": "Stand by for the Controller's inspection."},
+        {"action": "move_member", "user_id": org["nyx"].id, "rank": "executor"},  # refused: audited only
     ]
     for name in VIEWERS:
         commands.append(
@@ -135,13 +157,33 @@ def niki_has_acted(org):
         )
     for payload in commands:
         outcome = niki_command(actor=niki, payload=payload)
-        assert outcome.done, (payload, outcome.reason)
+        assert outcome.done or payload.get("user_id") == org["nyx"].id, (payload, outcome.reason)
     directive = Ticket.objects.get(title="Order for executor")
     assert niki_command(
         actor=niki, payload={"action": "comment", "ticket_id": directive.id, "body_md": "Proceed."}
     ).done
+    # And through the console's forms, as Niki clicks them: an override from a ticket page, an adjustment.
+    console = Client()
+    console.force_login(niki)
+    work = services.create_ticket(
+        actor=org["asset"], assignee_id=org["asset"].id, category="Order", sub_category="Routine Directive",
+        title="Gate duty",
+    )
+    services.start_work(actor=org["asset"], ticket_id=work.id)
+    services.submit_for_review(actor=org["asset"], ticket_id=work.id, reward_credits="40", reward_pay="30.00")
+    clicked = [
+        ("override", {"back": "ticket", "override-ticket": work.id, "override-credits": "60",
+                      "override-reason": "Held the gate."}),
+        ("adjust", {"adjust-member": org["shadow"].id, "adjust-credits": "-3", "adjust-reason": "Late."}),
+        ("rank", {"rank-member": org["shadow_2"].id, "rank-rank": "marshal", "rank-superior": org["executor"].id}),
+    ]
+    for name, data in clicked:
+        response = console.post(f"/niki/act/{name}", data)
+        assert response.status_code == 302, (name, response.content.decode()[:2000])
     with override_settings(GEMINI_API_KEY=""):  # offline rules, whatever the environment holds
         engine.issue_directives("the Controller's inspection", trigger="console_directives", requested_by=niki)
+        # The console's own request for directives: the same engine, asked through Niki's command service.
+        assert niki_command(actor=niki, payload={"action": "request_directives", "topic": "night patrols"}).done
     return org
 
 

@@ -129,7 +129,7 @@ def board(org):
 
 
 def titles(response):
-    return set(re.findall(r'<a href="/tickets/[0-9a-f]{24}/">([^<]+)</a>', text(response)))
+    return set(re.findall(r'<a href="/tickets/[0-9a-f]{24}/"><bdi>([^<]+)</bdi></a>', text(response)))
 
 
 def test_the_list_shows_everything_i_may_see_and_nothing_else(as_, org, board):
@@ -227,9 +227,10 @@ def test_a_list_row_shows_each_column_escaped(as_, org):
     row = re.search(rf'<tr><td><a href="/tickets/{ticket.id}/">.*?</tr>', text(as_(org["asset"]).get("/tickets/")))
     moment = reload(ticket).updated_at
     assert row.group(0) == (
-        f'<tr><td><a href="/tickets/{ticket.id}/">&lt;b onmouseover=&quot;x()&quot;&gt;Depot &amp; &quot;yard&quot;'
-        '&lt;/b&gt;</a> <span class="tag">private</span></td><td class="col-optional">Intel / Recon Report</td>'
-        f'<td class="col-optional">Asset {org["asset"].display_name}</td>'
+        f'<tr><td><a href="/tickets/{ticket.id}/"><bdi>&lt;b onmouseover=&quot;x()&quot;&gt;Depot &amp; '
+        '&quot;yard&quot;&lt;/b&gt;</bdi></a> <span class="tag">private</span></td>'
+        '<td class="col-optional">Intel / Recon Report</td>'
+        f'<td class="col-optional"><bdi>Asset {org["asset"].display_name}</bdi></td>'
         '<td><span class="status status-in_progress">In progress</span></td>'
         f'<td class="col-optional"><time datetime="{moment.isoformat()}">{moment:%Y-%m-%d %H:%M}</time></td></tr>'
     )
@@ -239,7 +240,7 @@ def test_a_list_row_names_a_hidden_assignee_as_the_directorate(as_, org):
     ticket = new_ticket(org["executor"], org["marshal"], title="Audit the archive")
     Ticket.objects.filter(id=ticket.id).update(assignee=org["niki"])  # only Niki could be; shown as nobody
     page = text(as_(org["nyx"]).get("/tickets/", {"q": "Audit the archive"}))
-    assert '<td class="col-optional">The Directorate</td>' in page and "Niki" not in page
+    assert '<td class="col-optional"><bdi>The Directorate</bdi></td>' in page and "Niki" not in page
 
 
 def test_keyset_pages_cover_every_ticket_once_newest_first(as_, org, many):

@@ -195,3 +195,32 @@ def test_a_write_conflict_is_refused_as_a_conflict(db):
         with atomic():
             User.objects.create(username="twin", display_name="Twin", rank="asset", service_number=10001)
             User.objects.create(username="twin", display_name="Twin", rank="asset", service_number=10002)
+
+
+def test_sign_in_counts_the_attempt_before_the_password_and_refuses_past_the_limit(directorate, rf):
+    from accounts.services import sign_in
+    from directorate.errors import Throttled
+
+    request = rf.post("/login/", REMOTE_ADDR="10.7.7.7")
+    for _ in range(settings.LOGIN_THROTTLE["per_account"]):
+        with pytest.raises(Invalid):
+            sign_in(request=request, username="niki", password="wrong-guess-123")
+    with pytest.raises(Throttled):
+        sign_in(request=request, username="niki", password="wrong-guess-123")
+    rows = list(LoginFailure.objects.filter(key="niki"))
+    assert len(rows) == settings.LOGIN_THROTTLE["per_account"]  # the refused attempt took its rows back
+
+
+def test_the_migration_rekeys_niki_and_every_chain(directorate):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("accounts.migrations.0006_niki_unlinkable_id")
+    old_id = directorate["niki"].id
+    migration.rekey_niki(apps, None)
+    niki = User.objects.get(rank=Rank.NIKI)
+    nyx = User.objects.get(rank=Rank.NYX)
+    assert niki.id != old_id and niki.username == "niki" and niki.service_number == NIKI_SERVICE_NUMBER
+    assert nyx.reports_to_id == niki.id and nyx.chain == f"/{niki.id}/{nyx.id}/"
+    assert not list(User.objects.filter(id=old_id))

@@ -28,6 +28,7 @@ from accounts.services import move_member, notify
 from directorate.db import atomic, now
 from directorate.errors import Conflict, Forbidden, Invalid
 from directorate.events import publish
+from directorate.text import BIDI_MESSAGE, has_bidi_controls, refuse_bidi_controls
 from economy.rates import default_proposal, is_abnormal
 from economy.services import pay_ticket_reward
 from economy.validation import parse_credits, parse_hours, parse_money
@@ -61,6 +62,8 @@ def create_ticket(
         errors["title"] = ["A title is required."]
     elif len(title) > TITLE_MAX:
         errors["title"] = [f"A title has at most {TITLE_MAX} characters."]
+    elif has_bidi_controls(title):
+        errors["title"] = [BIDI_MESSAGE]
     if len(body_md or "") > BODY_MAX:
         errors["body_md"] = [f"The body has at most {BODY_MAX} characters."]
     if category not in CATEGORIES:
@@ -479,4 +482,4 @@ def _note(note):
     note = (note or "").strip()
     if len(note) > NOTE_MAX:
         raise Invalid(f"A note has at most {NOTE_MAX} characters.", field_errors={"note": ["Too long."]})
-    return note
+    return refuse_bidi_controls(note, field="note", label="A note")

@@ -70,6 +70,7 @@ def server_environment(folder, demo_password):
             "DIRECTORATE_VAR_DIR": str(folder / "var"),
             "SQLITE_PATH": str(folder / "var" / "browser.sqlite3"),
             "DEMO_PASSWORD": demo_password,
+            "NIKI_PASSWORD": niki_password_for(demo_password),
             "DEBUG": "1",
             "MONGO_URI": "",
             "REDIS_URL": "",
@@ -79,6 +80,11 @@ def server_environment(folder, demo_password):
         }
     )
     return env
+
+
+def niki_password_for(demo_password):
+    """The Controller's password on the test server, read by `manage.py bootstrap` from NIKI_PASSWORD."""
+    return f"{demo_password}-controller"
 
 
 def manage(env, *args):

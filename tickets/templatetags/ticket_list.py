@@ -19,8 +19,9 @@ from tickets.models import Ticket
 register = template.Library()
 
 ROW = (
-    '<tr><td><a href="{url}">{title}</a>{private}</td><td class="col-optional">{category} / {sub_category}</td>'
-    '<td class="col-optional">{assignee}</td><td><span class="status status-{status}">{status_label}</span></td>'
+    '<tr><td><a href="{url}"><bdi>{title}</bdi></a>{private}</td>'
+    '<td class="col-optional">{category} / {sub_category}</td><td class="col-optional"><bdi>{assignee}</bdi></td>'
+    '<td><span class="status status-{status}">{status_label}</span></td>'
     '<td class="col-optional">{updated}</td></tr>'
 )
 PRIVATE = ' <span class="tag">private</span>'

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0005_user_unread_notifications'),
+        ('accounts', '0006_niki_unlinkable_id'),
     ]
 
     operations = [
