@@ -297,3 +297,20 @@ def test_a_promotion_reaches_the_promoted_member_as_rank_changed_and_asks_pages_
     fragment = next(message["html"] for message in sent if message["event"] == "rank_changed")
     assert 'id="live-refresh"' in fragment and "data-live-refresh" in fragment
     assert fragment.lstrip().startswith("<") and "{#" not in fragment  # no template comment leaks as text
+
+
+def test_signing_out_the_tokens_family_closes_its_api_socket_and_no_other(org):
+    asset = org["asset"]
+    signed_out = accounts_services.start_token_family(user=asset)
+    other_token = access_token(asset)  # another sign-in of the same member: another family
+
+    async def scenario():
+        async with api_socket(signed_out["access_token"]) as closing, api_socket(other_token) as staying:
+            await call(accounts_services.sign_out_token, token=signed_out["refresh_token"])
+            code, _said = await closed_with(closing)
+            return code, await staying.receive_nothing(timeout=QUIET)
+
+    code, other_still_open = async_to_sync(scenario)()
+
+    assert code == UNAUTHENTICATED
+    assert other_still_open
