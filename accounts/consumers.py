@@ -285,7 +285,8 @@ class ApiEventsConsumer(LiveUpdatesConsumer):
             self.recent_ids.append(event_id)
             self.sent_ids.add(event_id)
             self.last_sent = max(self.last_sent, event_id)
-        await self.send(text_data=json.dumps({"type": "event", "event": event, "event_id": event_id, "at": at, "data": data}))
+        frame = {"type": "event", "event": event, "event_id": event_id, "at": at, "data": data}
+        await self.send(text_data=json.dumps(frame))
 
 
 def _member_for_token(token):

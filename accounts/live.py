@@ -21,10 +21,10 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError
 from django.template.loader import render_to_string
 
+from accounts.models import LiveEvent
 from directorate.db import atomic, now
 from directorate.errors import Conflict
 from directorate.events import EVENT_MESSAGE_TYPE, user_group
-from accounts.models import LiveEvent
 
 logger = logging.getLogger(__name__)
 

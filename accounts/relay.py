@@ -19,8 +19,8 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.db import connection
 
-from directorate.events import user_group
 from accounts import live as delivery
+from directorate.events import user_group
 
 logger = logging.getLogger(__name__)
 

@@ -410,7 +410,8 @@ def main():
     parser.add_argument("--approvals", type=int, default=200)
     parser.add_argument("--sockets", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=10, help="broadcast rounds")
-    parser.add_argument("--profile", action="store_true", help="run daphne under cProfile and print where its time went")
+    parser.add_argument("--profile", action="store_true",
+                        help="run daphne under cProfile and print where its time went")
     parser.add_argument("--seed", metavar="OUT", help=argparse.SUPPRESS)  # internal: the seeding subprocess
     args = parser.parse_args()
     if args.seed:
@@ -485,7 +486,8 @@ def main():
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
-        "layer": "channels_redis.core.RedisChannelLayer" if args.redis else "directorate.layers.AmortisedInMemoryChannelLayer",
+        "layer": ("channels_redis.core.RedisChannelLayer" if args.redis
+                  else "directorate.layers.AmortisedInMemoryChannelLayer"),
         "load_average_after": os.getloadavg(),
         "server": "one daphne process, DEBUG=0, SQLite",
         "approvals": approvals,

@@ -9,10 +9,7 @@ death, such as the blocking-pop read timeout).
 
 import shutil
 
-import pytest
-
 from benchmarks.redis_soak import run_soak
-
 
 
 def test_a_small_soak_over_redis_loses_nothing_and_kills_no_consumer(tmp_path):

@@ -3,9 +3,9 @@ pruning. (Delivery to sockets is the same code on both databases; tests/test_liv
 
 from datetime import timedelta
 
-from directorate.db import now
 from accounts import live as delivery
 from accounts.models import LiveEvent
+from directorate.db import now
 
 
 def test_events_are_numbered_after_the_largest_and_read_back_after_a_number(db):

@@ -17,8 +17,8 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from economy.services import run_due_payroll
 from accounts.live import prune as prune_live_events
+from economy.services import run_due_payroll
 from nyx.conf import mode, nyx_setting
 from nyx.engine import worker_tick
 
