@@ -1,4 +1,4 @@
-"""The live connection of a signed-in browser.
+"""The live connections of a signed-in browser (`LiveUpdatesConsumer`) and of an API client (`ApiEventsConsumer`).
 
 Each connection joins its member's own group; services publish to that group after
 commit (`directorate.events`). The consumer only relays: it turns each event into the
@@ -14,18 +14,19 @@ A socket lives no longer than what signed it in (docs/rules.md section 14):
 """
 
 import asyncio
+import json
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.sessions.models import Session
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.relay import ensure_relay
 from directorate.events import CLOSE_MESSAGE_TYPE, EVENT_MESSAGE_TYPE, session_tag, user_group
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class LiveUpdatesConsumer(AsyncWebsocketConsumer):
         self.session_key = session.session_key if session is not None else None
         self.session_tag = session_tag(self.session_key) if self.session_key else None
         self.checked_at = time.monotonic()
+        await ensure_relay()  # without Redis, this process's relay of the live event log (accounts/relay.py)
         self.group = user_group(user.id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -127,12 +129,9 @@ class LiveUpdatesConsumer(AsyncWebsocketConsumer):
                 await self.end("the session or the member ended")
                 return
             self.checked_at = time.monotonic()
-        html = render_to_string(
-            "includes/live_event.html",
-            {"event": message["event"], "data": message["data"]},
-        )
-        if html.strip():
-            await self.send(text_data=html)
+        # The fragment was rendered once for every socket that receives it (accounts.live).
+        if message.get("html"):
+            await self.send(text_data=message["html"])
 
     @database_sync_to_async
     def still_signed_in(self):
@@ -145,3 +144,173 @@ def session_seconds_left(session_key):
     """Seconds until the stored session ends (0 when it is gone): sessions are kept in the database (cached_db)."""
     expires = Session.objects.filter(session_key=session_key).values_list("expire_date", flat=True).first()
     return 0 if expires is None else max(0, (expires - timezone.now()).total_seconds())
+
+
+AUTH_DEADLINE = 5  # seconds an API socket has, once open, to send its token
+CATCH_UP_LIMIT = 1000  # events sent at most in answer to one "since"
+RECENT_IDS = 2 * CATCH_UP_LIMIT  # ids of the latest events sent, remembered so that none is sent twice
+
+
+class ApiEventsConsumer(LiveUpdatesConsumer):
+    """The live connection of an API client: spec 7's events as JSON, authenticated by a JWT access token.
+
+    The socket opens unauthenticated; its first message must be `{"type": "auth", "token": "<access token>"}`
+    within AUTH_DEADLINE seconds (the token never travels in the URL, which servers and proxies log). A bad,
+    expired or revoked token, or silence, closes it with 4401. Once signed in it joins its member's group, the
+    same group as the member's browsers (so whatever closes a member's sockets closes this one too), and it is
+    closed with 4401 when the token expires. `"since": <event id>` in the auth message, or a later
+    `{"type": "catch_up", "since": <event id>}`, sends the member's events after that id first (docs/api.md).
+
+    As a browser's socket: an API sign-out of its token family or the member's deactivation closes it (close
+    messages to the group), before relaying it checks again every `LIVE_RECHECK_SECONDS` that the family is not
+    revoked and the member still active, and it counts towards the member's `LIVE_SOCKETS_PER_MEMBER`.
+    """
+
+    async def connect(self):
+        await ensure_relay()
+        self.api_member = None
+        self.family = None
+        self.last_sent = 0
+        self.recent_ids = deque(maxlen=RECENT_IDS)
+        self.sent_ids = set()
+        await self.accept()
+        self.timers = [asyncio.get_running_loop().call_later(AUTH_DEADLINE, self._expire, "No token was sent in time.")]
+
+    def _expire(self, reason):
+        asyncio.ensure_future(self._refuse(reason))
+
+    async def _refuse(self, reason):
+        try:
+            await self.send(text_data=json.dumps({"type": "error", "error": reason}))
+            await self.close(code=UNAUTHENTICATED)
+        except Exception:  # noqa: BLE001 - the socket has gone already
+            pass
+
+    async def disconnect(self, code):
+        for timer in getattr(self, "timers", []):
+            timer.cancel()
+        await super().disconnect(code)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        try:
+            request = json.loads(text_data or "")
+        except ValueError:
+            request = None
+        if not isinstance(request, dict):
+            await self._answer_error("Send JSON objects.")
+            return
+        kind = request.get("type")
+        if self.api_member is None:
+            if kind != "auth":
+                await self._refuse("Send {\"type\": \"auth\", \"token\": ...} first.")
+                return
+            await self._authenticate(request)
+        elif kind == "catch_up":
+            await self._catch_up(request.get("since"))
+        elif kind == "auth":
+            await self._answer_error("This socket is signed in already.")
+        else:
+            await self._answer_error("Unknown message type.")
+
+    async def _answer_error(self, text):
+        await self.send(text_data=json.dumps({"type": "error", "error": text}))
+
+    async def _authenticate(self, request):
+        from accounts import tokens
+
+        token = request.get("token")
+        if not isinstance(token, str) or not token:
+            await self._refuse("The token is missing.")
+            return
+        try:
+            member, family, expires_at = await database_sync_to_async(_member_for_token)(token)
+        except tokens.TokenRefused as refusal:
+            await self._refuse(str(refusal))
+            return
+        for timer in self.timers:
+            timer.cancel()
+        if OPEN_SOCKETS[member.id] >= settings.LIVE_SOCKETS_PER_MEMBER:
+            await self.send(text_data=json.dumps({"type": "error", "error": "Too many live sockets."}))
+            await self.close(code=TOO_MANY_SOCKETS)
+            return
+        OPEN_SOCKETS[member.id] += 1
+        self.member_id = member.id  # counted, and uncounted on disconnect, as a browser's socket is
+        self.api_member, self.family = member.id, family
+        self.checked_at = time.monotonic()
+        self.group = user_group(member.id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.timers = [
+            asyncio.get_running_loop().call_later(
+                max(0.0, expires_at - time.time()), self._expire, "The token has expired."
+            )
+        ]
+        last_event_id = await database_sync_to_async(_latest_event_id)()
+        await self.send(text_data=json.dumps({"type": "ready", "user_id": member.id, "last_event_id": last_event_id}))
+        if request.get("since") is not None:
+            await self._catch_up(request.get("since"))
+
+    async def _catch_up(self, since):
+        if isinstance(since, bool) or not isinstance(since, int) or since < 0:
+            await self._answer_error("since must be an event id (a whole number, 0 or more).")
+            return
+        rows = await database_sync_to_async(_events_for)(self.api_member, since)
+        for row in rows:
+            await self._send_event(row.event, row.data, row.seq, row.at.isoformat())
+        await self.send(text_data=json.dumps({"type": "caught_up", "last_event_id": self.last_sent}))
+
+    async def directorate_close(self, message):
+        if message.get("session"):
+            return  # a browser session: not this socket
+        if message.get("family") in (None, self.family):
+            await self.end("the token family was signed out, or the member deactivated")
+
+    async def directorate_event(self, message):
+        if self.api_member is None or not hasattr(self, "group"):
+            return
+        if time.monotonic() - self.checked_at >= settings.LIVE_RECHECK_SECONDS:
+            if not await database_sync_to_async(_still_authorised)(self.api_member, self.family):
+                await self.end("the token family was revoked or the member ended")
+                return
+            self.checked_at = time.monotonic()
+        await self._send_event(message["event"], message["data"], message.get("event_id"), message.get("at"))
+
+    async def _send_event(self, event, data, event_id, at):
+        if event_id is not None:
+            # Sent already, by a catch-up that overlapped the live events? (Ids, not order: over Redis, events
+            # written by two processes may arrive in either order.)
+            if event_id in self.sent_ids:
+                return
+            if len(self.recent_ids) == self.recent_ids.maxlen:
+                self.sent_ids.discard(self.recent_ids[0])
+            self.recent_ids.append(event_id)
+            self.sent_ids.add(event_id)
+            self.last_sent = max(self.last_sent, event_id)
+        frame = {"type": "event", "event": event, "event_id": event_id, "at": at, "data": data}
+        await self.send(text_data=json.dumps(frame))
+
+
+def _member_for_token(token):
+    """The member of a valid access token, its family and the moment (epoch seconds) it expires; else TokenRefused."""
+    from accounts import tokens
+
+    member = tokens.user_for_access_token(token)
+    claims = tokens.decode(token, expected_type=tokens.ACCESS)
+    return member, claims["fam"], claims["exp"]
+
+
+def _still_authorised(member_id, family):
+    from accounts import tokens
+
+    return User.objects.filter(id=member_id, is_active=True).exists() and not tokens.family_revoked(family)
+
+
+def _latest_event_id():
+    from accounts.live import latest_seq
+
+    return latest_seq()
+
+
+def _events_for(member_id, since):
+    from accounts.live import rows_after
+
+    return rows_after(since, limit=CATCH_UP_LIMIT, recipient_id=member_id)

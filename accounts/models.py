@@ -157,3 +157,29 @@ class RefreshToken(ObjectIdModel):
             models.Index(fields=["family"], name="refresh_token_family"),
             models.Index(fields=["user", "expires_at"], name="refresh_token_user"),
         ]
+
+
+class LiveEvent(ObjectIdModel):
+    """The live event log: every event sent to a member's open pages and API sockets, in commit order.
+
+    Rows are written once the writing unit has committed (`directorate.events.publish`, then `accounts.live`),
+    numbered by `seq`, which grows in commit order: a new row takes the largest number plus one inside its own
+    atomic unit, and the unique constraint refuses a second row with the same number (the loser retries).
+    Server processes relay new rows to their sockets (`accounts.relay`), and API clients ask for what they
+    missed since a number (docs/api.md). The worker deletes rows older than 7 days.
+    """
+
+    seq = models.BigIntegerField(unique=True)
+    recipient_id = models.CharField(max_length=24)
+    event = models.CharField(max_length=40)
+    data = models.JSONField()
+    at = models.DateTimeField(default=now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["recipient_id", "seq"], name="live_event_recipient_seq"),
+            models.Index(fields=["at"], name="live_event_at"),
+        ]
+
+    def __str__(self):
+        return f"{self.seq} {self.event} -> {self.recipient_id}"

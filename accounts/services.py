@@ -17,7 +17,7 @@ from accounts.ranks import Rank
 from accounts.selectors import in_subtree, login_lockout_seconds, normalise_login_name, subordinates_of
 from directorate.db import atomic, new_object_id, now, retry_on_write_conflict, unlinkable_object_id
 from directorate.errors import Conflict, Forbidden, Invalid, NotFound, Throttled
-from directorate.events import close_sockets, publish
+from directorate.events import close_sockets, publish, publish_each
 from directorate.text import refuse_bidi_controls
 
 SERVICE_NUMBER_RANGE = (10000, 99999)  # five digits; Niki alone holds a four-digit number
@@ -211,16 +211,16 @@ def notify(*, recipients, message, ticket=None):
     User.objects.filter(id__in=[notification.user_id for notification in notifications]).update(
         unread_notifications=F("unread_notifications") + 1
     )
-    for notification in notifications:
-        publish(
-            [notification.user_id],
-            "notification",
-            {
-                "id": notification.id,
-                "message": notification.message,
-                "ticket_id": notification.ticket_id,
-            },
-        )
+    publish_each(
+        "notification",
+        [
+            (
+                notification.user_id,
+                {"id": notification.id, "message": notification.message, "ticket_id": notification.ticket_id},
+            )
+            for notification in notifications
+        ],
+    )
     return notifications
 
 
@@ -256,6 +256,9 @@ def move_member(person, *, rank, superior):
     )
     if moved != 1:
         raise Conflict(f"{shown_name(person)} changed meanwhile; reload and try again.")
+    if rank != person.rank:
+        # Their open pages redraw the wallet's rank icon and name and the Standing box.
+        publish([person.id], "rank_changed", {"user_id": person.id, "rank": str(rank), "previous_rank": person.rank})
     if new_chain != old_chain:
         for member_id, chain in (
             User.objects.filter(in_subtree(old_chain)).exclude(id=person.id).values_list("id", "chain")

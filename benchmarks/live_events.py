@@ -24,6 +24,7 @@ import platform
 import resource
 import secrets
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -365,6 +366,8 @@ async def measure_broadcast(client, data, rounds):
         "sockets_opened_s": round(opened_in, 2),
         "rounds": results,
         "all_received_ms_median": statistics.median(result["all_received_ms"] for result in results),
+        "last_socket_ms": summary([result["all_received_ms"] / 1000 for result in results]),
+        "http_response_ms": summary([result["http_response_ms"] / 1000 for result in results]),
     }
 
 
@@ -389,6 +392,8 @@ def print_table(result):
          "p50 {p50} ms, p95 {p95} ms, p99 {p99} ms".format(**approvals["http_response_ms"])),
         (f"broadcast -> all {broadcast['sockets']} sockets",
          each("all_received_ms") + f"  (median {broadcast['all_received_ms_median']} ms)"),
+        (f"broadcast -> last socket over {len(broadcast['rounds'])} rounds",
+         "p50 {p50} ms, p99 {p99} ms".format(**broadcast["last_socket_ms"])),
         ("broadcast HTTP response", each("http_response_ms")),
         ("broadcast, median socket", each("median_received_ms")),
         (f"opening {broadcast['sockets']} sockets", f"{broadcast['sockets_opened_s']} s"),
@@ -404,7 +409,9 @@ def main():
     parser.add_argument("--redis", action="store_true", help="use channels-redis with a throwaway redis-server")
     parser.add_argument("--approvals", type=int, default=200)
     parser.add_argument("--sockets", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=3, help="broadcast rounds")
+    parser.add_argument("--rounds", type=int, default=10, help="broadcast rounds")
+    parser.add_argument("--profile", action="store_true",
+                        help="run daphne under cProfile and print where its time went")
     parser.add_argument("--seed", metavar="OUT", help=argparse.SUPPRESS)  # internal: the seeding subprocess
     args = parser.parse_args()
     if args.seed:
@@ -434,8 +441,10 @@ def main():
             port = free_port()
             base_url = f"http://127.0.0.1:{port}"
             with open(Path(folder) / "daphne.log", "wb") as log:
+                profile = ["-m", "cProfile", "-o", str(Path(folder) / "daphne.prof")] if args.profile else []
                 daphne = subprocess.Popen(
-                    [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "directorate.asgi:application"],
+                    [PYTHON, *profile, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                     "directorate.asgi:application"],
                     cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
                 )
             wait_for(lambda: http_answers(f"{base_url}/login/"), "daphne", daphne)
@@ -452,8 +461,23 @@ def main():
                 print("daphne's log, without access lines, ends:", *lines[-200:], sep="\n", file=sys.stderr)
             raise
         finally:
+            if args.profile and daphne is not None and daphne.poll() is None:
+                daphne.send_signal(signal.SIGINT)  # daphne stops cleanly, and cProfile writes its stats
+                try:
+                    daphne.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    pass
             stop(daphne)
             stop(redis)
+            if args.profile and (Path(folder) / "daphne.prof").exists():
+                import pstats
+
+                print("\nWhere daphne's time went (own time, top 30):")
+                stats = pstats.Stats(str(Path(folder) / "daphne.prof"))
+                stats.sort_stats("tottime").print_stats(30)
+                stats.sort_stats("cumulative").print_stats(60)
+                if os.environ.get("PROFILE_CALLERS"):
+                    stats.print_callers(os.environ["PROFILE_CALLERS"])
 
     moment = datetime.now(UTC)
     result = {
@@ -462,7 +486,9 @@ def main():
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
-        "layer": "channels_redis.core.RedisChannelLayer" if args.redis else "channels.layers.InMemoryChannelLayer",
+        "layer": ("channels_redis.core.RedisChannelLayer" if args.redis
+                  else "directorate.layers.AmortisedInMemoryChannelLayer"),
+        "load_average_after": os.getloadavg(),
         "server": "one daphne process, DEBUG=0, SQLite",
         "approvals": approvals,
         "broadcast": broadcast,

@@ -12,9 +12,7 @@ try:
 
     django_application = get_asgi_application()
 
-    from channels.auth import AuthMiddlewareStack
     from channels.routing import ProtocolTypeRouter, URLRouter
-    from channels.security.websocket import AllowedHostsOriginValidator
 
     from directorate.gate import RequestBodyLimit, StaticFiles
     from directorate.routing import websocket_urlpatterns
@@ -26,7 +24,8 @@ application = ProtocolTypeRouter(
         # The app is local-hosted: it serves its own static files (a reverse proxy may take
         # over /static/ when it grows, see docs/operations.md). An over-long body is refused before it is read.
         "http": RequestBodyLimit(StaticFiles(django_application)),
-        # Browsers sign in with the session cookie; other origins are refused (no cross-site sockets).
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # Browsers sign in with the session cookie from the app's own origin, API clients with a token
+        # (directorate/routing.py).
+        "websocket": URLRouter(websocket_urlpatterns),
     }
 )

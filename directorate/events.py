@@ -1,39 +1,58 @@
-"""Live events, sent to each recipient's channel group once the writing unit has committed.
+"""Live events, recorded and sent to each recipient's channel group once the writing unit has committed.
 
-Services name the recipients; consumers only relay what reaches their user's group.
-Amounts travel as strings so that no float ever stands in for money.
+Services name the recipients; consumers only relay what reaches their member's group. Amounts travel as
+strings so that no float ever stands in for money.
+
+Every event is first written to the live event log (`accounts.models.LiveEvent`), numbered in commit order, in its
+own small atomic unit after the service's unit committed. Then:
+
+- without `REDIS_URL` (the in-memory channel layer), each server process relays new rows of the log to its own
+  sockets (`accounts.relay`): an event written by the worker, or by another process, reaches every open page;
+- with `REDIS_URL`, the event goes through channels-redis at once, from a background sender thread, so that a
+  request that notifies a thousand members does not wait for the thousand sends.
+
+A failure to record or send is logged and never fails the write that caused it.
 """
 
 import hashlib
+import logging
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
+from django.utils.module_loading import import_string
 
 from directorate.db import on_commit
+
+logger = logging.getLogger(__name__)
 
 EVENT_MESSAGE_TYPE = "directorate.event"
 CLOSE_MESSAGE_TYPE = "directorate.close"
 
 
 def user_group(user_id):
+    """The channel group of one member's sockets (browser and API): events, and closing them all."""
     return f"user.{user_id}"
 
 
 def publish(recipient_ids, event, data):
     """Send `event` with `data` to each recipient after commit; a failed send never fails the write."""
     recipients = sorted({str(recipient_id) for recipient_id in recipient_ids if recipient_id})
-    if not recipients:
+    publish_each(event, [(recipient_id, data) for recipient_id in recipients])
+
+
+def publish_each(event, items):
+    """Send `event` to several recipients after commit, each with their own data: `items` is (recipient_id, data)."""
+    items = [(str(recipient_id), data) for recipient_id, data in items if recipient_id]
+    if not items:
         return
-    message = {"type": EVENT_MESSAGE_TYPE, "event": event, "data": data}
 
-    def send():
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        for recipient_id in recipients:
-            async_to_sync(layer.group_send)(user_group(recipient_id), message)
+    def record_and_send():
+        # Named in settings (LIVE_EVENT_DELIVERY, `accounts.live.record_and_send`): the project package imports
+        # no app (docs/architecture.md).
+        import_string(settings.LIVE_EVENT_DELIVERY)(event, items)
 
-    on_commit(send, robust=True)
+    on_commit(record_and_send, robust=True)
 
 
 def session_tag(session_key):

@@ -99,17 +99,34 @@ else:
     DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Channel layer: in memory on one process, Redis when it must span several.
+# Both layers drop a message silently when a socket's queue already holds `capacity` messages (default 100) or
+# when it waited longer than `expiry` (default 60 s). A busy process can fall that far behind for a while (the
+# Redis soak, benchmarks/redis_soak.py, lost events that way), so each socket may queue far more.
+LIVE_CHANNEL_CAPACITY = 10_000
+LIVE_CHANNEL_EXPIRY = 300  # seconds
+# Where `directorate.events.publish` hands each event once the unit has committed: the live event log.
+LIVE_EVENT_DELIVERY = "accounts.live.record_and_send"
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             # redis-py 8 reads with a 5 s timeout, the same as channels-redis's blocking pop: a late reply
             # would fail the consumer and lose the event it had taken. Give reads more time than the pop.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}]},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "capacity": LIVE_CHANNEL_CAPACITY,
+                "expiry": LIVE_CHANNEL_EXPIRY,
+            },
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # One process: in memory, and events of other processes come through the live event log (accounts/relay.py).
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "directorate.layers.AmortisedInMemoryChannelLayer",
+            "CONFIG": {"capacity": LIVE_CHANNEL_CAPACITY, "expiry": LIVE_CHANNEL_EXPIRY},
+        }
+    }
 
 # Accounts and passwords
 AUTH_USER_MODEL = "accounts.User"

@@ -32,6 +32,7 @@ from directorate.errors import Conflict, Forbidden, Invalid
 from directorate.events import user_group
 from economy import services as economy
 from economy.models import Transaction
+from accounts.relay import ensure_relay
 from tests.invariants import traces_of_niki
 from tickets import services
 from tickets.models import Ticket
@@ -94,7 +95,11 @@ async def receive(socket, count):
 
 @asynccontextmanager
 async def tap(*people):
-    """A raw channel in the groups of `people`: every event message sent to any of them, as sent."""
+    """A raw channel in the groups of `people`: every event message sent to any of them, as sent.
+
+    Without Redis the events reach the groups through this process's relay of the live event log, which a
+    socket starts when it connects; the tap starts it the same way."""
+    await ensure_relay()
     layer = get_channel_layer()
     channel = await layer.new_channel()
     groups = [user_group(person.id) for person in people]

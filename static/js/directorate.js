@@ -219,6 +219,50 @@
     if (nextInQueue()) event.preventDefault();
   });
 
+  // Whole-page consistency. A live event that changes figures shown elsewhere on the page (a reward, a wallet
+  // change, a ticket's status, a promotion) carries #live-refresh: the page then fetches itself once and swaps
+  // in its live regions ([data-live-region][id]: the wallet, and on the dashboard the Standing box, My work,
+  // the review queue and Recent rewards). Several events of one decision make one request.
+  // After the live connection comes back (the server restarted, the network dropped), events may have been
+  // missed: the live regions, the inbox badge and the open ticket are redrawn the same way.
+  const REFRESH_DELAY = 150; // ms: the events of one decision arrive together
+  let refreshTimer = null;
+
+  function refreshLiveRegions(extra) {
+    const ids = [...document.querySelectorAll("[data-live-region][id]")].map((element) => "#" + element.id);
+    ids.push(...(extra || []).filter((id) => document.querySelector(id)));
+    const anchor = document.getElementById("live-refresh");
+    if (!ids.length || !anchor || !window.htmx) return;
+    window.htmx.ajax("GET", window.location.pathname + window.location.search, {
+      source: anchor, target: anchor, swap: "none", selectOOB: ids.join(","),
+    }).catch(() => {}); // best effort: the next event or reconnect tries again
+  }
+
+  function refreshSoon() {
+    window.clearTimeout(refreshTimer);
+    refreshTimer = window.setTimeout(() => refreshLiveRegions(), REFRESH_DELAY);
+  }
+
+  function catchUp() {
+    refreshLiveRegions(["#inbox-badge"]);
+    document.querySelectorAll("[id^='ticket-live-'][data-live-url]").forEach((anchor) => {
+      // The same request a ticket_updated event makes: drafts typed into the ticket survive it (above).
+      window.htmx.ajax("GET", anchor.dataset.liveUrl, { source: anchor, target: "#ticket", select: "#ticket", swap: "outerHTML" })
+        .catch(() => {});
+    });
+  }
+
+  document.addEventListener("htmx:wsAfterMessage", (event) => {
+    const message = event.detail && event.detail.message;
+    if (typeof message === "string" && message.includes("data-live-refresh")) refreshSoon();
+  });
+
+  let opened = false;
+  document.addEventListener("htmx:wsOpen", () => {
+    if (opened) catchUp();
+    opened = true;
+  });
+
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", setUpHelp);
   } else {

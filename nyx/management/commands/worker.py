@@ -4,7 +4,11 @@ Each tick reviews the tickets awaiting Nyx (the queue is the job list; the servi
 updates make a decision count once, whichever worker takes it), once per period issues routine
 directives (the period is claimed with a conditional update, so two workers never both issue them),
 and pays the last completed week's payroll unless it is paid already (the ledger's unique constraints
-pay each member once a week, however many workers run it).
+pay each member once a week, however many workers run it). It also deletes live events older than a week from
+the live event log (`accounts.live.prune`).
+
+The events its work causes reach open pages through that log: without Redis, each server process relays the
+log's new rows to its own sockets (`accounts.relay`); with `REDIS_URL`, they go through Redis.
 """
 
 import logging
@@ -13,6 +17,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
+from accounts.live import prune as prune_live_events
 from economy.services import run_due_payroll
 from nyx.conf import mode, nyx_setting
 from nyx.engine import worker_tick
@@ -54,6 +59,10 @@ class Command(BaseCommand):
             records = []
         for record in records:
             self.stdout.write(f"{record.outcome}: {record.action_type or 'answer'}: {record.reason}")
+        try:
+            prune_live_events()
+        except Exception:
+            logger.exception("Pruning the live event log failed")
         try:
             payroll = run_due_payroll()
         except Exception:

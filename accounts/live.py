@@ -1,0 +1,204 @@
+"""Recording live events in the log and handing them to the channel layer.
+
+`record_and_send` runs after the service's unit has committed (`directorate.events.publish`). It writes the
+rows in one atomic unit of its own, numbered after the largest number in the log; two processes writing at once
+cannot both take a number (unique constraint, and on SQLite the unit holds the write lock from its start), and
+the loser takes the next numbers. So numbers grow in commit order, and a reader that asks for "after N" misses
+nothing committed before.
+
+The channel layer message carries the event for every kind of socket: the JSON an API client receives and the
+HTML fragment a browser swaps in, rendered once per distinct fragment rather than once per socket.
+"""
+
+import asyncio
+import atexit
+import logging
+import threading
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError
+from django.template.loader import render_to_string
+
+from accounts.models import LiveEvent
+from directorate.db import atomic, now
+from directorate.errors import Conflict
+from directorate.events import EVENT_MESSAGE_TYPE, user_group
+
+logger = logging.getLogger(__name__)
+
+RECORD_ATTEMPTS = 20
+SENDER_DRAIN_TIMEOUT = 10  # seconds a stopping process waits for the Redis sender to finish
+
+
+def shared_layer():
+    """Whether the channel layer spans processes (channels-redis): then events go through it directly."""
+    backend = settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", "")
+    return "channels_redis" in backend
+
+
+# Recording -------------------------------------------------------------------------------------------------
+
+
+def record(event, items):
+    """Write one log row per (recipient_id, data), numbered in commit order; returns the rows."""
+    for attempt in range(RECORD_ATTEMPTS):
+        try:
+            with atomic():
+                last = latest_seq()
+                moment = now()
+                rows = [
+                    LiveEvent(seq=last + number, recipient_id=recipient_id, event=event, data=data, at=moment)
+                    for number, (recipient_id, data) in enumerate(items, start=1)
+                ]
+                LiveEvent.objects.bulk_create(rows)
+            return rows
+        except (IntegrityError, Conflict, DatabaseError):
+            if attempt == RECORD_ATTEMPTS - 1:
+                raise
+    return []  # not reached
+
+
+def latest_seq():
+    """The largest number in the log (0 when empty): one read of the unique index's end."""
+    return LiveEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+
+
+class Row(NamedTuple):
+    """One row of the log as the relay and the catch-up read it (no model instance: a broadcast reads thousands)."""
+
+    seq: int
+    recipient_id: str
+    event: str
+    data: dict
+    at: datetime
+
+
+def rows_after(seq, *, limit, recipient_id=None):
+    events = LiveEvent.objects.filter(seq__gt=seq)
+    if recipient_id is not None:
+        events = events.filter(recipient_id=recipient_id)
+    return [Row(*values) for values in events.order_by("seq").values_list(*Row._fields)[:limit]]
+
+
+# Messages --------------------------------------------------------------------------------------------------
+
+
+class Fragments:
+    """The browser's HTML for events, rendered once per distinct fragment (a broadcast's notifications share one)."""
+
+    def __init__(self):
+        self.rendered = {}
+
+    def __call__(self, event, data):
+        # A notification's fragment only asks the page to fetch its badge: the same for every recipient.
+        key = (event,) if event == "notification" else (event, tuple(sorted((k, str(v)) for k, v in data.items())))
+        if key not in self.rendered:
+            html = render_to_string("includes/live_event.html", {"event": event, "data": data})
+            self.rendered[key] = html if html.strip() else ""
+        return self.rendered[key]
+
+
+def message_for(row, fragments):
+    return {
+        "type": EVENT_MESSAGE_TYPE,
+        "event": row.event,
+        "data": row.data,
+        "event_id": row.seq,
+        "at": row.at.isoformat(),
+        "html": fragments(row.event, row.data),
+    }
+
+
+def record_and_send(event, items):
+    """Record the events, then send them on (Redis) or wake this process's relay (in-memory layer)."""
+    rows = record(event, items)
+    if shared_layer():
+        fragments = Fragments()
+        SENDER.send([(user_group(row.recipient_id), message_for(row, fragments)) for row in rows])
+    else:
+        from accounts.relay import wake
+
+        wake()
+
+
+# The Redis sender ------------------------------------------------------------------------------------------
+
+
+class Sender:
+    """A thread with its own event loop that sends messages through channels-redis in the order given.
+
+    The writing request only queues its messages and returns; a stopping process (the worker, a management
+    command) drains the queue first, for at most SENDER_DRAIN_TIMEOUT seconds.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.loop = None
+        self.queue = None
+        self.thread = None
+        self.pending = 0
+        self.idle = threading.Condition(self.lock)
+
+    def send(self, messages):
+        if not messages:
+            return
+        with self.lock:
+            if self.thread is None or not self.thread.is_alive():
+                self._start()
+            self.pending += 1
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, messages)
+
+    def _start(self):
+        started = threading.Event()
+
+        def run():
+            self.loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self.loop)
+            self.queue = asyncio.Queue()
+            started.set()
+            self.loop.run_until_complete(self._main())
+
+        self.thread = threading.Thread(target=run, name="live-event-sender", daemon=True)
+        self.thread.start()
+        started.wait()
+
+    async def _main(self):
+        from channels.layers import get_channel_layer
+
+        while True:
+            messages = await self.queue.get()
+            try:
+                layer = get_channel_layer()
+                for group, message in messages:
+                    await layer.group_send(group, message)
+            except Exception:
+                logger.exception("Could not send %d live events", len(messages))
+            finally:
+                with self.lock:
+                    self.pending -= 1
+                    if not self.pending:
+                        self.idle.notify_all()
+
+    def drain(self, timeout=SENDER_DRAIN_TIMEOUT):
+        """Wait until everything queued has been sent (or `timeout` seconds); True if it was."""
+        with self.lock:
+            return self.idle.wait_for(lambda: not self.pending, timeout=timeout)
+
+
+SENDER = Sender()
+atexit.register(SENDER.drain)
+
+
+# Retention -------------------------------------------------------------------------------------------------
+
+RETENTION = timedelta(days=7)
+
+
+def prune(*, older_than=RETENTION):
+    """Delete log rows older than `older_than` (the worker does, each tick); returns how many went.
+
+    The newest row always stays, so that numbering never restarts below a number a client has seen."""
+    newest = latest_seq()
+    return LiveEvent.objects.filter(at__lt=now() - older_than, seq__lt=newest).delete()[0]
