@@ -39,3 +39,16 @@ class ThrottledLoginForm(AuthenticationForm):
         except Invalid as refusal:
             raise forms.ValidationError(self.error_messages["invalid_login"], code="invalid_login") from refusal
         return self.cleaned_data
+
+
+class AdjustForm(forms.Form):
+    """A manual adjustment as typed, on a person's page; the economy's adjustment service parses and checks it."""
+
+    credits = forms.CharField(label="Credits", required=False, max_length=40)
+    pay = forms.CharField(label="Pay (¤)", required=False, max_length=40)
+    reason = forms.CharField(label="Reason", required=False, max_length=500)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, auto_id="adjust-%s", **kwargs)
+        self.fields["credits"].widget.attrs.update(inputmode="numeric", autocomplete="off")
+        self.fields["pay"].widget.attrs.update(inputmode="decimal", autocomplete="off")

@@ -7,7 +7,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
-from accounts.forms import ThrottledLoginForm
+from accounts.forms import AdjustForm, ThrottledLoginForm
 from accounts.policy import Action, can
 
 DIRECTORY_PAGE_SIZE = 25
@@ -34,17 +34,19 @@ def broadcast(request):
 
 def profile(request, person_id=None):
     person = request.user if person_id is None else selectors.person_for(request.user, person_id)
-    return render(
-        request,
-        "accounts/profile.html",
-        {
-            "person": person,
-            "is_me": person.id == request.user.id,
-            "superior": selectors.visible_superior_of(person),
-            "may_adjust": can(request.user, Action.ADJUST_CREDITS, person),
-            "may_read_ledger": can(request.user, Action.VIEW_LEDGER, person),
-        },
-    )
+    return render(request, "accounts/profile.html", profile_context(request.user, person))
+
+
+def profile_context(viewer, person):
+    """What a person's page shows `viewer`; the adjustment form comes back with its errors from a refused post."""
+    return {
+        "person": person,
+        "is_me": person.id == viewer.id,
+        "superior": selectors.visible_superior_of(person),
+        "may_adjust": can(viewer, Action.ADJUST_CREDITS, person),
+        "may_read_ledger": can(viewer, Action.VIEW_LEDGER, person),
+        "adjust_form": AdjustForm(),
+    }
 
 
 def directory(request):
@@ -65,6 +67,11 @@ def inbox(request):
 
 def inbox_badge(request):
     return render(request, "includes/inbox_badge.html")
+
+
+def wallet(request):
+    """The masthead's wallet as it is now (rank included): fetched by a page after a `rank_changed` event."""
+    return render(request, "includes/wallet.html", {"member": request.user})
 
 
 @require_POST

@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -23,12 +24,17 @@ from attachments import services as attachment_services
 from attachments.forms import AttachmentForm, CommentForm
 from attachments.selectors import attachments_of
 from desk import selectors
-from directorate.errors import Invalid, NotFound
+from directorate.errors import DomainError, Invalid, NotFound
 from directorate.spreadsheet import csv_download, safe_text
 from economy import selectors as ledgers
-from economy.rates import ABNORMAL_CREDITS, abnormal_pay_limit, is_abnormal
+from economy import services as economy_services
+from economy.forms import ReverseForm
+from economy.rates import ABNORMAL_CREDITS, abnormal_pay_limit, is_abnormal, needs_confirmation, rate_for
+from economy.validation import parse_credits, parse_money
 from tickets import selectors as tickets
 from tickets import services as ticket_services
+from tickets.forms import ApproveForm, DenyForm, EscalateForm, PromoteForm, SendBackForm, SubmitForm
+from tickets.models import Ticket
 
 # The dashboard -------------------------------------------------------------------------------------------
 
@@ -42,6 +48,7 @@ def dashboard(request):
             "superior": people.visible_superior_of(user),
             "direct_reports": people.direct_reports_of(user).order_by("rank", "display_name"),
             "my_work": tickets.assigned_to(user)[:10],
+            "written": list(tickets.written_by(user).select_related("assignee")[:10]),
             "review_queue": list(tickets.review_queue(user).select_related("assignee")[:10]),
             "recent_rewards": ledgers.recent_rewards(user),
             "may_broadcast": may_at_all(user, Action.BROADCAST),
@@ -57,11 +64,16 @@ def ticket_detail(request, ticket_id):
     return render(request, "tickets/detail.html", ticket_context(request.user, ticket))
 
 
-def ticket_context(user, ticket):
+def ticket_context(user, ticket, forms=None, confirm=None):
+    """Everything the ticket page shows `user`. `forms`: bound action forms carrying refused input and its
+    errors; `confirm`: a large approval waiting to be confirmed (its amounts and outcome)."""
+    forms = forms or {}
     assignee = ticket.assignee
     watchers = tickets.watchers_of(ticket)
+    is_reviewer = policy.may_decide(user, ticket)
+    rank_change = ticket_services.is_rank_change(ticket)
     comments = tickets.comments_of(ticket)
-    return {
+    context = {
         "ticket": ticket,
         "comments": comments,
         "attachments": attachments_of(ticket, comments),
@@ -70,17 +82,65 @@ def ticket_context(user, ticket):
         "watchers": watchers,
         "approval_log": tickets.approval_log_of(ticket),
         "is_assignee": policy.is_assignee(user, ticket),
-        "is_reviewer": policy.may_decide(user, ticket),
+        "is_reviewer": is_reviewer and not rank_change,
+        "is_rank_change": rank_change,
         "is_watching": any(watcher.id == user.id for watcher in watchers),
         "may_submit": policy.may_submit(user, ticket),
-        "may_promote": policy.may_promote(user, ticket),
+        "may_promote": ticket_services.may_decide_rank_change(user, ticket),
         "proposal_abnormal": is_abnormal(assignee.rank, credits=ticket.reward_credits, pay=ticket.reward_pay),
         "abnormal_credits": ABNORMAL_CREDITS,
         "abnormal_pay": abnormal_pay_limit(assignee.rank),
+        "submit_form": forms.get("submit") or SubmitForm(),
+        "approve_form": forms.get("approve")
+        or ApproveForm(initial={"credits": ticket.reward_credits, "pay": ticket.reward_pay}),
+        "escalate_form": forms.get("escalate") or EscalateForm(),
+        "sendback_form": forms.get("send-back") or SendBackForm(),
+        "promote_form": forms.get("promote") or PromoteForm(),
+        "deny_form": forms.get("deny") or DenyForm(),
+        "confirm": confirm,
     }
+    working = ticket.status in (Ticket.Status.OPEN, Ticket.Status.IN_PROGRESS)
+    if ticket.assignee_id == user.id and working and context["may_submit"] and not rank_change:
+        # What this work can earn, and who decides: the same searches the services make.
+        rate = rate_for(assignee.rank)
+        context["earning"] = {
+            "credits": rate.credits_per_task,
+            "hourly": rate.hourly_pay,
+            "reviewer": ticket_services.normal_reviewer(assignee),
+            "abnormal_decider": ticket_services.abnormal_decider(ticket, proposer=user),
+        }
+    if is_reviewer and not rank_change:
+        outcome, next_reviewer = _outcome_or_none(ticket, user, ticket.reward_credits, ticket.reward_pay)
+        context["approve_outcome"] = outcome
+        context["approve_next"] = next_reviewer
+    return context
 
 
-# Each action a person takes on a ticket: the service it calls with the posted fields, and what to say after.
+def _outcome_or_none(ticket, user, credits, pay):
+    try:
+        return ticket_services.approval_outcome(ticket, actor=user, credits=credits, pay=pay)
+    except DomainError:
+        return None, None
+
+
+def _approve(user, ticket_id, data):
+    return ticket_services.approve_reward(
+        actor=user, ticket_id=ticket_id, credits=data.get("credits"), pay=data.get("pay"), note=data.get("note", "")
+    )
+
+
+def _approved_message(user, ticket_id, data, result):
+    ticket = result
+    if ticket.status == Ticket.Status.CLOSED:
+        return (
+            f"Approved: {ticket.reward_credits} credit{pluralize(ticket.reward_credits)} and "
+            f"\u00a4{ticket.reward_pay} paid to {shown_name(ticket.assignee)}."
+        )
+    return f"Recommended and escalated: over the limit, so {shown_name(ticket.reviewer)} makes the final decision."
+
+
+# Each action a person takes on a ticket: the service it calls with the posted fields, and what to say after
+# (a sentence, or a function of the result).
 TICKET_ACTIONS = {
     "start": (
         lambda user, ticket_id, data: ticket_services.start_work(actor=user, ticket_id=ticket_id),
@@ -94,23 +154,14 @@ TICKET_ACTIONS = {
             reward_pay=data.get("reward_pay"),
             hours_worked=data.get("hours_worked"),
         ),
-        "Submitted for review.",
+        lambda user, ticket_id, data, ticket: f"Submitted for review by {shown_name(ticket.reviewer)}.",
     ),
-    "approve": (
-        lambda user, ticket_id, data: ticket_services.approve_reward(
-            actor=user,
-            ticket_id=ticket_id,
-            credits=data.get("credits"),
-            pay=data.get("pay"),
-            note=data.get("note", ""),
-        ),
-        "Decision recorded.",
-    ),
+    "approve": (_approve, _approved_message),
     "escalate": (
         lambda user, ticket_id, data: ticket_services.escalate(
             actor=user, ticket_id=ticket_id, note=data.get("note", "")
         ),
-        "Escalated.",
+        lambda user, ticket_id, data, ticket: f"Escalated to {shown_name(ticket.reviewer)}.",
     ),
     "send-back": (
         lambda user, ticket_id, data: ticket_services.send_back(
@@ -128,7 +179,13 @@ TICKET_ACTIONS = {
         lambda user, ticket_id, data: ticket_services.approve_promotion(
             actor=user, ticket_id=ticket_id, note=data.get("note", "")
         ),
-        "Promotion approved.",
+        lambda user, ticket_id, data, subject: f"Approved: {subject.display_name} is now a {subject.rank}.",
+    ),
+    "deny": (
+        lambda user, ticket_id, data: ticket_services.deny_rank_change(
+            actor=user, ticket_id=ticket_id, reason=data.get("note", "")
+        ),
+        "Request denied; no rank changed.",
     ),
     "comment": (
         lambda user, ticket_id, data: ticket_services.add_comment(
@@ -150,15 +207,52 @@ TICKET_ACTIONS = {
     ),
 }
 
+# The forms whose refusals are shown at their fields, and where each service's field names go.
+ACTION_FORMS = {
+    "submit": (SubmitForm, {}),
+    "approve": (ApproveForm, {}),
+    "escalate": (EscalateForm, {}),
+    "send-back": (SendBackForm, {"comment": "note"}),
+    "promote": (PromoteForm, {}),
+    "deny": (DenyForm, {}),
+}
+
 
 @require_POST
 def ticket_action(request, ticket_id, action):
-    """Run one ticket action for the signed-in member, then show the ticket again."""
+    """Run one ticket action for the signed-in member, then show the ticket again.
+
+    Refused input comes back at its fields (400), with what was typed; a large approval first asks to be
+    confirmed (docs/rules.md section 13)."""
     if action not in TICKET_ACTIONS:
         raise Http404("No such action.")
     perform, success = TICKET_ACTIONS[action]
-    perform(request.user, ticket_id, request.POST)
-    messages.success(request, success)
+    if action == "approve" and request.POST.get("confirmed") != "yes":
+        confirm = _confirmation_needed(request.user, ticket_id, request.POST)
+        if confirm is not None:
+            ticket = tickets.ticket_for(request.user, ticket_id)
+            form = ApproveForm(request.POST)
+            response = _ticket_response(request, ticket_context(request.user, ticket, {"approve": form}, confirm), 200)
+            response["X-Decision-Pending"] = "confirm"
+            return response
+    try:
+        result = perform(request.user, ticket_id, request.POST)
+    except Invalid as error:
+        if action not in ACTION_FORMS:
+            raise
+        form_class, renamed = ACTION_FORMS[action]
+        form = form_class(request.POST)
+        form.is_valid()
+        for field, field_messages in error.field_errors.items():
+            name = renamed.get(field, field)
+            for message in field_messages:
+                form.add_error(name if name in form.fields else None, message)
+        if not error.field_errors:
+            form.add_error(None, error.message)
+        ticket = tickets.ticket_for(request.user, ticket_id)
+        return _ticket_response(request, ticket_context(request.user, ticket, {action: form}), 400)
+    said = success if isinstance(success, str) else success(request.user, ticket_id, request.POST, result)
+    messages.success(request, said)
     try:
         ticket = tickets.ticket_for(request.user, ticket_id)
     except NotFound:
@@ -167,9 +261,32 @@ def ticket_action(request, ticket_id, action):
             return HttpResponseClientRedirect(reverse("tickets"))
         return redirect("tickets")
     if request.htmx:
-        list(messages.get_messages(request))  # the swapped panel itself shows the result
-        return render(request, "tickets/detail.html#ticket", ticket_context(request.user, ticket))
+        list(messages.get_messages(request))  # the swapped panel itself says what happened
+        context = ticket_context(request.user, ticket)
+        context["result_message"] = said
+        return render(request, "tickets/detail.html#ticket", context)
     return redirect(reverse("ticket", kwargs={"ticket_id": ticket_id}))
+
+
+def _confirmation_needed(user, ticket_id, data):
+    """The confirmation a large approval asks for, or None. Amounts the service would refuse go on to it."""
+    ticket = tickets.ticket_for(user, ticket_id)
+    try:
+        credits = parse_credits(data.get("credits"))
+        pay = parse_money(data.get("pay"))
+    except Invalid:
+        return None
+    if not needs_confirmation(ticket.assignee.rank, credits=credits, pay=pay):
+        return None
+    outcome, next_reviewer = _outcome_or_none(ticket, user, credits, pay)
+    if outcome is None:
+        return None
+    return {"credits": credits, "pay": pay, "note": data.get("note", ""), "outcome": outcome, "next": next_reviewer}
+
+
+def _ticket_response(request, context, status):
+    template = "tickets/detail.html#ticket" if request.htmx else "tickets/detail.html"
+    return render(request, template, context, status=status)
 
 
 @require_POST
@@ -180,9 +297,7 @@ def attachment_upload(request, ticket_id):
         ticket_id,
         form,
         "attachment_form",
-        lambda data: attachment_services.attach_to_ticket(
-            actor=request.user, ticket_id=ticket_id, upload=data["file"]
-        ),
+        lambda data: attachment_services.attach_to_ticket(actor=request.user, ticket_id=ticket_id, upload=data["file"]),
         "File attached.",
     )
 
@@ -224,15 +339,14 @@ def _ticket_page(request, ticket_id, status=200, **forms):
     return render(request, template, context, status=status)
 
 
-
-
 # The ledger: a person's entries, naming only the tickets the reader sees -----------------------------------
 
 LEDGER_PAGE_SIZE = 25
 
 
-def ledger(request):
-    owner = ledgers.ledger_owner_for(request.user, request.GET.get("user"))
+def ledger(request, reverse_form=None, status=200):
+    owner_id = request.GET.get("user") or getattr(reverse_form, "owner_id", None)
+    owner = ledgers.ledger_owner_for(request.user, owner_id)
     page = Paginator(ledgers.ledger_of(owner), LEDGER_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "owner": owner,
@@ -240,8 +354,29 @@ def ledger(request):
         "is_own": owner.id == request.user.id,
         # A subordinate's entry may be for a ticket the reader may not see: it is not named then.
         "visible_tickets": selectors.visible_ticket_ids(request.user, page.object_list),
+        "reversible": ledgers.reversible_ids(request.user, owner, page.object_list),
+        "reverse_form": reverse_form,
     }
-    return render(request, "economy/ledger.html#entries" if request.htmx else "economy/ledger.html", context)
+    template = "economy/ledger.html#entries" if request.htmx and reverse_form is None else "economy/ledger.html"
+    return render(request, template, context, status=status)
+
+
+@require_POST
+def reverse_entry(request, entry_id):
+    """Reverse one ledger entry (an award with its pair, or an adjustment), with a reason; back to that ledger.
+    A refused reason is shown at the entry's own form (400)."""
+    entry = economy_services.reversible_entry(request.user, entry_id)
+    try:
+        economy_services.reverse_entry(actor=request.user, entry_id=entry.id, reason=request.POST.get("reason", ""))
+    except Invalid as error:
+        form = ReverseForm(request.POST, entry_id=entry.id)
+        form.is_valid()
+        for message in error.field_errors.get("reason", []) or [error.message]:
+            form.add_error("reason", message)
+        form.entry_id, form.owner_id = entry.id, entry.user_id
+        return ledger(request, reverse_form=form, status=400)
+    messages.success(request, "Reversed: the opposite entries are at the top of the ledger.")
+    return redirect(f"{reverse('ledger')}?user={entry.user_id}")
 
 
 LEDGER_CSV_HEADER = ["time (UTC)", "type", "credits", "pay", "ticket id", "ticket title", "approved by", "reason"]
@@ -250,9 +385,10 @@ LEDGER_CSV_HEADER = ["time (UTC)", "type", "credits", "pay", "ticket id", "ticke
 def ledger_csv(request):
     """The ledger the page shows (same owner, same refusals), as a CSV download of every entry."""
     owner = ledgers.ledger_owner_for(request.user, request.GET.get("user"))
-    rows = (ledger_csv_row(entry, ticket_visible) for entry, ticket_visible in selectors.ledger_for_export(
-        request.user, owner
-    ))
+    rows = (
+        ledger_csv_row(entry, ticket_visible)
+        for entry, ticket_visible in selectors.ledger_for_export(request.user, owner)
+    )
     return csv_download(itertools.chain([LEDGER_CSV_HEADER], rows), filename=f"ledger-{owner.username}.csv")
 
 

@@ -32,12 +32,17 @@ def decode(cursor):
     return moment, last_id
 
 
-def page(queryset, *, field, cursor=None, size=25):
-    """(items, next_cursor): up to `size` rows of `queryset` newest first by `field`, after `cursor`."""
-    rows = queryset.order_by(f"-{field}", "-id")
+def page(queryset, *, field, cursor=None, size=25, oldest_first=False):
+    """(items, next_cursor): up to `size` rows of `queryset` newest first by `field` (oldest first with
+    `oldest_first`), after `cursor`."""
+    if oldest_first:
+        rows = queryset.order_by(field, "id")
+    else:
+        rows = queryset.order_by(f"-{field}", "-id")
     if cursor:
         moment, last_id = decode(cursor)
-        rows = rows.filter(Q(**{f"{field}__lt": moment}) | Q(**{field: moment, "id__lt": last_id}))
+        after = "gt" if oldest_first else "lt"
+        rows = rows.filter(Q(**{f"{field}__{after}": moment}) | Q(**{field: moment, f"id__{after}": last_id}))
     items = list(rows[: size + 1])
     next_cursor = encode(*_position(items[size - 1], field)) if len(items) > size else None
     return items[:size], next_cursor

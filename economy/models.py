@@ -25,6 +25,7 @@ class Transaction(ObjectIdModel):
         MANUAL_ADJ = "manual_adj", "Manual adjustment"
         SALARY = "salary", "Weekly salary"
         DECAY = "decay", "Credit decay"
+        REVERSAL = "reversal", "Reversal"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="transactions")
     type = models.CharField(max_length=20, choices=Type.choices)
@@ -36,6 +37,14 @@ class Transaction(ObjectIdModel):
     approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     reason = models.CharField(max_length=500, blank=True)
     period = models.CharField(max_length=8, blank=True, default="")  # a payroll week such as 2026-W48
+    reverses = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="For a reversal: the entry it undoes (an award, a payment or a manual adjustment).",
+    )
     ts = models.DateTimeField(default=now)
 
     objects = LedgerQuerySet.as_manager()
@@ -52,6 +61,10 @@ class Transaction(ObjectIdModel):
             ),
             models.UniqueConstraint(
                 fields=["related_ticket"], condition=models.Q(type="payment"), name="one_payment_per_ticket"
+            ),
+            # An entry is reversed at most once, however many reviewers try at the same moment.
+            models.UniqueConstraint(
+                fields=["reverses"], condition=models.Q(type="reversal"), name="one_reversal_per_entry"
             ),
             # A payroll week pays each member one salary and decays their credits once, however often it runs.
             models.UniqueConstraint(

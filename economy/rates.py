@@ -50,6 +50,12 @@ def is_abnormal(rank, *, credits, pay):
     return credits > ABNORMAL_CREDITS or pay > abnormal_pay_limit(rank)
 
 
+def needs_confirmation(rank, *, credits, pay):
+    """Whether paying or adjusting these amounts asks the decider to confirm first (docs/rules.md section 18):
+    when they are as large as an abnormal award for the person's rank, counting a deduction by its size."""
+    return is_abnormal(rank, credits=abs(credits), pay=abs(pay))
+
+
 def default_proposal(rank, *, hours):
     """The reward proposed when the assignee gives none: base credit, and base pay x hours worked."""
     rate = rate_for(rank)

@@ -27,6 +27,7 @@ class TransactionOut(Schema):
     approved_by: PersonOut
     reason: str
     period: str = Field(description='The payroll week of a `salary` or `decay` entry, like "2026-W48"; else empty.')
+    reverses: str | None = Field(None, description="For a `reversal`: the id of the entry it reverses.")
     ts: datetime
 
 
@@ -49,6 +50,10 @@ class AdjustIn(Schema):
     reason: StrictStr = Field(description="Required, at most 500 characters.")
 
 
+class ReverseIn(Schema):
+    reason: StrictStr = Field(description="Required, at most 500 characters.")
+
+
 def transaction_out(entry, *, visible_ticket_ids):
     ticket = entry.related_ticket if entry.related_ticket_id in visible_ticket_ids else None
     return TransactionOut(
@@ -60,5 +65,6 @@ def transaction_out(entry, *, visible_ticket_ids):
         approved_by=person_out(entry.approved_by),
         reason=entry.reason,
         period=entry.period,
+        reverses=entry.reverses_id,
         ts=entry.ts,
     )

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from accounts.models import User
-from accounts.policy import Action, can
+from accounts.policy import Action, can, is_niki
 from accounts.ranks import Rank
 from accounts.selectors import person_for
 from directorate.errors import NotFound
@@ -103,3 +103,25 @@ def payroll_preview(period):
     )
     lines = [payroll_line(member) for member in payroll_members(period) if member.id not in settled]
     return PayrollReport(period=period, lines=[line for line in lines if line.salary or line.decay])
+
+
+def reversible_ids(viewer, owner, entries):
+    """The ids of `entries` (of `owner`'s ledger) that `viewer` may reverse now: the same rule as
+    `economy.services.reversible_entry`, for showing the Reverse control."""
+    if viewer.id == owner.id or not can(viewer, Action.ADJUST_CREDITS, owner):
+        return set()
+    kinds = (Transaction.Type.CREDIT_AWARD, Transaction.Type.PAYMENT, Transaction.Type.MANUAL_ADJ)
+    candidates = [entry for entry in entries if entry.type in kinds]
+    if not candidates:
+        return set()
+    reversed_ids = set(
+        Transaction.objects.filter(
+            type=Transaction.Type.REVERSAL, reverses_id__in=[entry.id for entry in candidates]
+        ).values_list("reverses_id", flat=True)
+    )
+    return {
+        entry.id
+        for entry in candidates
+        if entry.id not in reversed_ids
+        and (is_niki(viewer) or entry.approved_by_id == viewer.id or viewer.is_above(entry.approved_by))
+    }

@@ -1,5 +1,7 @@
 """Writes to the ledger. A credit or payment never changes without its ledger entry in the same atomic unit."""
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import IntegrityError
 from django.db.models import F
@@ -11,7 +13,7 @@ from accounts.ranks import Rank
 from accounts.selectors import person_for
 from accounts.services import notify
 from directorate.db import atomic, now, retry_on_write_conflict
-from directorate.errors import Conflict, Forbidden, Invalid
+from directorate.errors import Conflict, Forbidden, Invalid, NotFound
 from directorate.events import publish
 from directorate.text import refuse_bidi_controls
 from economy.models import PayrollRun, Transaction
@@ -72,7 +74,8 @@ def adjust(*, actor, user_id, credits=0, pay=0, reason):
     pay = parse_money(pay, allow_negative=True)
     reason = (reason or "").strip()
     if not reason:
-        raise Invalid("A reason is required for a manual adjustment.", field_errors={"reason": ["Required."]})
+        message = "A reason is required for a manual adjustment."
+        raise Invalid(message, field_errors={"reason": [message]})
     if len(reason) > REASON_MAX:
         raise Invalid(f"A reason has at most {REASON_MAX} characters.", field_errors={"reason": ["Too long."]})
     refuse_bidi_controls(reason, field="reason", label="A reason")
@@ -84,7 +87,8 @@ def adjust(*, actor, user_id, credits=0, pay=0, reason):
     with atomic():
         # Conditional on the balance staying at or above zero, so two deductions at once cannot overdraw.
         if not _move_wallet(person.id, credits=credits, pay=pay):
-            raise Invalid("The adjustment would take the balance below zero.", field_errors={"pay": ["Too large."]})
+            message = "The adjustment would take the balance below zero."
+            raise Invalid(message, field_errors={"pay": [message]})
         entry = Transaction.objects.create(
             user_id=person.id,
             type=Transaction.Type.MANUAL_ADJ,
@@ -98,6 +102,113 @@ def adjust(*, actor, user_id, credits=0, pay=0, reason):
             message=f"{shown_name(actor)} adjusted your account: {credits:+d} credits, {pay:+.2f} pay. {reason}",
         )
     return entry
+
+
+REVERSIBLE = (Transaction.Type.CREDIT_AWARD, Transaction.Type.PAYMENT, Transaction.Type.MANUAL_ADJ)
+AWARD_TYPES = (Transaction.Type.CREDIT_AWARD, Transaction.Type.PAYMENT)
+
+
+def reversible_entry(actor, entry_id):
+    """A ledger entry `actor` may reverse, or NotFound / Forbidden / Conflict saying why not.
+
+    Reversible: a ticket's credit award or payment, and a manual adjustment. The reverser must be allowed to
+    adjust the member's account (marshal and up, over subordinates) and be the entry's approver or someone
+    above the approver, so nobody undoes the decision of a superior. Niki may reverse anything.
+    """
+    entry = (
+        Transaction.objects.filter(id=str(entry_id))
+        .select_related("user", "approved_by", "related_ticket")
+        .first()
+    )
+    if entry is None or not (entry.user_id == actor.id or can(actor, Action.ADJUST_CREDITS, entry.user)):
+        raise NotFound("No such ledger entry.")
+    if entry.type not in REVERSIBLE:
+        raise Invalid("Only ticket awards, payments and manual adjustments can be reversed.")
+    if not can(actor, Action.ADJUST_CREDITS, entry.user):
+        raise Forbidden("Nobody reverses an entry of their own account.")
+    approver = entry.approved_by
+    if actor.rank != Rank.NIKI and approver.id != actor.id and not actor.is_above(approver):
+        raise Forbidden("Only the approver of this entry, or someone above them, may reverse it.")
+    if Transaction.objects.filter(type=Transaction.Type.REVERSAL, reverses_id=entry.id).exists():
+        raise Conflict("This entry has already been reversed.")
+    return entry
+
+
+@retry_on_write_conflict
+def reverse_entry(*, actor, entry_id, reason):
+    """Undo a decided award or adjustment with new, opposite ledger entries and a reason (docs/rules.md 18).
+
+    Nothing is changed or removed: each reversed entry gets one `reversal` entry of the opposite amounts, and
+    the wallet moves by them in the same atomic unit. Reversing a ticket's award reverses its credit award
+    and its payment together. A unique constraint lets each entry be reversed once, even under races.
+    """
+    reason = _reason(reason)
+    entry = reversible_entry(actor, entry_id)
+    if entry.type in AWARD_TYPES:
+        award = list(
+            Transaction.objects.filter(related_ticket_id=entry.related_ticket_id, type__in=AWARD_TYPES).order_by("type")
+        )
+        reversed_ids = set(
+            Transaction.objects.filter(
+                type=Transaction.Type.REVERSAL, reverses_id__in=[item.id for item in award]
+            ).values_list("reverses_id", flat=True)
+        )
+        entries = [item for item in award if item.id not in reversed_ids]
+        if entry.id in reversed_ids:
+            raise Conflict("This entry has already been reversed.")  # by a request that finished meanwhile
+    else:
+        entries = [entry]
+    credits = -sum(item.amount_cr for item in entries)
+    pay = -sum((item.amount_pay for item in entries), Decimal("0.00"))
+    try:
+        with atomic():
+            reversals = Transaction.objects.bulk_create(
+                [
+                    Transaction(
+                        user_id=item.user_id,
+                        type=Transaction.Type.REVERSAL,
+                        amount_cr=-item.amount_cr,
+                        amount_pay=-item.amount_pay,
+                        related_ticket_id=item.related_ticket_id,
+                        approved_by=actor,
+                        reason=reason,
+                        reverses=item,
+                    )
+                    for item in entries
+                ]
+            )
+            if not _move_wallet(entry.user_id, credits=credits, pay=pay):
+                raise Invalid(
+                    "The reversal would take the balance below zero: the money has been spent.",
+                    field_errors={"reason": ["The balance does not cover this reversal."]},
+                )
+            what = f"the award for {entry.related_ticket.title}" if entry.type in AWARD_TYPES else "an adjustment"
+            notify(
+                recipients=[entry.user],
+                message=f"{shown_name(actor)} reversed {what}: {_signed_amounts(credits, pay)}. {reason}",
+                ticket=entry.related_ticket if entry.type in AWARD_TYPES else None,
+            )
+    except IntegrityError:
+        raise Conflict("This entry has already been reversed.") from None
+    return reversals
+
+
+def _reason(reason):
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid("Give a reason.", field_errors={"reason": ["Give a reason."]})
+    if len(reason) > REASON_MAX:
+        raise Invalid(f"A reason has at most {REASON_MAX} characters.", field_errors={"reason": ["Too long."]})
+    return reason
+
+
+def _signed_amounts(credits, pay):
+    parts = []
+    if credits:
+        parts.append(f"{credits:+d} credit{'' if abs(credits) == 1 else 's'}")
+    if pay:
+        parts.append(f"{'-' if pay < 0 else '+'}¤{abs(pay):.2f}")
+    return " and ".join(parts) or "nothing"
 
 
 def run_payroll(*, period=None, moment=None):

@@ -13,6 +13,7 @@ from economy.rates import CENT, MAX_CREDITS, MAX_HOURS, MAX_PAY
 
 WHOLE_NUMBER = re.compile(r"-?[0-9]{1,12}")
 AMOUNT = re.compile(r"-?[0-9]{1,12}(\.[0-9]+)?")
+DECIMAL_COMMA = re.compile(r"-?[0-9]{1,12},[0-9]{1,2}")
 
 
 def parse_credits(value, *, field="credits", allow_negative=False):
@@ -31,6 +32,10 @@ def parse_credits(value, *, field="credits", allow_negative=False):
 def parse_money(value, *, field="pay", allow_negative=False, maximum=MAX_PAY):
     text = value if isinstance(value, str) else str(value) if type(value) in (int, Decimal) else ""
     text = text.strip()
+    if DECIMAL_COMMA.fullmatch(text):
+        # Explained, not guessed: "1,250" is a thousand and more to some, a little over one to others.
+        message = f"Write decimals with a point: {text.replace(',', '.')}, not {text}."
+        raise Invalid(message, field_errors={field: [message]})
     if not AMOUNT.fullmatch(text):
         raise Invalid(
             "Pay must be an amount such as 12.50.", field_errors={field: ["Must be an amount such as 12.50."]}
@@ -41,7 +46,7 @@ def parse_money(value, *, field="pay", allow_negative=False, maximum=MAX_PAY):
         message = f"Must be between {low} and {maximum}."
         raise Invalid(f"Pay out of range: {message}", field_errors={field: [message]})
     if amount != amount.quantize(CENT):
-        raise Invalid("Pay has at most two decimals.", field_errors={field: ["At most two decimals."]})
+        raise Invalid("Pay has at most two decimals.", field_errors={field: ["An amount has at most two decimals."]})
     return amount.quantize(CENT)
 
 

@@ -268,3 +268,33 @@ def test_niki_is_invisible_in_every_answer(org, as_member, api):
     assert Transaction.objects.filter(approved_by=niki).count() == 3
     # The check can fail: Niki's own answers carry Niki.
     assert "Niki's id" in traces_of_niki(as_niki.get("/api/me").content.decode(), niki)
+
+
+# Reversals (rules section 18) -------------------------------------------------------------------------------
+
+
+def test_reversing_through_the_api(org, as_member):
+    entry = adjust(actor=org["marshal"], user_id=org["asset"].id, credits=3, pay="4.25", reason="Overtime")
+    path = f"/api/transactions/{entry.id}/reverse"
+    assert_error(as_member(org["asset"]).post(path, {"reason": "Mine"}), 403)  # one's own account
+    assert_error(as_member(org["marshal_2"]).post(path, {"reason": "No"}), 404)
+    assert_error(as_member(org["marshal"]).post(path, {"reason": ""}), 400, field="reason")
+    assert_error(as_member(org["marshal"]).post(f"/api/transactions/{MISSING_ID}/reverse", {"reason": "x"}), 404)
+    response = as_member(org["marshal"]).post(path, {"reason": "Wrong member"})
+    assert response.status_code == 201, response.content
+    [reversal] = response.json()
+    assert (reversal["type"], reversal["amount_cr"], reversal["amount_pay"], reversal["reverses"]) == (
+        "reversal", -3, "-4.25", entry.id)
+    assert reversal["approved_by"]["id"] == org["marshal"].id and reversal["reason"] == "Wrong member"
+    assert (User.objects.get(id=org["asset"].id).credits, User.objects.get(id=org["asset"].id).balance) == (0, 0)
+    assert_error(as_member(org["marshal"]).post(path, {"reason": "Again"}), 409)
+    items = as_member(org["asset"]).get("/api/transactions").json()["items"]
+    assert [item["type"] for item in items] == ["reversal", "manual_adj"]
+
+
+def test_niki_reversals_show_as_the_directorate(org, as_member):
+    entry = adjust(actor=org["marshal"], user_id=org["asset"].id, credits=3, pay="0", reason="Overtime")
+    response = as_member(org["niki"]).post(f"/api/transactions/{entry.id}/reverse", {"reason": "Override"})
+    assert response.status_code == 201
+    items = as_member(org["asset"]).get("/api/transactions").json()["items"]
+    assert items[0]["approved_by"] == {"name": "The Directorate"}

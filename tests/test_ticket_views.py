@@ -381,7 +381,7 @@ def test_creating_a_promotion_request_through_the_form(as_, org):
     ({"assignee": "MARSHAL"}, "Select a valid choice."),  # nor two levels up
     ({"visibility": "public"}, "Select a valid choice."),
     ({"body_md": "b" * 20_001}, "The body has at most 20000 characters."),
-    ({"category": "Personnel", "sub_category": "Promotion Request"}, "A promotion request names the person"),
+    ({"category": "Personnel", "sub_category": "Promotion Request"}, "Choose the person to promote."),
     ({"subject": "ASSET_3"}, "Select a valid choice."),
 ])
 def test_an_invalid_ticket_is_a_400_showing_the_field_error(as_, org, changes, shown):
@@ -423,14 +423,15 @@ def test_the_reviewer_sees_the_review_panel_and_nobody_else_does(as_, org):
     assert forms_on(page) == {"approve", "escalate", "send-back", "attachments", "attachments/comment", "watch"}
     body = text(page)
     assert 'name="credits" value="2"' in body and 'name="pay" value="15.01"' in body
-    assert "Abnormal award" in body and "15.00" in body
+    assert "Over the limit" in body and "15.00" in body
+    assert "Recommend and escalate" in body  # Vance may only recommend it: the button says so
     for name in ("asset", "shadow", "executor", "nyx", "niki"):
         assert not forms_on(as_(org[name]).get(url(ticket))) & {"approve", "escalate", "send-back"}, name
 
 
 def test_a_normal_proposal_carries_no_abnormal_warning(as_, org):
     ticket = submitted(org["shadow"], org["asset"], credits=1, pay="15.00")
-    assert "Abnormal award" not in text(as_(org["marshal"]).get(url(ticket)))
+    assert "Over the limit" not in text(as_(org["marshal"]).get(url(ticket)))
 
 
 def test_a_closed_ticket_page_offers_nothing(as_, org):
@@ -560,9 +561,6 @@ def test_refusals_render_with_their_status_and_message(as_, org, htmx):
         (org["shadow"], "start", {}, 403, "Only the assignee starts work on a ticket.", "Not permitted"),
         (org["marshal_2"], "start", {}, 404, "No such ticket.", "Not found"),
         (org["asset"], "comment", {"body_md": "  "}, 400, "A comment cannot be empty.", "Request refused"),
-        (org["asset"], "submit", {"reward_pay": "NaN"}, 400, "Pay must be an amount such as 12.50.", "Request refused"),
-        (org["asset"], "submit", {"reward_pay": "1e30"}, 400, "Pay must be an amount such as 12.50", "Request refused"),
-        (org["asset"], "submit", {"reward_pay": "100000.01"}, 400, "Pay out of range", "Request refused"),
     ]
     for actor, action, data, status, message, heading in cases:
         before = database_state()
@@ -602,10 +600,10 @@ def test_send_back_without_a_note_is_400(as_, org):
 def test_a_decision_that_takes_a_private_ticket_out_of_sight_lands_on_the_list(as_, org):
     ticket = submitted(org["shadow"], org["asset"], credits=1, pay="15.01", visibility="private")
     client = as_(org["marshal"])
-    response = act(client, ticket, "approve", {"credits": "1", "pay": "15.01"})  # recommends it up to Kade
+    response = act(client, ticket, "approve", {"credits": "1", "pay": "15.01", "confirmed": "yes"})  # up to Kade
     assert reload(ticket).reviewer_id == org["executor"].id
     assert response.status_code == 302 and response["Location"] == "/tickets/"
-    assert "Decision recorded." in text(client.get("/tickets/"))
+    assert "Recommended and escalated: over the limit" in text(client.get("/tickets/"))
     again = submitted(org["shadow"], org["asset"], credits=1, pay="3.00", visibility="private")
     response = act(client, again, "send-back", {"note": "Redo."}, htmx=True)
     assert reload(again).status == Status.IN_PROGRESS
@@ -745,3 +743,104 @@ def my_work_panel(response):
     found = re.search(r'<h2 id="work-heading">My work</h2>(.*?)</section>', text(response), re.S)
     assert found, "the dashboard has no My work panel"
     return found.group(1)
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
+@pytest.mark.parametrize(
+    "data, field, message",
+    [
+        ({"reward_pay": "NaN"}, "reward_pay", "Must be an amount such as 12.50."),
+        ({"reward_pay": "1e30"}, "reward_pay", "Must be an amount such as 12.50."),
+        ({"reward_pay": "12,50"}, "reward_pay", "Write decimals with a point: 12.50, not 12,50."),
+        ({"reward_pay": "100000.01"}, "reward_pay", "Must be between 0 and 100000.00."),
+        ({"reward_credits": "2.5", "reward_pay": "1"}, "reward_credits", "Must be a whole number."),
+        ({}, "hours_worked", "Required when no pay is proposed."),
+    ],
+)
+def test_a_refused_submission_is_explained_at_its_field(as_, org, htmx, data, field, message):
+    ticket = started(org["shadow"], org["asset"])
+    before = database_state()
+    response = act(as_(org["asset"]), ticket, "submit", data, htmx)
+    assert response.status_code == 400
+    body = text(response)
+    # The message sits in the field's own error block, the input is marked invalid and keeps what was typed.
+    assert re.search(rf'id="submit-{field}_error" role="alert"><p class="field-error">{re.escape(message)}</p>', body)
+    assert re.search(rf'<input[^>]*aria-invalid="true"[^>]*id="submit-{field}"|<input[^>]*id="submit-{field}"'
+                     rf'[^>]*aria-invalid="true"', body)
+    assert field + ":" not in body  # no internal field names in what a member reads
+    for value in data.values():
+        assert f'value="{value}"' in body
+    assert database_state() == before
+
+
+def test_a_large_approval_asks_to_confirm_before_paying(as_, org):
+    ticket = submitted(org["shadow"], org["asset"], credits=5, pay="12.00")
+    client = as_(org["marshal"])
+    before = database_state()
+    response = act(client, ticket, "approve", {"credits": "5", "pay": "15.01"}, True)
+    assert response.status_code == 200 and response["X-Decision-Pending"] == "confirm"
+    assert "Yes, recommend and escalate" in text(response)
+    assert database_state() == before  # nothing decided yet
+    response = act(client, ticket, "approve", {"credits": "5", "pay": "12.00"}, True)  # normal: no question
+    assert reload(ticket).status == Status.CLOSED
+    assert "Approved: 5 credits and ¤12.00 paid to" in text(response)
+
+
+def test_a_large_adjustment_asks_to_confirm_and_errors_sit_at_their_fields(as_, org):
+    client = as_(org["marshal"])
+    path = f"/people/{org['asset'].id}/adjust/"
+    before = database_state()
+    response = client.post(path, {"credits": "150", "pay": "", "reason": "Heroics"})
+    assert response.status_code == 200 and "Confirm a large adjustment" in text(response)
+    response = client.post(path, {"credits": "1", "pay": "12,50", "reason": "Heroics"})
+    assert response.status_code == 400
+    assert re.search(r'id="adjust-pay_error" role="alert"><p class="field-error">Write decimals with a point',
+                     text(response))
+    assert database_state() == before
+    response = client.post(path, {"credits": "150", "pay": "0", "reason": "Heroics", "confirmed": "yes"})
+    assert response.status_code == 302 and User.objects.get(id=org["asset"].id).credits == 150
+
+
+def test_reversing_from_the_ledger_page(as_, org):
+    client = as_(org["marshal"])
+    entry = economy.adjust(actor=org["marshal"], user_id=org["asset"].id, credits=3, pay="2.00", reason="Bonus")
+    page = text(client.get(f"/ledger/?user={org['asset'].id}"))
+    assert f"/ledger/entries/{entry.id}/reverse/" in page
+    assert f"/ledger/entries/{entry.id}/reverse/" not in text(as_(org["asset"]).get("/ledger/"))  # not one's own
+    client = as_(org["marshal"])
+    response = client.post(f"/ledger/entries/{entry.id}/reverse/", {"reason": " "})
+    assert response.status_code == 400 and 'id="reverse-' in text(response) and "Give a reason." in text(response)
+    response = client.post(f"/ledger/entries/{entry.id}/reverse/", {"reason": "Wrong member"})
+    assert response.status_code == 302
+    assert User.objects.get(id=org["asset"].id).credits == 0
+    assert f"/ledger/entries/{entry.id}/reverse/" not in text(client.get(response["Location"]))
+    assert client.post(f"/ledger/entries/{entry.id}/reverse/", {"reason": "Again"}).status_code == 409
+
+
+def test_the_queue_shows_who_brought_it_up_and_how_long_it_waited_oldest_first(as_, org):
+    kade = org["executor"]
+    first = submitted(org["shadow"], org["asset"], credits=1, pay="15.01")
+    services.approve_reward(actor=org["marshal"], ticket_id=first.id, credits=1, pay="15.01")
+    second = submitted(org["shadow"], org["asset_2"], credits=1, pay="20.00")
+    services.approve_reward(actor=org["marshal"], ticket_id=second.id, credits=1, pay="20.00")
+    client = as_(kade)
+    body = text(client.get("/tickets/?scope=queue&order=oldest"))
+    rows = re.findall(r'<a href="/tickets/([0-9a-f]{24})/">', body)
+    assert rows[:2] == [first.id, second.id]
+    assert "Recommended and escalated by Marshal Member" in body and "(1 cr &middot; &curren;15.01)" in body
+    assert re.search(r'<time datetime="[^"]+" title="Submitted [^"]+">0\xa0minutes</time>', body)
+    rows = re.findall(r'<a href="/tickets/([0-9a-f]{24})/">', text(client.get("/tickets/?scope=queue")))
+    assert rows[:2] == [second.id, first.id]
+
+
+def test_the_dashboard_lists_tickets_i_wrote_and_the_form_says_what_earns(as_, org):
+    request = new_ticket(org["asset"], org["shadow"], title="Night-vision kit", category="Request",
+                         sub_category="Resource")
+    client = as_(org["asset"])
+    body = text(client.get("/"))
+    assert "Written by me" in body and f"/tickets/{request.id}/" in body
+    form = text(client.get("/tickets/new/"))
+    assert '<optgroup label="Yourself: your own work, paid after review">' in form
+    assert '<optgroup label="Your superior: a request, earns you nothing">' in form
+    assert f'<option value="{org["asset"].id}" selected>' in form  # writing to yourself is the default
+    assert "Marshal Member" in form and "reviews it and approves your pay" in form

@@ -124,8 +124,16 @@ def close(request, ticket_id: str, payload: NoteIn):
 
 @router.patch("/{ticket_id}/promote", response={200: PersonOut, **DECISION_ERRORS})
 def promote(request, ticket_id: str, payload: NoteIn):
-    """Approve a Personnel / Promotion Request: its subject rises one rank. Answers the subject as now shown."""
+    """Approve a Personnel / Promotion Request (the subject rises one rank) or Demotion Request (one rank down).
+    Answers the subject as now shown."""
     return person_out(services.approve_promotion(actor=request.auth, ticket_id=ticket_id, note=payload.note))
+
+
+@router.patch("/{ticket_id}/deny", response={200: TicketOut, **DECISION_ERRORS})
+def deny(request, ticket_id: str, payload: SendBackIn):
+    """Deny a Personnel / Promotion or Demotion Request, saying why (`comment`, required): the ticket closes and
+    no rank changes. Approving either kind is `promote`."""
+    return decided(services.deny_rank_change(actor=request.auth, ticket_id=ticket_id, reason=payload.comment))
 
 
 @router.post("/{ticket_id}/comment", response={201: CommentOut, **DECISION_ERRORS})

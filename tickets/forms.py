@@ -8,6 +8,24 @@ def person_choices(people):
     return [(person.id, f"{person.get_rank_display()} {person.display_name} ({person.username})") for person in people]
 
 
+def addressee_choices(people, author):
+    """The "Address to" options, grouped by what a ticket to each person means for its writer."""
+    own, superior, subordinates = [], [], []
+    for choice, person in zip(person_choices(people), people, strict=True):
+        if person.id == author.id:
+            own.append(choice)
+        elif person.id == author.reports_to_id:
+            superior.append(choice)
+        else:
+            subordinates.append(choice)
+    groups = [
+        ("Yourself: your own work, paid after review", own),
+        ("Your superior: a request, earns you nothing", superior),
+        ("A subordinate: a directive, the reward is theirs", subordinates),
+    ]
+    return [(label, choices) for label, choices in groups if choices]
+
+
 class TicketCreateForm(forms.Form):
     title = forms.CharField(max_length=200)
     category = forms.ChoiceField(choices=[("", "Choose a category")] + [(name, name) for name in CATEGORIES])
@@ -17,9 +35,20 @@ class TicketCreateForm(forms.Form):
     subject = forms.ChoiceField(label="Concerning (personnel tickets)", required=False)
     body_md = forms.CharField(label="Details (markdown)", required=False, widget=forms.Textarea(attrs={"rows": 8}))
 
-    def __init__(self, *args, addressable=(), subjects=(), **kwargs):
+    def __init__(self, *args, addressable=(), subjects=(), author=None, reviewer=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].choices = person_choices(addressable)
+        self.fields["assignee"].choices = addressee_choices(addressable, author) if author else person_choices(
+            addressable
+        )
+        if author is not None and reviewer is not None:
+            # Whether the ticket can earn its writer a reward, said where they choose (docs/rules.md section 18).
+            self.fields["assignee"].help_text = (
+                f"Yourself: work you report for a reward; when you submit it, {reviewer} reviews it and approves "
+                "your pay. Your superior: a request for them to act; it earns you nothing. "
+                "A subordinate: a directive; the reward is theirs."
+            )
+            if any(person.id == author.id for person in addressable):
+                self.fields["assignee"].initial = author.id
         self.fields["subject"].choices = [("", "Nobody in particular")] + person_choices(subjects)
         category = self.data.get("category") or self.initial.get("category")
         self.fields["sub_category"].widget.choices = sub_category_choices(category)
@@ -28,3 +57,59 @@ class TicketCreateForm(forms.Form):
 def sub_category_choices(category):
     subs = CATEGORIES.get(category or "", ())
     return [(sub, sub) for sub in subs] if subs else [("", "Choose a category first")]
+
+
+# The forms of a ticket's actions. They carry what was typed, as text: the services parse and check it, and
+# their refusals are put back at these fields (tickets.views.ticket_action), so every message sits beside the
+# input it is about, for full-page and htmx posts alike.
+
+
+class SubmitForm(forms.Form):
+    hours_worked = forms.CharField(label="Hours worked", required=False, max_length=40)
+    reward_credits = forms.CharField(label="Credits", required=False, max_length=40)
+    reward_pay = forms.CharField(label="Pay (¤)", required=False, max_length=40)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, auto_id="submit-%s", **kwargs)
+        self.fields["hours_worked"].widget.attrs.update(inputmode="decimal", autocomplete="off")
+        self.fields["reward_credits"].widget.attrs.update(inputmode="numeric", autocomplete="off")
+        self.fields["reward_pay"].widget.attrs.update(inputmode="decimal", autocomplete="off")
+
+
+class ApproveForm(forms.Form):
+    credits = forms.CharField(label="Credits", required=False, max_length=40)
+    pay = forms.CharField(label="Pay (¤)", required=False, max_length=40)
+    note = forms.CharField(label="Note", required=False, max_length=500)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, auto_id="approve-%s", **kwargs)
+        self.fields["credits"].widget.attrs.update(inputmode="numeric", autocomplete="off")
+        self.fields["pay"].widget.attrs.update(inputmode="decimal", autocomplete="off")
+
+
+class EscalateForm(forms.Form):
+    note = forms.CharField(label="Why escalate", required=False, max_length=500)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, auto_id="escalate-%s", **kwargs)
+
+
+class SendBackForm(forms.Form):
+    note = forms.CharField(label="What needs rework", required=False, max_length=10_000)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, auto_id="sendback-%s", **kwargs)
+
+
+class PromoteForm(forms.Form):
+    note = forms.CharField(label="Note", required=False, max_length=500)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, auto_id="promote-%s", **kwargs)
+
+
+class DenyForm(forms.Form):
+    note = forms.CharField(label="Why deny", required=False, max_length=500)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, auto_id="deny-%s", **kwargs)

@@ -98,6 +98,7 @@ class ApprovalStep(ObjectIdModel):
         ESCALATED = "escalated", "Escalated"
         RECOMMENDED = "recommended", "Recommended and escalated"
         SENT_BACK = "sent_back", "Sent back for rework"
+        DENIED = "denied", "Denied"
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="approval_log")
     approver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

@@ -123,6 +123,7 @@ class TicketQuery(Schema):
     who: str = Field("", max_length=100, description="Part of the assignee's name.")
     q: str = Field("", max_length=100, description="Part of the title.")
     after: str | None = Field(None, max_length=200, description="`next_cursor` of the previous page.")
+    order: Literal["recent", "oldest"] = Field("recent", description="`oldest`: least recently changed first.")
 
     @classmethod
     def lenient(cls, data):
@@ -148,6 +149,7 @@ class TicketQuery(Schema):
             assignee_id=self.assignee or "",
             assignee_name=self.who.strip(),
             text=self.q.strip(),
+            order=self.order,
         )
 
 

@@ -14,7 +14,7 @@ from accounts.policy import Action, may_at_all, sees_everyone
 from accounts.selectors import in_subtree
 from directorate import keyset
 from directorate.errors import NotFound
-from tickets.models import Ticket, TicketWatcher
+from tickets.models import ApprovalStep, Ticket, TicketWatcher
 
 PAGE_SIZE = 25
 SUBTREE_BY_ID_MAX = 200  # members; a larger subtree is matched by chain (see _in_subtree_of)
@@ -96,6 +96,16 @@ def assigned_to(user):
     )
 
 
+def written_by(user):
+    """Open tickets `user` wrote for someone else (requests upward, directives), most recently changed first."""
+    return (
+        Ticket.objects.filter(author_id=user.id)
+        .exclude(assignee_id=user.id)
+        .exclude(status=Ticket.Status.CLOSED)
+        .order_by("-updated_at", "-id")
+    )
+
+
 def review_queue(user):
     """Tickets waiting for `user`'s decision, oldest first: first come, first reviewed."""
     return Ticket.objects.filter(reviewer_id=user.id, status=Ticket.Status.AWAITING_REVIEW).order_by("updated_at", "id")
@@ -121,7 +131,10 @@ class TicketFilters:
     assignee_id: str = ""
     assignee_name: str = ""
     text: str = ""
+    order: str = "recent"  # recent | oldest
 
+
+ORDERS = {"recent": "Most recently changed first", "oldest": "Oldest first"}
 
 SCOPES = {
     "all": "Everything I can see",
@@ -164,12 +177,15 @@ class Page:
     next_cursor: str | None
 
 
-def keyset_page(tickets, cursor=None, size=PAGE_SIZE):
-    """A page of tickets, most recently changed first, continuing after `cursor` (directorate/keyset.py).
+def keyset_page(tickets, cursor=None, size=PAGE_SIZE, *, oldest_first=False):
+    """A page of tickets, most recently changed first (or least recently, `oldest_first`), continuing after
+    `cursor` (directorate/keyset.py).
 
     The caller chooses the related rows and columns it shows (select_related, only, values).
     """
-    items, next_cursor = keyset.page(tickets, field="updated_at", cursor=cursor, size=size)
+    items, next_cursor = keyset.page(
+        tickets, field="updated_at", cursor=cursor, size=size, oldest_first=oldest_first
+    )
     return Page(items=items, next_cursor=next_cursor)
 
 
@@ -179,4 +195,28 @@ def list_page(viewer, filters, cursor=None):
     Rows rather than models: building 25 tickets and their assignees as model instances cost more than
     the query itself (benchmarks/README.md).
     """
-    return keyset_page(filtered_tickets(viewer, filters).values(*LIST_ROW_FIELDS), cursor)
+    rows = filtered_tickets(viewer, filters).values(*LIST_ROW_FIELDS)
+    return keyset_page(rows, cursor, oldest_first=filters.order == "oldest")
+
+
+def queue_details(ticket_ids):
+    """For tickets in a review queue: the proposal, when it was submitted, and the latest recommendation or
+    escalation that brought it up (who, what and when), by ticket id. Two queries for a page."""
+    details = {
+        row["id"]: {**row, "recommended": None}
+        for row in Ticket.objects.filter(id__in=list(ticket_ids)).values(
+            "id", "reward_credits", "reward_pay", "submitted_at"
+        )
+    }
+    steps = (
+        ApprovalStep.objects.filter(
+            ticket_id__in=list(details),
+            decision__in=[ApprovalStep.Decision.RECOMMENDED, ApprovalStep.Decision.ESCALATED],
+        )
+        .select_related("approver")
+        .order_by("ts", "id")
+    )
+    for step in steps:
+        details[step.ticket_id]["recommended"] = step  # the latest wins
+    return details
+

@@ -40,6 +40,8 @@ TITLE_MAX = 200
 BODY_MAX = 20_000
 COMMENT_MAX = 10_000
 NOTE_MAX = 500
+DEMOTION = ("Personnel", "Demotion Request")
+RANK_CHANGES = (PROMOTION, DEMOTION)
 Status = Ticket.Status
 
 
@@ -73,8 +75,9 @@ def create_ticket(
         errors["sub_category"] = [f"Not a sub-category of {category}."]
     if visibility not in Ticket.Visibility.values:
         errors["visibility"] = ["Visibility is private or hierarchical."]
-    if (category, sub_category) == PROMOTION and not subject_id:
-        errors["subject_id"] = ["A promotion request names the person to promote."]
+    if (category, sub_category) in RANK_CHANGES and not subject_id:
+        verb = "promote" if (category, sub_category) == PROMOTION else "demote"
+        errors["subject_id"] = [f"Choose the person to {verb}."]
     if errors:
         raise Invalid("The ticket was not created: correct the marked fields.", field_errors=errors)
 
@@ -90,6 +93,11 @@ def create_ticket(
     if watcher_ids and visibility == Ticket.Visibility.PRIVATE:
         raise Invalid("A private ticket has no watchers.", field_errors={"watcher_ids": ["Not for private tickets."]})
     watchers = [person_for(actor, watcher_id) for watcher_id in dict.fromkeys(watcher_ids)]
+    decider = None
+    if (category, sub_category) in RANK_CHANGES:
+        # A personnel request goes straight to the member who may decide it: no work to start, no reward.
+        new_rank = _new_rank(subject, promote=(category, sub_category) == PROMOTION)
+        decider = rank_change_decider(subject, new_rank)
 
     ticket = Ticket(
         title=title,
@@ -102,11 +110,21 @@ def create_ticket(
         subject=subject,
         target_rank=assignee.rank,
     )
+    if decider is not None:
+        ticket.status = Status.AWAITING_REVIEW
+        ticket.reviewer = decider
+        ticket.submitted_at = ticket.created_at
     with atomic():
         ticket.save(force_insert=True)
         TicketWatcher.objects.bulk_create([TicketWatcher(ticket=ticket, user=watcher) for watcher in watchers])
         if assignee.id != actor.id:
             notify(recipients=[assignee], message=f"New ticket from {shown_name(actor)}: {title}", ticket=ticket)
+        if decider is not None and decider.id != actor.id:
+            notify(
+                recipients=[decider],
+                message=f"{sub_category} for {shown_name(subject)} awaits your decision: {title}",
+                ticket=ticket,
+            )
     return ticket
 
 
@@ -116,6 +134,8 @@ def start_work(*, actor, ticket_id):
     ticket = ticket_for(actor, ticket_id)
     if not is_assignee(actor, ticket):
         raise Forbidden("Only the assignee starts work on a ticket.")
+    if is_rank_change(ticket):
+        raise Invalid("A personnel request has no work to start: it is decided by approval or denial.")
     with atomic():
         _transition(ticket, expected=Status.OPEN, status=Status.IN_PROGRESS)
     return ticket
@@ -220,6 +240,47 @@ def submit_for_review(*, actor, ticket_id, reward_credits=None, reward_pay=None,
     return ticket
 
 
+def approval_outcome(ticket, *, actor, credits, pay):
+    """What approving `credits` and `pay` on `ticket` would do, by the rule `approve_reward` applies:
+    ("approve", None) closes and pays; ("recommend", next_reviewer) records a recommendation and moves
+    the review up. Raises Forbidden when `actor` may not approve these amounts at all."""
+    assignee = ticket.assignee
+    if not is_abnormal(assignee.rank, credits=credits, pay=pay):
+        if not can(actor, Action.APPROVE_NORMAL_REWARD, assignee):
+            raise Forbidden("You may not approve rewards for this person.")
+        return "approve", None
+    changed_amounts = (credits, pay) != (ticket.reward_credits, ticket.reward_pay)
+    own_proposal = actor.id in (ticket.author_id, ticket.proposed_by_id) or changed_amounts
+    if may_approve_abnormal(actor, assignee, own_proposal=own_proposal):
+        return "approve", None
+    next_reviewer = _first_above(
+        actor,
+        Action.APPROVE_ESCALATION,
+        assignee,
+        start_from=assignee,
+        skip={ticket.author_id, actor.id if changed_amounts else ticket.proposed_by_id},
+    )
+    return "recommend", next_reviewer
+
+
+def abnormal_decider(ticket, *, proposer):
+    """Who would decide an abnormal award on `ticket` proposed by `proposer` (its assignee, at submission):
+    the nearest superior of the assignee with escalation authority who neither wrote the ticket nor proposed
+    the amounts. Shown on the submit form, by the same search `approve_reward` makes."""
+    return _first_above(
+        ticket.assignee,
+        Action.APPROVE_ESCALATION,
+        ticket.assignee,
+        start_from=ticket.assignee,
+        skip={ticket.author_id, proposer.id},
+    )
+
+
+def normal_reviewer(assignee):
+    """Who reviews the work of `assignee` (the reviewer `submit_for_review` chooses)."""
+    return _first_above(assignee, Action.APPROVE_NORMAL_REWARD, assignee)
+
+
 @retry_on_write_conflict
 def approve_reward(*, actor, ticket_id, credits, pay, note=""):
     """The current reviewer approves the reward, as proposed or adjusted.
@@ -234,24 +295,14 @@ def approve_reward(*, actor, ticket_id, credits, pay, note=""):
     note = _note(note)
     ticket = ticket_for(actor, ticket_id)
     _require_reviewer(ticket, actor)
+    _refuse_rank_change(ticket)
     assignee = ticket.assignee
     if assignee.id == actor.id:
         raise Forbidden("Nobody approves a reward on a ticket they are assigned to.")
-    if not is_abnormal(assignee.rank, credits=credits, pay=pay):
-        if not can(actor, Action.APPROVE_NORMAL_REWARD, assignee):
-            raise Forbidden("You may not approve rewards for this person.")
+    outcome, next_reviewer = approval_outcome(ticket, actor=actor, credits=credits, pay=pay)
+    if outcome == "approve":
         return _close_and_pay(ticket, actor=actor, credits=credits, pay=pay, note=note)
     changed_amounts = (credits, pay) != (ticket.reward_credits, ticket.reward_pay)
-    own_proposal = actor.id in (ticket.author_id, ticket.proposed_by_id) or changed_amounts
-    if may_approve_abnormal(actor, assignee, own_proposal=own_proposal):
-        return _close_and_pay(ticket, actor=actor, credits=credits, pay=pay, note=note)
-    next_reviewer = _first_above(
-        actor,
-        Action.APPROVE_ESCALATION,
-        assignee,
-        start_from=assignee,
-        skip={ticket.author_id, actor.id if changed_amounts else ticket.proposed_by_id},
-    )
     with atomic():
         _transition(
             ticket,
@@ -265,6 +316,14 @@ def approve_reward(*, actor, ticket_id, credits, pay, note=""):
         )
         _log(ticket, actor, ApprovalStep.Decision.RECOMMENDED, credits, pay, note or "Abnormal award: escalated.")
         notify(recipients=[next_reviewer], message=f"Escalated to you for approval: {ticket.title}", ticket=ticket)
+        notify(
+            recipients=[person for person in (ticket.assignee, ticket.author) if person.id != actor.id],
+            message=(
+                f"{shown_name(actor)} recommended {credits} credit{'' if credits == 1 else 's'} and ¤{pay} for "
+                f"{ticket.title}; over the limit, so {shown_name(next_reviewer)} decides."
+            ),
+            ticket=ticket,
+        )
     return ticket
 
 
@@ -274,6 +333,7 @@ def escalate(*, actor, ticket_id, note=""):
     note = _note(note)
     ticket = ticket_for(actor, ticket_id)
     _require_reviewer(ticket, actor)
+    _refuse_rank_change(ticket)
     assignee = ticket.assignee
     abnormal = is_abnormal(assignee.rank, credits=ticket.reward_credits, pay=ticket.reward_pay)
     action = Action.APPROVE_ESCALATION if abnormal else Action.APPROVE_NORMAL_REWARD
@@ -298,6 +358,7 @@ def send_back(*, actor, ticket_id, comment):
     comment = _comment_text(comment, field="comment", missing="Say what needs rework.")
     ticket = ticket_for(actor, ticket_id)
     _require_reviewer(ticket, actor)
+    _refuse_rank_change(ticket)
     with atomic():
         _transition(
             ticket, expected=Status.AWAITING_REVIEW, status=Status.IN_PROGRESS, guard_reviewer=actor, reviewer_id=None
@@ -332,36 +393,47 @@ def close_without_reward(*, actor, ticket_id, note=""):
 
 @retry_on_write_conflict
 def approve_promotion(*, actor, ticket_id, note=""):
-    """Raise the subject of a promotion request one rank, never to or above the approver's own rank."""
+    """Decide a promotion or demotion request in its favour: the subject moves one rank up or down.
+
+    A promotion never reaches the approver's own rank (Niki excepted) and ends at executor; a demotion ends at
+    asset. Whoever may approve a promotion of the subject decides a demotion too (docs/rules.md section 18).
+    """
     note = _note(note)
     ticket = ticket_for(actor, ticket_id)
     _refuse_if_closed(ticket)
-    if not ticket.is_promotion_request:
-        raise Invalid("This is not a promotion request.")
+    if not is_rank_change(ticket) or ticket.subject_id is None:
+        raise Invalid("This is not a promotion or demotion request.")
+    promote = (ticket.category, ticket.sub_category) == PROMOTION
     subject = User.objects.get(id=ticket.subject_id)
     if not Ticket.objects.filter(id=ticket.id).exclude(status=Status.CLOSED).exists():
         # Approved meanwhile: the subject just read may already carry the new rank, so judge nothing on it.
         raise Conflict("This ticket has already been decided.")
-    if not can(actor, Action.APPROVE_PROMOTION, subject):
-        raise Forbidden("You may not approve promotions for this person.")
-    new_rank = rank_above(subject.rank)
-    if new_rank not in HUMAN_RANKS:
-        # Nyx is the one system account and Niki the one Controller: nobody is promoted into either.
-        raise Forbidden("Promotions end at executor.")
-    if not may_raise_to(actor, new_rank):
+    _require_rank_authority(actor, subject, promote=promote)
+    new_rank = _new_rank(subject, promote=promote, error=Forbidden)
+    if promote and not may_raise_to(actor, new_rank):
         raise Forbidden("A promotion never reaches the approver's own rank.")
     superior = subject.reports_to
     if level(superior.rank) <= level(new_rank):
         # The old superior no longer outranks them: they move up to the nearest who does.
         superior = next(person for person in _chain_above(subject) if level(person.rank) > level(new_rank))
+    # A demoted member's direct reports who would no longer rank below them move up to the member's superior.
+    displaced = [] if promote else list(User.objects.filter(reports_to_id=subject.id, rank__in=_ranks_from(new_rank)))
     with atomic():
-        updated = (
-            Ticket.objects.filter(id=ticket.id)
-            .exclude(status=Status.CLOSED)
-            .update(status=Status.CLOSED, closed_at=now(), updated_at=now(), reviewer_id=None)
-        )
-        if updated != 1:
-            raise Conflict("This ticket has already been decided.")
+        _close_decided(ticket)
+        for report in displaced:
+            RankChange.objects.create(
+                user=report,
+                from_rank=report.rank,
+                to_rank=report.rank,
+                from_superior=subject,
+                to_superior=superior,
+                approved_by=actor,
+                ticket=ticket,
+            )
+            move_member(report, rank=report.rank, superior=superior)
+            _rank_changed(report)
+        if displaced:
+            subject.refresh_from_db()
         RankChange.objects.create(
             user=subject,
             from_rank=subject.rank,
@@ -372,14 +444,121 @@ def approve_promotion(*, actor, ticket_id, note=""):
             ticket=ticket,
         )
         move_member(subject, rank=new_rank, superior=superior)
-        _log(ticket, actor, ApprovalStep.Decision.APPROVED, 0, 0, note or f"Promoted to {Rank(new_rank).label}.")
+        verb = "promoted" if promote else "demoted"
+        said = note or f"{verb.capitalize()} to {Rank(new_rank).label}."
+        _log(ticket, actor, ApprovalStep.Decision.APPROVED, 0, 0, said)
         notify(
-            recipients=[subject, ticket.author],
-            message=f"{shown_name(subject)} is promoted to {Rank(new_rank).label}.",
+            recipients=[person for person in (subject, ticket.author, ticket.assignee) if person.id != actor.id],
+            message=f"{shown_name(subject)} is {verb} to {Rank(new_rank).label}.",
             ticket=ticket,
         )
+        _rank_changed(subject)
     subject.refresh_from_db()
     return subject
+
+
+approve_rank_change = approve_promotion
+
+
+@retry_on_write_conflict
+def deny_rank_change(*, actor, ticket_id, reason):
+    """Decide a promotion or demotion request against it, with a reason: the ticket closes, no rank changes."""
+    reason = _comment_text(reason, field="note", missing="Say why the request is denied.")[:NOTE_MAX]
+    ticket = ticket_for(actor, ticket_id)
+    _refuse_if_closed(ticket)
+    if not is_rank_change(ticket) or ticket.subject_id is None:
+        raise Invalid("This is not a promotion or demotion request.")
+    subject = User.objects.get(id=ticket.subject_id)
+    if ticket.reviewer_id != actor.id:
+        _require_rank_authority(actor, subject, promote=(ticket.category, ticket.sub_category) == PROMOTION)
+    with atomic():
+        _close_decided(ticket)
+        _log(ticket, actor, ApprovalStep.Decision.DENIED, 0, 0, reason)
+        notify(
+            recipients=[person for person in (ticket.author, ticket.assignee) if person.id != actor.id],
+            message=f"{ticket.sub_category} denied by {shown_name(actor)}: {ticket.title}. {reason}",
+            ticket=ticket,
+        )
+    return ticket
+
+
+def is_rank_change(ticket):
+    return (ticket.category, ticket.sub_category) in RANK_CHANGES
+
+
+def rank_change_decider(subject, new_rank):
+    """The nearest superior of `subject` who may move them to `new_rank` (docs/rules.md section 18).
+
+    Never Nyx: no output of the model may change a rank, so a request Nyx would decide goes to the Directorate.
+    """
+    for person in _chain_above(subject):
+        if person.rank == Rank.NYX or not person.is_active or not can(person, Action.APPROVE_PROMOTION, subject):
+            continue
+        if person.rank == Rank.NIKI or level(new_rank) < level(person.rank):
+            return person
+    raise Conflict("No one above can take this decision.")  # unreachable while Niki heads every chain
+
+
+def may_decide_rank_change(actor, ticket):
+    """Whether `actor` is offered Approve and Deny on a personnel request (the services decide for good)."""
+    if not is_rank_change(ticket) or ticket.subject is None or ticket.status == Status.CLOSED:
+        return False
+    if ticket.reviewer_id == actor.id:
+        return True
+    promote = (ticket.category, ticket.sub_category) == PROMOTION
+    try:
+        _require_rank_authority(actor, ticket.subject, promote=promote)
+        new_rank = _new_rank(ticket.subject, promote=promote, error=Forbidden)
+    except Forbidden:
+        return False
+    return not promote or may_raise_to(actor, new_rank)
+
+
+def _require_rank_authority(actor, subject, *, promote):
+    if not can(actor, Action.APPROVE_PROMOTION, subject):
+        noun = "promotions" if promote else "demotions"
+        raise Forbidden(f"You may not decide {noun} for this person.")
+
+
+def _new_rank(subject, *, promote, error=Invalid):
+    """The rank a personnel request would give `subject`, or `error` when there is none."""
+    if subject.rank not in HUMAN_RANKS:
+        raise error("Nyx and the Directorate hold no rank that a request can change.")
+    if promote:
+        new_rank = rank_above(subject.rank)
+        if new_rank not in HUMAN_RANKS:
+            # Nyx is the one system account and Niki the one Controller: nobody is promoted into either.
+            raise error("Promotions end at executor.")
+        return new_rank
+    if subject.rank == Rank.ASSET:
+        raise error("An asset has no lower rank to be demoted to.")
+    return HUMAN_RANKS[HUMAN_RANKS.index(subject.rank) - 1]
+
+
+def _ranks_from(rank):
+    return [candidate for candidate in Rank if level(candidate) >= level(rank)]
+
+
+def _close_decided(ticket):
+    updated = (
+        Ticket.objects.filter(id=ticket.id)
+        .exclude(status=Status.CLOSED)
+        .update(status=Status.CLOSED, closed_at=now(), updated_at=now(), reviewer_id=None)
+    )
+    if updated != 1:
+        raise Conflict("This ticket has already been decided.")
+    ticket.status = Status.CLOSED
+    _announce(ticket)
+
+
+def _rank_changed(member):
+    """The member's open pages show the new rank (masthead wallet) once the change commits."""
+    publish([member.id], "rank_changed", {"user_id": member.id})
+
+
+def _refuse_rank_change(ticket):
+    if is_rank_change(ticket):
+        raise Invalid("A personnel request is decided with Approve or Deny, not as a reward.")
 
 
 # Internals ------------------------------------------------------------------------------------------------
@@ -483,7 +662,7 @@ def _participants(ticket):
 def _comment_text(text, *, field, missing):
     text = (text or "").strip()
     if not text:
-        raise Invalid(missing, field_errors={field: ["Required."]})
+        raise Invalid(missing, field_errors={field: [missing]})
     if len(text) > COMMENT_MAX:
         raise Invalid(f"A comment has at most {COMMENT_MAX} characters.", field_errors={field: ["Too long."]})
     return text

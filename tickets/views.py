@@ -4,6 +4,8 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
+from accounts.policy import Action, can
+from accounts.presentation import shown_name
 from accounts.selectors import addressable_people, request_subjects
 from directorate.errors import Invalid
 from tickets import selectors, services
@@ -19,9 +21,16 @@ def ticket_list(request):
     query = TicketQuery.lenient(request.GET)
     filters = query.filters()
     page = selectors.list_page(request.user, filters, query.after)
+    if filters.scope == "queue":
+        details = selectors.queue_details(row["id"] for row in page.items)
+        queue_rows = [{**row, **details.get(row["id"], {})} for row in page.items]
+    else:
+        queue_rows = None
     context = {
         "page": page,
+        "queue_rows": queue_rows,
         "filters": filters,
+        "orders": selectors.ORDERS,
         "scopes": selectors.SCOPES,
         "statuses": Ticket.Status.choices,
         "categories": CATEGORY_CHOICES,
@@ -33,6 +42,7 @@ def ticket_list(request):
                 "assignee": filters.assignee_id,
                 "who": filters.assignee_name,
                 "q": filters.text,
+                "order": filters.order,
             }
         ),
     }
@@ -46,6 +56,10 @@ def ticket_create(request):
         request.POST or None,
         addressable=addressable,
         subjects=request_subjects(request.user),
+        author=request.user,
+        reviewer=shown_name(services.normal_reviewer(request.user))
+        if can(request.user, Action.SUBMIT_REWARD, request.user)
+        else None,
         initial={"category": request.GET.get("category", "")},
     )
     status = 200

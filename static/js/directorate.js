@@ -150,7 +150,8 @@
     const form = event.detail && event.detail.requestConfig && event.detail.requestConfig.elt;
     const target = event.detail && event.detail.target;
     if (form && form.dataset && form.dataset.decision !== undefined && target && target.id === "ticket"
-        && event.detail.xhr && event.detail.xhr.status < 300) {
+        && event.detail.xhr && event.detail.xhr.status < 300
+        && !event.detail.xhr.getResponseHeader("X-Decision-Pending")) {  // a large award asks to confirm first
       decided = true;
     }
   });
@@ -209,6 +210,8 @@
     if (!source || !source.closest || !source.closest("form")) return;
     const flash = document.getElementById("flash");
     if (flash && flash.firstChild) flash.replaceChildren();
+    const result = document.getElementById("ticket-result");  // what the last decision on a ticket did
+    if (result && result.firstChild) result.replaceChildren();
     document.querySelectorAll("#main > .messages").forEach((list) => list.remove());
   });
 

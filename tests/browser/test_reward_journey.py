@@ -103,14 +103,16 @@ def test_an_abnormal_award_climbs_to_an_executor(browser, sign_in, new_context):
 
     marshal = sign_in(MARSHAL, on=new_context().new_page())
     open_from_queue(marshal, title)
-    expect(marshal.locator(".review-panel")).to_contain_text("Abnormal award")
-    marshal.get_by_role("button", name="Approve").click()
+    expect(marshal.locator(".review-panel")).to_contain_text("Over the limit")
+    marshal.get_by_role("button", name="Recommend and escalate").click()
+    marshal.get_by_role("button", name="Yes, recommend and escalate").click()
     expect(marshal.locator(".log")).to_contain_text("Recommended and escalated by Marshal Oren Vance")
     expect(marshal.locator(".ticket-side dl")).to_contain_text(re.compile(r"Reviewer\s*Executor Iris Kade"))
 
     executor = sign_in(EXECUTOR, on=new_context().new_page())
     open_from_queue(executor, title)
-    executor.get_by_role("button", name="Approve").click()
+    executor.get_by_role("button", name="Approve and pay").click()
+    executor.get_by_role("button", name=re.compile("^Yes, pay")).click()
     expect(executor.locator(".ticket-meta .status")).to_have_text("Closed")
     expect(executor.locator(".log li")).to_have_count(2)
 
