@@ -214,7 +214,7 @@ ACTION_FORMS = {
     "escalate": (EscalateForm, {}),
     "send-back": (SendBackForm, {"comment": "note"}),
     "promote": (PromoteForm, {}),
-    "deny": (DenyForm, {}),
+    "deny": (DenyForm, {"reason": "note"}),
 }
 
 

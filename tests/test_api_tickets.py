@@ -161,6 +161,24 @@ def test_promotion_through_the_api(org, as_member):
     assert_error(as_member(org["marshal"]).patch(f"/api/tickets/{ticket.id}/promote", {}), 409)
 
 
+def test_a_demotion_request_is_denied_or_approved_through_the_api(org, as_member):
+    def demotion():
+        return new_ticket(org["marshal"], org["executor"], category="Personnel", sub_category="Demotion Request",
+                          subject_id=org["shadow"].id)
+
+    denied = demotion()
+    shown = as_member(org["marshal"]).get(f"/api/tickets/{denied.id}").json()
+    assert (shown["status"], shown["reviewer"]["id"]) == ("awaiting_review", org["marshal"].id)
+    assert_error(as_member(org["marshal"]).patch(f"/api/tickets/{denied.id}/deny", {"reason": ""}), 400,
+                 field="reason")
+    answer = as_member(org["marshal"]).patch(f"/api/tickets/{denied.id}/deny", {"reason": "Not this time."})
+    assert answer.status_code == 200 and answer.json()["status"] == "closed"
+    assert User.objects.get(id=org["shadow"].id).rank == "shadow"
+    approved = demotion()
+    demoted = as_member(org["marshal"]).patch(f"/api/tickets/{approved.id}/promote", {})
+    assert demoted.status_code == 200 and demoted.json()["rank"] == "asset"
+
+
 def test_comments_and_watchers(org, as_member):
     ticket = new_ticket(org["marshal"], org["shadow"])
     path = f"/api/tickets/{ticket.id}"

@@ -10,6 +10,7 @@ from tickets.schemas import (
     ApproveIn,
     CommentIn,
     CommentOut,
+    DenyIn,
     NoteIn,
     SendBackIn,
     SubmitIn,
@@ -130,10 +131,10 @@ def promote(request, ticket_id: str, payload: NoteIn):
 
 
 @router.patch("/{ticket_id}/deny", response={200: TicketOut, **DECISION_ERRORS})
-def deny(request, ticket_id: str, payload: SendBackIn):
-    """Deny a Personnel / Promotion or Demotion Request, saying why (`comment`, required): the ticket closes and
+def deny(request, ticket_id: str, payload: DenyIn):
+    """Deny a Personnel / Promotion or Demotion Request, saying why (`reason`, required): the ticket closes and
     no rank changes. Approving either kind is `promote`."""
-    return decided(services.deny_rank_change(actor=request.auth, ticket_id=ticket_id, reason=payload.comment))
+    return decided(services.deny_rank_change(actor=request.auth, ticket_id=ticket_id, reason=payload.reason))
 
 
 @router.post("/{ticket_id}/comment", response={201: CommentOut, **DECISION_ERRORS})

@@ -56,6 +56,10 @@ class SendBackIn(Schema):
     comment: StrictStr = Field(description="What needs rework (required).")
 
 
+class DenyIn(Schema):
+    reason: StrictStr = Field(description="Why the request is denied: required, at most 500 characters.")
+
+
 class CommentIn(Schema):
     body_md: StrictStr = Field(description="Markdown, 1 to 10,000 characters.")
 

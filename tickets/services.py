@@ -463,7 +463,7 @@ approve_rank_change = approve_promotion
 @retry_on_write_conflict
 def deny_rank_change(*, actor, ticket_id, reason):
     """Decide a promotion or demotion request against it, with a reason: the ticket closes, no rank changes."""
-    reason = _comment_text(reason, field="note", missing="Say why the request is denied.")[:NOTE_MAX]
+    reason = _comment_text(reason, field="reason", missing="Say why the request is denied.")[:NOTE_MAX]
     ticket = ticket_for(actor, ticket_id)
     _refuse_if_closed(ticket)
     if not is_rank_change(ticket) or ticket.subject_id is None:
