@@ -827,7 +827,7 @@ def test_the_queue_shows_who_brought_it_up_and_how_long_it_waited_oldest_first(a
     body = text(client.get("/tickets/?scope=queue&order=oldest"))
     rows = re.findall(r'<a href="/tickets/([0-9a-f]{24})/">', body)
     assert rows[:2] == [first.id, second.id]
-    assert "Recommended and escalated by Marshal Member" in body and "(1 cr &middot; &curren;15.01)" in body
+    assert "Recommended and escalated by <bdi>Marshal Member" in body and "(1 cr &middot; &curren;15.01)" in body
     assert re.search(r'<time datetime="[^"]+" title="Submitted [^"]+">0\xa0minutes</time>', body)
     rows = re.findall(r'<a href="/tickets/([0-9a-f]{24})/">', text(client.get("/tickets/?scope=queue")))
     assert rows[:2] == [second.id, first.id]

@@ -156,7 +156,9 @@ def test_an_abnormal_award_from_the_asset_to_the_executor_and_back(open_as, scre
     expect(executor.locator(".ticket-meta .status")).to_have_text("Awaiting review")
     confirm.get_by_role("button", name="Yes, pay 150 cr and ¤12.50").click()
     expect(executor.locator(".ticket-meta .status")).to_have_text("Closed")
-    expect(executor.locator("#ticket-result .message")).to_have_text(f"Approved: 150 credits and ¤12.50 paid to Asset {name}.")
+    expect(executor.locator("#ticket-result .message")).to_have_text(
+        f"Approved: 150 credits and ¤12.50 paid to Asset {name}."
+    )
     expect(asset.locator(".wallet-credits")).to_have_text(str(credits_before + 150))
 
     # The executor reverses it from the asset's ledger, with a reason; the wallet follows live.
