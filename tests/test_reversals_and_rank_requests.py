@@ -129,6 +129,7 @@ def test_niki_reverses_anything_and_is_shown_as_the_directorate(org):
     assert "Niki" not in message and "The Directorate" in message
 
 
+@pytest.mark.replica_set  # racing writers: on MongoDB, a replica set's write conflicts decide them
 @pytest.mark.django_db(transaction=True)
 def test_reversals_racing_reverse_once(org):
     ticket = paid(org)
@@ -252,6 +253,7 @@ def test_an_executors_demotion_goes_to_the_directorate_not_to_the_model(org):
         assert reload(org[name]).reports_to_id == org["nyx"].id
 
 
+@pytest.mark.replica_set
 @pytest.mark.django_db(transaction=True)
 def test_a_demotion_decided_twice_at_once_demotes_once(org):
     ticket = request(org, "marshal", "executor", "shadow", "Demotion Request")
