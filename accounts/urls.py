@@ -10,7 +10,6 @@ urlpatterns = [
     path("broadcast/", views.broadcast, name="broadcast"),
     path("inbox/", views.inbox, name="inbox"),
     path("inbox/badge/", views.inbox_badge, name="inbox_badge"),
-    path("wallet/", views.wallet, name="wallet"),
     path("inbox/read-all/", views.mark_all_read, name="inbox_read_all"),
     path("inbox/<str:notification_id>/read/", views.mark_read, name="inbox_read"),
     path("people/", views.directory, name="directory"),

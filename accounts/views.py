@@ -69,11 +69,6 @@ def inbox_badge(request):
     return render(request, "includes/inbox_badge.html")
 
 
-def wallet(request):
-    """The masthead's wallet as it is now (rank included): fetched by a page after a `rank_changed` event."""
-    return render(request, "includes/wallet.html", {"member": request.user})
-
-
 @require_POST
 def mark_read(request, notification_id):
     services.mark_read(actor=request.user, notification_id=notification_id)

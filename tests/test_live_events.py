@@ -460,27 +460,3 @@ def test_a_connection_whose_channel_layer_fails_leaves_its_group(org):
 
     with override_settings(CHANNEL_LAYERS={"default": {"BACKEND": f"{__name__}.BreakingLayer"}}):
         async_to_sync(scenario)()
-
-
-def test_a_promotion_redraws_the_members_wallet_with_the_new_rank(org):
-    """The promoted member's open pages are told; the fragment fetches the wallet as it is now, rank included."""
-    asset = org["asset"]
-    ticket = services.create_ticket(actor=asset, title="Promote me", category="Personnel",
-                                    sub_category="Promotion Request", assignee_id=org["shadow"].id,
-                                    subject_id=asset.id)
-    cookie = session_cookie(asset)
-
-    async def scenario():
-        async with tap(asset) as drain, live_socket(cookie) as socket:
-            await call(services.approve_promotion, actor=org["marshal"], ticket_id=ticket.id)
-            fragments = [await socket.receive_from(timeout=RECEIVE_TIMEOUT) for _ in range(3)]
-            return fragments, await drain()
-
-    fragments, messages = async_to_sync(scenario)()
-    events = {message["event"]: message["data"] for message in messages}
-    assert events["rank_changed"] == {"user_id": asset.id}
-    wallet = [fragment for fragment in fragments if 'hx-get="/wallet/"' in fragment]
-    assert len(wallet) == 1 and 'id="wallet" hx-swap-oob="outerHTML"' in wallet[0]
-    client = Client()
-    client.force_login(User.objects.get(id=asset.id))
-    assert '<dd class="wallet-rank">Shadow</dd>' in client.get("/wallet/").content.decode()

@@ -431,7 +431,6 @@ def approve_promotion(*, actor, ticket_id, note=""):
                 ticket=ticket,
             )
             move_member(report, rank=report.rank, superior=superior)
-            _rank_changed(report)
         if displaced:
             subject.refresh_from_db()
         RankChange.objects.create(
@@ -452,7 +451,6 @@ def approve_promotion(*, actor, ticket_id, note=""):
             message=f"{shown_name(subject)} is {verb} to {Rank(new_rank).label}.",
             ticket=ticket,
         )
-        _rank_changed(subject)
     subject.refresh_from_db()
     return subject
 
@@ -549,11 +547,6 @@ def _close_decided(ticket):
         raise Conflict("This ticket has already been decided.")
     ticket.status = Status.CLOSED
     _announce(ticket)
-
-
-def _rank_changed(member):
-    """The member's open pages show the new rank (masthead wallet) once the change commits."""
-    publish([member.id], "rank_changed", {"user_id": member.id})
 
 
 def _refuse_rank_change(ticket):
