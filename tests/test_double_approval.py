@@ -51,7 +51,7 @@ def race(*calls):
             outcomes[index] = ("ok", call())
         except DomainError as error:
             outcomes[index] = (type(error), error.message)
-        except BaseException:  # noqa: BLE001 - reported, not hidden
+        except BaseException:  # reported, not hidden
             outcomes[index] = ("crash", traceback.format_exc())
         finally:
             connections.close_all()
