@@ -8,23 +8,10 @@ import pytest
 
 from accounts.models import User
 from economy.models import Transaction
-from tests.api_support import (
-    api,
-    as_member,
-    assert_error,
-    directorate,
-    password_hash,
-    quick_bcrypt,
-    sign_in,
-)
+from tests.api_support import assert_error
 from tests.invariants import database_state
 from tickets import services
 from tickets.models import Ticket
-
-pytestmark = pytest.mark.usefixtures("ledger_invariant")  # checked after every test
-
-# The shared fixtures, imported so that pytest finds them in this module.
-FIXTURES = (api, as_member, directorate, password_hash, quick_bcrypt, sign_in)
 
 MISSING_ID = "0123456789abcdef01234567"
 

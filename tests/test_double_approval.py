@@ -22,18 +22,12 @@ from tickets.models import ApprovalStep, Ticket
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("ledger_invariant"),
     pytest.mark.replica_set,  # racing writers: on MongoDB, a replica set's write conflicts decide them
 ]
 
 RACERS = 8
 Status = Ticket.Status
 Decision = ApprovalStep.Decision
-
-
-@pytest.fixture
-def directorate(directorate_shared_hash):
-    return directorate_shared_hash
 
 
 def race(*calls):

@@ -19,11 +19,6 @@ COMMAND = "/niki/command"
 HOME = "/niki/"
 
 
-@pytest.fixture
-def directorate(directorate_shared_hash):
-    return directorate_shared_hash
-
-
 def submitted(person, *, credits, pay, title="Night watch"):
     ticket = services.create_ticket(
         actor=person, assignee_id=person.id, category="Order", sub_category="Special Operation", title=title

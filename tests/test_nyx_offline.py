@@ -19,11 +19,6 @@ from tickets import services
 from tickets.models import Ticket
 
 
-@pytest.fixture
-def directorate(directorate_shared_hash):
-    return directorate_shared_hash
-
-
 @pytest.fixture(autouse=True)
 def offline():
     with override_settings(GEMINI_API_KEY="", NYX_DIRECTIVE_PERIOD=0):

@@ -27,15 +27,8 @@ from tickets.categories import CATEGORIES
 from tickets.models import ApprovalStep, Comment, Ticket, TicketWatcher
 from tickets.selectors import review_queue, ticket_for, visible_tickets
 
-pytestmark = pytest.mark.usefixtures("ledger_invariant")  # checked after every test
-
 Status = Ticket.Status
 Decision = ApprovalStep.Decision
-
-
-@pytest.fixture
-def directorate(directorate_shared_hash):
-    return directorate_shared_hash
 
 
 # Helpers ---------------------------------------------------------------------------------------------------

@@ -21,18 +21,11 @@ from tests.invariants import assert_ledger_invariant, database_state
 from tickets import services
 from tickets.models import Comment, Ticket, TicketWatcher
 
-pytestmark = pytest.mark.usefixtures("ledger_invariant")  # checked after every test
-
 Status = Ticket.Status
 HX = {"HX-Request": "true"}
 HX_RESULTS = {"HX-Request": "true", "HX-Target": "ticket-results"}
 TICKET_LINK = re.compile(r'href="/tickets/([0-9a-f]{24})/"')
 NEXT_LINK = re.compile(r'<a rel="next" href="([^"]+)"')
-
-
-@pytest.fixture
-def directorate(directorate_shared_hash):
-    return directorate_shared_hash
 
 
 def new_ticket(author, assignee, title="Observe the east depot", category="Intel", sub_category="Recon Report", **kw):
