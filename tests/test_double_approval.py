@@ -16,6 +16,7 @@ from accounts.ranks import Rank
 from directorate.errors import Conflict, DomainError, Invalid
 from economy import services as economy
 from economy.models import Transaction
+from tests.factories import submitted, wallet
 from tests.invariants import assert_ledger_invariant
 from tickets import services
 from tickets.models import ApprovalStep, Ticket
@@ -69,22 +70,9 @@ def refusals(outcomes):
     return [outcome[0] for outcome in outcomes if outcome[0] != "ok"]
 
 
-def submitted(author, assignee, *, credits, pay, **kw):
-    ticket = services.create_ticket(actor=author, title="Observe the east depot", category="Intel",
-                                    sub_category="Recon Report", assignee_id=assignee.id, **kw)
-    services.start_work(actor=assignee, ticket_id=ticket.id)
-    services.submit_for_review(actor=assignee, ticket_id=ticket.id, reward_credits=credits, reward_pay=pay)
-    return Ticket.objects.get(id=ticket.id)
-
-
 def payouts(ticket):
     entries = Transaction.objects.filter(related_ticket_id=ticket.id)
     return sorted(entries.values_list("type", "amount_cr", "amount_pay"))
-
-
-def wallet(person):
-    person.refresh_from_db()
-    return person.credits, person.balance
 
 
 def test_many_clicks_on_approve_pay_once(org):
