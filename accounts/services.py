@@ -5,7 +5,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import authenticate
-from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db.models import F
 
@@ -76,15 +75,6 @@ def _free_service_number():
         number = secrets.randbelow(high - low + 1) + low
         if not User.objects.filter(service_number=number).exists():
             return number
-
-
-def change_password(*, user, password):
-    try:
-        validate_password(password, user)
-    except ValidationError as error:
-        raise Invalid(" ".join(error.messages), field_errors={"password": error.messages}) from error
-    user.set_password(password)
-    user.save(update_fields=["password"])
 
 
 INCORRECT_SIGN_IN = "Service name or password is incorrect."
