@@ -66,10 +66,10 @@ mongo-server: install-dev
 
 # Static checks: ruff (lint and format), migrations that match the models (on SQLite and in MongoDB mode,
 # without a server), and mypy over the services and selectors (pyproject.toml, [tool.mypy]).
-lint: install-dev
+lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	SQLITE_PATH=$$(mktemp -d)/lint.sqlite3 $(BIN)/python manage.py makemigrations --check --dry-run --no-input
+	MONGO_URI= SQLITE_PATH=$$(mktemp -d)/lint.sqlite3 $(BIN)/python manage.py makemigrations --check --dry-run --no-input
 	MONGO_URI= DJANGO_SETTINGS_MODULE=directorate.mongo.migration_settings \
 		$(BIN)/python manage.py makemigrations --check --dry-run --no-input
 	$(BIN)/mypy
