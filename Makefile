@@ -64,10 +64,11 @@ MONGO_PORT ?= 27017
 mongo-server: install-dev
 	$(BIN)/python -m tests.mongo_wire --port $(MONGO_PORT)
 
-# Static checks: ruff (lint and format), migrations that match the models (on SQLite and in MongoDB mode,
-# without a server), and mypy over the services and selectors (pyproject.toml, [tool.mypy]).
+# Static checks: ruff (lint and format), the import contracts (.importlinter), migrations that match the models
+# (on SQLite and in MongoDB mode, without a server), and mypy over the services and selectors ([tool.mypy]).
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/ruff format --check .
 	MONGO_URI= SQLITE_PATH=$$(mktemp -d)/lint.sqlite3 $(BIN)/python manage.py makemigrations --check --dry-run --no-input
 	MONGO_URI= DJANGO_SETTINGS_MODULE=directorate.mongo.migration_settings \
