@@ -183,7 +183,7 @@ class ApiEventsConsumer(LiveUpdatesConsumer):
         try:
             await self.send(text_data=json.dumps({"type": "error", "error": reason}))
             await self.close(code=UNAUTHENTICATED)
-        except Exception:  # noqa: BLE001 - the socket has gone already
+        except Exception:
             pass
 
     async def disconnect(self, code):

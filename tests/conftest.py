@@ -16,6 +16,7 @@ from tests.api_support import api, as_member, sign_in  # noqa: F401  (the JSON A
 from tests.factories import PASSWORD
 from tests.invariants import assert_ledger_invariant, assert_unread_counts
 
+
 def pytest_configure(config):
     mongo_cleanup.install()  # on MongoDB only
 
