@@ -10,7 +10,7 @@ BENCH_ARGS ?=
 
 MONGO_WORKERS ?= 2
 
-.PHONY: run serve setup install install-dev test test-sqlite test-mongo mongo-server migrations-check bench clean
+.PHONY: run serve setup install install-dev test test-sqlite test-mongo mongo-server lint bench clean
 
 run: install setup serve
 
@@ -63,6 +63,17 @@ test-mongo: install-dev
 MONGO_PORT ?= 27017
 mongo-server: install-dev
 	$(BIN)/python -m tests.mongo_wire --port $(MONGO_PORT)
+
+# Static checks: ruff (lint and format), the import contracts (.importlinter), migrations that match the models
+# (on SQLite and in MongoDB mode, without a server), and mypy over the services and selectors ([tool.mypy]).
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/ruff format --check .
+	MONGO_URI= SQLITE_PATH=$$(mktemp -d)/lint.sqlite3 $(BIN)/python manage.py makemigrations --check --dry-run --no-input
+	MONGO_URI= DJANGO_SETTINGS_MODULE=directorate.mongo.migration_settings \
+		$(BIN)/python manage.py makemigrations --check --dry-run --no-input
+	$(BIN)/mypy
 
 # Latency and throughput at scale (benchmarks/README.md); e.g. make bench BENCH_ARGS="--scale 10k,100k,1m"
 bench: install

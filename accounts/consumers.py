@@ -91,7 +91,7 @@ class LiveUpdatesConsumer(AsyncWebsocketConsumer):
         if hasattr(self, "group"):
             try:
                 await self.channel_layer.group_discard(self.group, self.channel_name)
-            except Exception:  # noqa: BLE001 - a broken layer forgets the membership when it expires
+            except Exception:  # a broken layer forgets the membership when it expires
                 logger.warning("Could not leave the live group %s.", self.group, exc_info=True)
             del self.group
 
@@ -183,7 +183,7 @@ class ApiEventsConsumer(LiveUpdatesConsumer):
         try:
             await self.send(text_data=json.dumps({"type": "error", "error": reason}))
             await self.close(code=UNAUTHENTICATED)
-        except Exception:  # noqa: BLE001 - the socket has gone already
+        except Exception:
             pass
 
     async def disconnect(self, code):

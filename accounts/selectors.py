@@ -7,7 +7,7 @@ not grow with the number of people in them.
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from accounts.models import LoginFailure, Notification, User
 from accounts.policy import Action, can, directs_subordinates, sees_everyone
@@ -16,7 +16,7 @@ from directorate.db import now
 from directorate.errors import NotFound
 
 
-def in_subtree(chain, *, field="chain"):
+def in_subtree(chain: str, *, field: str = "chain") -> Q:
     """`field` starts with `chain`, written as a range so that both databases read it from the index.
 
     `chain__startswith` becomes `LIKE '<chain>%' ESCAPE '\\'` on SQLite, which cannot use the `user_chain`
@@ -28,7 +28,7 @@ def in_subtree(chain, *, field="chain"):
     return Q(**{f"{field}__gte": chain, f"{field}__lt": upper})
 
 
-def people_visible_to(viewer):
+def people_visible_to(viewer: User) -> QuerySet[User]:
     """Everyone `viewer` may see in the directory, per `Action.VIEW_PERSON`."""
     people = User.objects.all()
     if sees_everyone(viewer, Action.VIEW_PERSON):
@@ -39,7 +39,7 @@ def people_visible_to(viewer):
     return people.filter(in_chain, hidden=False)
 
 
-def search_people(viewer, text=""):
+def search_people(viewer: User, text: str = "") -> QuerySet[User]:
     """The people `viewer` may see whose name or service name contains `text` (all of them for none), by name:
     the directory page and the API's people search alike."""
     people = people_visible_to(viewer)
@@ -49,7 +49,7 @@ def search_people(viewer, text=""):
     return people.order_by("display_name", "id")
 
 
-def person_for(viewer, person_id):
+def person_for(viewer: User, person_id: object) -> User:
     """One person `viewer` may see, or NotFound (also for people who exist but are out of sight)."""
     person = people_visible_to(viewer).filter(id=str(person_id)).first()
     if person is None:
@@ -57,7 +57,7 @@ def person_for(viewer, person_id):
     return person
 
 
-def subordinates_of(user, *, up_to=None):
+def subordinates_of(user: User, *, up_to: Rank | None = None) -> QuerySet[User]:
     """Everyone below `user` in the reporting subtree, optionally only up to a rank."""
     people = User.objects.filter(in_subtree(user.chain)).exclude(id=user.id).filter(hidden=False)
     if up_to is not None:
@@ -65,24 +65,24 @@ def subordinates_of(user, *, up_to=None):
     return people
 
 
-def direct_reports_of(user):
+def direct_reports_of(user: User) -> QuerySet[User]:
     return User.objects.filter(reports_to_id=user.id, hidden=False)
 
 
-def superiors_of(user):
+def superiors_of(user: User) -> list[User]:
     """Everyone above `user` that `user` may see, nearest first."""
     ids = user.superior_ids
     people = {person.id: person for person in User.objects.filter(id__in=ids, hidden=False)}
     return [people[person_id] for person_id in reversed(ids) if person_id in people]
 
 
-def visible_superior_of(user):
+def visible_superior_of(user: User) -> User | None:
     """The direct superior, unless hidden (then the Directorate stands in, shown as None)."""
     superior = user.reports_to
     return None if superior is None or superior.hidden else superior
 
 
-def login_lockout_seconds(*, username, address, pending=0):
+def login_lockout_seconds(*, username: str, address: str | None, pending: int = 0) -> int:
     """Seconds until a sign-in for this account name and address may be tried again, or 0.
 
     `pending`: attempts already counted in the rows but not yet judged (the caller's own, see
@@ -104,17 +104,17 @@ def login_lockout_seconds(*, username, address, pending=0):
     return longest
 
 
-def normalise_login_name(username):
+def normalise_login_name(username: str | None) -> str:
     return (username or "").strip().lower()[:150]
 
 
-def request_subjects(actor):
+def request_subjects(actor: User) -> list[User]:
     """Whom a personnel request by `actor` may concern (`policy.may_request_about`): themselves first, then their
     subordinates by name."""
     return [actor, *subordinates_of(actor).order_by("display_name")]
 
 
-def addressable_people(actor):
+def addressable_people(actor: User) -> list[User]:
     """Whom `actor` may address a ticket to: their direct superior (upward), themselves and subordinates."""
     people = []
     superior = visible_superior_of(actor)
@@ -127,11 +127,11 @@ def addressable_people(actor):
     return people
 
 
-def inbox_of(user):
+def inbox_of(user: User) -> QuerySet[Notification]:
     """A member's notifications, newest first."""
     return Notification.objects.filter(user_id=user.id).order_by("-ts", "-id")
 
 
-def unread_count(user):
+def unread_count(user: User) -> int:
     """How many of `user`'s notifications are unread, as kept on their row (accounts.services)."""
     return user.unread_notifications

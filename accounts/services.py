@@ -1,13 +1,15 @@
 """Writes to people and sign-in records. Every write goes through here."""
 
 import secrets
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import authenticate
-from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db.models import F
+from django.http import HttpRequest
 
 from accounts import tokens
 from accounts.models import LoginFailure, Notification, RefreshToken, User
@@ -27,17 +29,17 @@ BROADCAST_MAX = 500
 @retry_on_write_conflict
 def enlist(
     *,
-    username,
-    display_name,
-    rank,
-    reports_to,
-    password=None,
-    email="",
-    hidden=False,
-    service_number=None,
-    password_hash=None,
-    member_id=None,
-):
+    username: str,
+    display_name: str,
+    rank: Rank | str,
+    reports_to: User | None,
+    password: str | None = None,
+    email: str = "",
+    hidden: bool = False,
+    service_number: int | None = None,
+    password_hash: str | None = None,
+    member_id: str | None = None,
+) -> User:
     """Create a member of the Directorate. Used by bootstrap and seeding; no password means no login.
 
     `password_hash` (from `make_password`) lets a seed give many members one password without
@@ -70,7 +72,7 @@ def enlist(
     return user
 
 
-def _free_service_number():
+def _free_service_number() -> int:
     low, high = SERVICE_NUMBER_RANGE
     while True:
         number = secrets.randbelow(high - low + 1) + low
@@ -78,19 +80,10 @@ def _free_service_number():
             return number
 
 
-def change_password(*, user, password):
-    try:
-        validate_password(password, user)
-    except ValidationError as error:
-        raise Invalid(" ".join(error.messages), field_errors={"password": error.messages}) from error
-    user.set_password(password)
-    user.save(update_fields=["password"])
-
-
 INCORRECT_SIGN_IN = "Service name or password is incorrect."
 
 
-def sign_in(*, request, username, password):
+def sign_in(*, request: HttpRequest | None, username: str, password: str) -> User:
     """The one sign-in check of the pages and the API: the throttle, then the password. Returns the member.
 
     The attempt is counted before the password is checked: its two rows (per name, per address) are committed
@@ -129,7 +122,7 @@ def sign_in(*, request, username, password):
     return user
 
 
-def client_address(request):
+def client_address(request: HttpRequest | None) -> str:
     """The address the sign-in throttle counts: the connection's own, or behind a reverse proxy the one the proxy
     puts in `TRUSTED_PROXY_ADDRESS_HEADER` (docs/operations.md)."""
     if request is None:
@@ -139,7 +132,7 @@ def client_address(request):
     return address.strip()[:150] or "unknown"
 
 
-def record_login_failure(*, username, address):
+def record_login_failure(*, username: str, address: str | None) -> None:
     """Count one failed sign-in against the account name and the client address."""
     moment = now()
     LoginFailure.objects.bulk_create(
@@ -151,12 +144,12 @@ def record_login_failure(*, username, address):
     forget_expired_login_failures()
 
 
-def clear_login_failures(*, username):
+def clear_login_failures(*, username: str) -> None:
     """A successful sign-in forgives the account's earlier failures (not the address's)."""
     LoginFailure.objects.filter(scope=LoginFailure.Scope.ACCOUNT, key=normalise_login_name(username)).delete()
 
 
-def forget_expired_login_failures():
+def forget_expired_login_failures() -> None:
     cutoff = now() - timedelta(seconds=settings.LOGIN_THROTTLE["window_seconds"])
     LoginFailure.objects.filter(ts__lt=cutoff).delete()
 
@@ -167,7 +160,7 @@ NYX_USERNAME = "nyx"
 NIKI_PASSWORD_MIN_LENGTH = 12
 
 
-def bootstrap_directorate(*, niki_password=None):
+def bootstrap_directorate(*, niki_password: str | None = None) -> str | None:
     """Create Controller Niki and the Nyx system account, once.
 
     Returns Niki's password when Niki was created now (generated if none was
@@ -196,11 +189,11 @@ def bootstrap_directorate(*, niki_password=None):
     return created_password
 
 
-def nyx_account():
+def nyx_account() -> User:
     return User.objects.get(rank=Rank.NYX)
 
 
-def notify(*, recipients, message, ticket=None):
+def notify(*, recipients: Iterable[User | None], message: str, ticket: Any = None) -> list[Notification]:
     """Store a notification for each recipient (spec 2.4). Call inside the writing service's atomic unit."""
     moment = now()
     notifications = [
@@ -225,7 +218,7 @@ def notify(*, recipients, message, ticket=None):
 
 
 @retry_on_write_conflict
-def broadcast(*, actor, message):
+def broadcast(*, actor: User, message: str | None) -> int:
     """A command to everyone in the actor's subtree (executor and up), delivered as notifications."""
     message = (message or "").strip()
     if not message:
@@ -241,7 +234,7 @@ def broadcast(*, actor, message):
     return len(recipients)
 
 
-def move_member(person, *, rank, superior):
+def move_member(person: User, *, rank: Rank | str, superior: User) -> None:
     """Change a member's rank and superior, re-rooting the chains of everyone below them.
 
     The only way to change a superior: `User.save` refuses a `reports_to` that disagrees
@@ -267,7 +260,7 @@ def move_member(person, *, rank, superior):
 
 
 @retry_on_write_conflict
-def mark_read(*, actor, notification_id):
+def mark_read(*, actor: User, notification_id: str) -> None:
     """Mark one of the actor's own notifications read. Anyone else's is "not found"."""
     mine = Notification.objects.filter(id=str(notification_id), user_id=actor.id)
     with atomic():
@@ -278,7 +271,7 @@ def mark_read(*, actor, notification_id):
 
 
 @retry_on_write_conflict
-def mark_all_read(*, actor):
+def mark_all_read(*, actor: User) -> int:
     """Mark all the actor's notifications read; returns how many were unread."""
     with atomic():
         newly_read = Notification.objects.filter(user_id=actor.id, read=False).update(read=True)
@@ -286,7 +279,7 @@ def mark_all_read(*, actor):
     return newly_read
 
 
-def _count_as_read(member, newly_read):
+def _count_as_read(member: User, newly_read: int) -> None:
     """Take `newly_read` notifications off the member's unread count, in the database and on `member`.
 
     Only the requests whose conditional update turned a notification from unread to read count it, so two
@@ -301,7 +294,7 @@ def _count_as_read(member, newly_read):
 
 
 @retry_on_write_conflict
-def start_token_family(*, user):
+def start_token_family(*, user: User) -> dict[str, Any]:
     """A fresh pair of tokens for a member who just signed in: a new family and its first refresh token."""
     moment = now()
     family = new_object_id()
@@ -312,7 +305,7 @@ def start_token_family(*, user):
 
 
 @retry_on_write_conflict
-def rotate_refresh_token(*, token):
+def rotate_refresh_token(*, token: str) -> dict[str, Any]:
     """Spend a refresh token for a new pair in the same family.
 
     A token is spent by a conditional update (`used_at` still empty), so of two uses at once only one wins.
@@ -333,7 +326,7 @@ def rotate_refresh_token(*, token):
 
 
 @retry_on_write_conflict
-def revoke_token_family(*, family):
+def revoke_token_family(*, family: str) -> int:
     """End a session of the JSON API: every token of the family is refused from now on, and its live sockets
     close."""
     with atomic():
@@ -344,23 +337,23 @@ def revoke_token_family(*, family):
     return revoked
 
 
-def end_browser_session(*, user, session_key):
+def end_browser_session(*, user: User | None, session_key: str | None) -> None:
     """A member signed out of a browser session: that session's live sockets close (in every process)."""
     if user is not None and session_key:
         close_sockets(user.id, session_key=session_key)
 
 
-def close_all_sockets(*, user):
+def close_all_sockets(*, user: User) -> None:
     """Close every live socket of a member, e.g. once deactivated. Call inside the unit that deactivates."""
     close_sockets(user.id)
 
 
-def sign_out_token(*, token):
+def sign_out_token(*, token: str) -> None:
     """Sign-out with a refresh token: revokes its family. A token that is not valid is refused (HTTP 401)."""
     revoke_token_family(family=_stored_refresh_token(token).family)
 
 
-def _stored_refresh_token(token):
+def _stored_refresh_token(token: str) -> RefreshToken:
     claims = tokens.decode(token, expected_type=tokens.REFRESH)
     stored = RefreshToken.objects.filter(jti_hash=tokens.jti_hash(claims["jti"])).first()
     if stored is None or stored.user_id != claims["sub"] or stored.family != claims["fam"]:
@@ -368,7 +361,7 @@ def _stored_refresh_token(token):
     return stored
 
 
-def _issue_refresh_token(*, user_id, family, moment):
+def _issue_refresh_token(*, user_id: str, family: str, moment: datetime) -> str:
     jti = tokens.new_jti()
     RefreshToken.objects.create(
         user_id=user_id,
@@ -380,7 +373,7 @@ def _issue_refresh_token(*, user_id, family, moment):
     return tokens.encode(user_id=user_id, token_type=tokens.REFRESH, family=family, jti=jti, issued_at=moment)
 
 
-def _token_pair(*, user_id, family, refresh, moment):
+def _token_pair(*, user_id: str, family: str, refresh: str, moment: datetime) -> dict[str, Any]:
     access = tokens.encode(
         user_id=user_id, token_type=tokens.ACCESS, family=family, jti=tokens.new_jti(), issued_at=moment
     )

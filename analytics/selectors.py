@@ -8,11 +8,12 @@ aggregate computes, are read as ordered values and finished here.
 
 import math
 import statistics
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncWeek
 
 from accounts.models import User
@@ -30,7 +31,7 @@ ESCALATING = (ApprovalStep.Decision.ESCALATED, ApprovalStep.Decision.RECOMMENDED
 ZERO = Decimal("0.00")
 
 
-def money(value):
+def money(value: Decimal | None) -> Decimal:
     """A sum of pay, two places (SQLite sums decimals without their scale)."""
     return (value or ZERO).quantize(ZERO)
 
@@ -43,11 +44,11 @@ class Filters:
     rank: str = ""  # one rank, or "" for all
 
     @property
-    def since(self):
+    def since(self) -> datetime:
         return datetime.combine(self.start, time.min, tzinfo=UTC)
 
     @property
-    def until(self):
+    def until(self) -> datetime:
         return datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=UTC)
 
 
@@ -56,10 +57,10 @@ class Bucket:
     start: date
     amounts: dict = field(default_factory=dict)  # type -> (credits, pay, entries)
 
-    def credits(self, entry_type):
+    def credits(self, entry_type: str) -> int:
         return self.amounts.get(entry_type, (0, ZERO, 0))[0]
 
-    def pay(self, entry_type):
+    def pay(self, entry_type: str) -> Decimal:
         return self.amounts.get(entry_type, (0, ZERO, 0))[1]
 
 
@@ -99,7 +100,7 @@ class Reviews:
     p90: timedelta | None
 
     @property
-    def escalation_rate(self):
+    def escalation_rate(self) -> Decimal | None:
         return None if not self.closed else Decimal(self.escalated) / Decimal(self.closed)
 
 
@@ -114,19 +115,19 @@ class Figures:
     earners: list
 
     @property
-    def total_credits(self):
+    def total_credits(self) -> int:
         return sum(total.credits for total in self.totals)
 
     @property
-    def total_pay(self):
+    def total_pay(self) -> Decimal:
         return sum((total.pay for total in self.totals), ZERO)
 
     @property
-    def total_entries(self):
+    def total_entries(self) -> int:
         return sum(total.entries for total in self.totals)
 
 
-def rank_choices(viewer):
+def rank_choices(viewer: User) -> list[tuple[str, str]]:
     """The ranks the viewer may filter by: those in their reach (the hidden rank shown as the Directorate)."""
     sees_anyone = sees_everyone(viewer, Action.VIEW_ANALYTICS)
     return [
@@ -136,7 +137,7 @@ def rank_choices(viewer):
     ]
 
 
-def members_in_reach(viewer, rank="", *, through=""):
+def members_in_reach(viewer: User, rank: str = "", *, through: str = "") -> Q:
     """A filter on people (reached `through` a relation, e.g. "user__") whose figures `viewer` may see."""
     if not may_view_analytics(viewer):
         raise NotFound("No such page.")
@@ -150,7 +151,7 @@ def members_in_reach(viewer, rank="", *, through=""):
     return reach
 
 
-def economy_figures(viewer, filters):
+def economy_figures(viewer: User, filters: Filters) -> Figures:
     """Every figure of the dashboard for `viewer`, over `filters`; NotFound for those who may not see it."""
     entries = Transaction.objects.filter(
         members_in_reach(viewer, filters.rank, through="user__"), ts__gte=filters.since, ts__lt=filters.until
@@ -168,7 +169,7 @@ def economy_figures(viewer, filters):
     )
 
 
-def _ledger_by_bucket(entries, filters):
+def _ledger_by_bucket(entries: QuerySet[Transaction], filters: Filters) -> tuple[list[Bucket], list[TypeTotal]]:
     """Sums of credits and pay per day or week and type, every bucket of the period present; totals per type."""
     truncate = TruncWeek if filters.interval == WEEK else TruncDay
     rows = (
@@ -190,7 +191,7 @@ def _ledger_by_bucket(entries, filters):
     ]
 
 
-def bucket_starts(filters):
+def bucket_starts(filters: Filters) -> list[date]:
     """The first day of every bucket of the period: each day, or each week's Monday (ISO weeks)."""
     if filters.interval == WEEK:
         first, step = filters.start - timedelta(days=filters.start.weekday()), timedelta(weeks=1)
@@ -203,17 +204,17 @@ def bucket_starts(filters):
     return starts
 
 
-def ordered_types(types):
+def ordered_types(types: Iterable[str]) -> list[str]:
     """Ledger types in the order the ledger declares them; any other (newer) type after them, by name."""
     declared = [value for value in Transaction.Type.values if value in types]
     return declared + sorted(set(types) - set(declared))
 
 
-def type_label(entry_type):
+def type_label(entry_type: str) -> str:
     return dict(Transaction.Type.choices).get(entry_type, entry_type.replace("_", " ").capitalize())
 
 
-def credit_distribution(viewer, rank=""):
+def credit_distribution(viewer: User, rank: str = "") -> list[RankFigures]:
     """Current credits of the members in reach, per rank: members, sum, lowest, median and highest."""
     people = User.objects.filter(members_in_reach(viewer, rank))
     rows = {
@@ -240,13 +241,13 @@ def credit_distribution(viewer, rank=""):
     return figures
 
 
-def _median_credits(people, count):
+def _median_credits(people: QuerySet[User], count: int) -> Decimal:
     """The median read from the database: the middle one or two values in order, not every member's."""
     middle = list(people.order_by("credits").values_list("credits", flat=True)[(count - 1) // 2 : count // 2 + 1])
     return Decimal(sum(middle)) / len(middle)
 
 
-def review_figures(viewer, filters):
+def review_figures(viewer: User, filters: Filters) -> Reviews:
     """Tickets of people in reach closed in the period: how many, how many were escalated, and how long
     review took (from the last submission to the close; tickets never submitted, such as a promotion
     decided without review, have no latency)."""
@@ -274,12 +275,12 @@ def review_figures(viewer, filters):
     )
 
 
-def nearest_rank(ordered, percent):
+def nearest_rank[T](ordered: Sequence[T], percent: float) -> T:
     """The nearest-rank percentile of an ordered, non-empty list: the smallest value with `percent`% at or below."""
     return ordered[max(1, math.ceil(percent / 100 * len(ordered))) - 1]
 
 
-def top_earners(entries):
+def top_earners(entries: QuerySet[Transaction]) -> list[Earner]:
     """The members in reach who gained the most credits in the period (all entry types, net), most first."""
     rows = list(
         entries.values("user_id")

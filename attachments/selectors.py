@@ -1,15 +1,19 @@
 """Reads of attachments. An attachment is seen by exactly those who see its ticket (tickets.selectors)."""
 
 from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
 
+from accounts.models import User
 from attachments.models import Attachment
 from directorate.errors import NotFound
+from tickets.models import Ticket
 from tickets.selectors import ticket_for
 
 NO_SUCH_ATTACHMENT = "No such attachment."
 
 
-def attachments_of(ticket, comments=()):
+def attachments_of(ticket: Ticket, comments: Iterable[Any] = ()) -> list[Attachment]:
     """The attachments of a ticket its reader already sees, in the order they were added.
 
     Returns those on the ticket itself; each of `comments` gets its own as `comment.files`.
@@ -24,12 +28,12 @@ def attachments_of(ticket, comments=()):
     return [attachment for attachment in attachments if attachment.comment_id is None]
 
 
-def attachments_for(viewer, ticket_id):
+def attachments_for(viewer: User, ticket_id: object) -> list[Attachment]:
     """Every attachment of a ticket `viewer` sees (NotFound otherwise), those of its comments included."""
     return _of_ticket(ticket_for(viewer, ticket_id))
 
 
-def attachment_for(viewer, attachment_id):
+def attachment_for(viewer: User, attachment_id: object) -> Attachment:
     """One attachment `viewer` may download, or NotFound: the same for one that exists out of sight."""
     attachment = Attachment.objects.filter(id=str(attachment_id)).first()
     if attachment is None:
@@ -41,5 +45,5 @@ def attachment_for(viewer, attachment_id):
     return attachment
 
 
-def _of_ticket(ticket):
+def _of_ticket(ticket: Ticket) -> list[Attachment]:
     return list(Attachment.objects.filter(ticket_id=ticket.id).select_related("uploader").order_by("position"))

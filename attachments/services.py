@@ -8,22 +8,24 @@ attachment leaves neither a row nor a file.
 """
 
 from django.conf import settings
+from django.core.files import File
 from django.db import IntegrityError
 
+from accounts.models import User
 from accounts.presentation import shown_name
-from attachments.content import inspect_upload
+from attachments.content import Inspected, inspect_upload
 from attachments.models import Attachment
 from attachments.storage import attachment_storage
 from directorate.db import atomic, new_object_id, on_rollback, retry_on_write_conflict
 from directorate.errors import Conflict, Forbidden, Invalid, NotFound
-from tickets.models import Comment
+from tickets.models import Comment, Ticket
 from tickets.services import add_comment, commentable_ticket, record_addition
 
 MAX_PER_TICKET = 20
 
 
 @retry_on_write_conflict
-def attach_to_ticket(*, actor, ticket_id, upload):
+def attach_to_ticket(*, actor: User, ticket_id: object, upload: File) -> Attachment:
     """Attach `upload` (a Django File) to a ticket `actor` sees and may comment on."""
     inspected = _inspect(upload)
     ticket = commentable_ticket(actor, ticket_id)
@@ -37,7 +39,7 @@ def attach_to_ticket(*, actor, ticket_id, upload):
 
 
 @retry_on_write_conflict
-def attach_to_comment(*, actor, comment_id, upload):
+def attach_to_comment(*, actor: User, comment_id: object, upload: File) -> Attachment:
     """Attach `upload` to a comment of `actor`'s own, on a ticket still open to comments."""
     inspected = _inspect(upload)
     comment = Comment.objects.filter(id=str(comment_id)).first()
@@ -57,7 +59,9 @@ def attach_to_comment(*, actor, comment_id, upload):
 
 
 @retry_on_write_conflict
-def comment_with_attachment(*, actor, ticket_id, body_md, upload=None):
+def comment_with_attachment(
+    *, actor: User, ticket_id: object, body_md: str, upload: File | None = None
+) -> tuple[Comment, Attachment | None]:
     """A comment with an optional file, as one unit: a refused file adds no comment. Returns both."""
     if upload is None:
         return add_comment(actor=actor, ticket_id=ticket_id, body_md=body_md), None
@@ -68,13 +72,15 @@ def comment_with_attachment(*, actor, ticket_id, body_md, upload=None):
     return comment, attachment
 
 
-def _inspect(upload):
+def _inspect(upload: File | None) -> Inspected:
     if upload is None:
         raise Invalid("Choose a file to attach.", field_errors={"file": ["Required."]})
     return inspect_upload(upload, max_bytes=settings.ATTACHMENT_MAX_BYTES)
 
 
-def _new_attachment(ticket, *, actor, inspected, comment=None):
+def _new_attachment(
+    ticket: Ticket, *, actor: User, inspected: Inspected, comment: Comment | None = None
+) -> Attachment:
     last = (
         Attachment.objects.filter(ticket_id=ticket.id)
         .order_by("-position")
@@ -102,7 +108,7 @@ def _new_attachment(ticket, *, actor, inspected, comment=None):
         raise Conflict("Another file was attached meanwhile; try again.") from None
 
 
-def _store(attachment, upload):
+def _store(attachment: Attachment, upload: File) -> None:
     upload.seek(0)
     stored = attachment_storage().save(attachment.storage_name, upload)
     # The bytes are not in the database's unit: should the unit fail, at its commit too, they go with it.

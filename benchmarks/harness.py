@@ -1,4 +1,5 @@
-"""What `run.py` and `load.py` share: a throwaway database, a daphne started as users start it, an HTTP client.
+"""What `run.py` and `load.py` share: a throwaway database, a daphne started as users start it (the launcher the
+tests use, tests/servers.py), an HTTP client.
 
 Nothing here imports Django: the driver processes talk to the server over loopback only, and every read or
 write of the database they need runs in a subprocess (`benchmarks/inside.py`) with the server's settings.
@@ -7,23 +8,14 @@ write of the database they need runs in a subprocess (`benchmarks/inside.py`) wi
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import requests
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+from tests.servers import COMMAND_TIMEOUT, PROJECT_DIR, PYTHON, manage
+
 RESULTS_DIR = PROJECT_DIR / "benchmarks" / "results"
-PYTHON = sys.executable
-DAPHNE = str(Path(sys.executable).with_name("daphne"))
-START_TIMEOUT = 60
-COMMAND_TIMEOUT = 3600
 
 
 def environment(folder):
@@ -45,17 +37,6 @@ def environment(folder):
         "PYTHONUNBUFFERED": "1",
     })
     return env
-
-
-def manage(env, *args, stream_stderr=False):
-    """Run `manage.py <args>`; stop the run with its output when it fails."""
-    result = subprocess.run(
-        [PYTHON, "manage.py", *args], cwd=PROJECT_DIR, env=env, text=True, timeout=COMMAND_TIMEOUT,
-        stdout=subprocess.PIPE, stderr=None if stream_stderr else subprocess.PIPE,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr or ''}")
-    return result.stdout
 
 
 def inside(env, *args):
@@ -104,58 +85,6 @@ def prepare_database(env, *, users, tickets, review_share=None, stream_stderr=Tr
         extra.append("--quiet")
     return manage(env, "seed_scale", "--users", str(users), "--tickets", str(tickets), *extra,
                   stream_stderr=stream_stderr)
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Server:
-    """One daphne process on loopback, started the way `make run` starts it."""
-
-    def __init__(self, env, folder, port=None):
-        self.env, self.folder, self.port = env, Path(folder), port or free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.process = None
-        self.starts = 0
-
-    def start(self):
-        self.starts += 1
-        log = open(self.folder / f"daphne-{self.starts}.log", "w")
-        self.process = subprocess.Popen(
-            [DAPHNE, "-b", "127.0.0.1", "-p", str(self.port), "directorate.asgi:application"],
-            cwd=PROJECT_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        log.close()
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"daphne exited with {self.process.returncode}; see {log.name}")
-            try:
-                with urllib.request.urlopen(self.base_url + "/login/", timeout=2) as response:
-                    if response.status == 200:
-                        return self
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.1)
-        self.kill()
-        raise RuntimeError(f"daphne did not answer within {START_TIMEOUT} s")
-
-    def kill(self):
-        """SIGKILL: no shutdown, no flush; what a power cut does to the process (not to the disk)."""
-        if self.process and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 def http_session():

@@ -17,7 +17,7 @@ from importlib import import_module
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 

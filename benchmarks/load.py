@@ -35,14 +35,14 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.harness import (  # noqa: E402
+from benchmarks.harness import (
     RESULTS_DIR,
     Inside,
-    Server,
     environment,
     http_session,
     prepare_database,
 )
+from tests.servers import Daphne
 
 MIX = {"approve": 0.35, "double": 0.15, "retry": 0.15, "adjust": 0.35}
 REQUEST_TIMEOUT = 60
@@ -201,7 +201,7 @@ def run(*, clients=32, operations=10_000, crash_rounds=0, seed=0, members=None, 
     members = members or max(120, min(5_000, operations // 10))
     prepare_database(env, users=members, tickets=tickets, review_share=0.75, stream_stderr=False)
     inside = Inside(env)
-    server = Server(env, folder)
+    server = Daphne(env, Path(folder) / "daphne.log")
     try:
         return _load(inside, server, clients, operations, crash_rounds, seed, started, log)
     finally:

@@ -23,15 +23,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.harness import (  # noqa: E402
+from benchmarks.harness import (
     RESULTS_DIR,
-    Server,
     environment,
     http_session,
     inside,
     percentile,
     prepare_database,
 )
+from tests.servers import Daphne
 
 TARGETS = ("floor", "queue", "ticket", "ledger", "approve")
 LABELS = {"floor": "bare view (floor)", "queue": "queue page", "ticket": "ticket page", "ledger": "ledger page",
@@ -97,7 +97,7 @@ def run_scale(tickets, args, folder):
     print(seeded.strip().split(". Shared")[0], file=sys.stderr)
     approvals = args.approvals
     plan = inside(env, "bench-plan", args.ticket_pages, 2 * approvals + (1 + args.concurrency) * 10)
-    server = Server(env, folder).start()
+    server = Daphne(env, Path(folder) / "daphne.log").start()
     base = server.base_url
     cookie = {name: {"Cookie": f"sessionid={key}"} for name, key in plan["sessions"].items()}
     ids = plan["ticket_ids"]

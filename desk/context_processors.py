@@ -23,7 +23,7 @@ MAIN_ROUTES = (
 
 
 @cache
-def _main_urls(urlconf, script_prefix):  # noqa: ARG001 - the prefix is part of the key: reverse() prepends it
+def _main_urls(urlconf, script_prefix):  # the prefix is part of the key: reverse() prepends it
     return {name: reverse(name, urlconf=urlconf) for name in MAIN_ROUTES}
 
 

@@ -1,14 +1,17 @@
 """Reads that compose several apps, depending on who asks: the ledger's entries with the tickets they name."""
 
 import itertools
+from collections.abc import Iterable, Iterator
 
+from accounts.models import User
+from economy.models import Transaction
 from economy.selectors import ledger_of
 from tickets.selectors import visible_tickets
 
 EXPORT_BATCH = 500
 
 
-def visible_ticket_ids(viewer, entries):
+def visible_ticket_ids(viewer: User, entries: Iterable[Transaction]) -> set[str]:
     """The tickets of `entries` that `viewer` may see: only those are named, not even by id otherwise."""
     ticket_ids = {entry.related_ticket_id for entry in entries if entry.related_ticket_id}
     if not ticket_ids:
@@ -16,7 +19,7 @@ def visible_ticket_ids(viewer, entries):
     return set(visible_tickets(viewer, narrowed_to_ids=True).filter(id__in=ticket_ids).values_list("id", flat=True))
 
 
-def ledger_for_export(viewer, owner):
+def ledger_for_export(viewer: User, owner: User) -> Iterator[tuple[Transaction, bool]]:
     """Every entry of `owner`'s ledger, newest first, each with whether `viewer` may see its ticket.
 
     Read in batches, so a long ledger is never held in memory whole.

@@ -5,7 +5,7 @@ import sys
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "directorate.settings")
 
-from directorate.config import ConfigError  # noqa: E402
+from directorate.config import ConfigError
 
 try:
     from django.core.asgi import get_asgi_application

@@ -4,6 +4,8 @@ Every value is validated here so that a bad or missing setting stops the
 process at start with one line naming it, instead of failing later.
 """
 
+import functools
+import math
 import os
 import re
 import secrets
@@ -156,6 +158,44 @@ def parse_seconds(env, name, default, *, maximum):
     return int(raw)
 
 
+def parse_number(env, name, default, *, whole, minimum, unit):
+    """A whole number (or, unless `whole`, a decimal number) of `unit`, finite and at least `minimum`."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = (int if whole else float)(raw) if raw.isascii() else None
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or value < minimum:
+        what = "a whole number" if whole else "a number"
+        raise ConfigError(f"{name} must be {what} of {unit}, at least {minimum}, got {raw!r}")
+    return value
+
+
+def parse_nyx(env):
+    """Nyx's model and worker settings (docs/nyx.md), each with its default."""
+    model = env.get("NYX_MODEL", "").strip() or "gemini-2.5-flash"
+    if not all(character.isprintable() and not character.isspace() for character in model):
+        raise ConfigError(f"NYX_MODEL must be a model name such as gemini-2.5-flash, got {model!r}")
+    number = functools.partial(parse_number, env)
+    return {
+        "GEMINI_BASE_URL": parse_url(env, "GEMINI_BASE_URL", ("http", "https")),
+        "NYX_MODEL": model,
+        "NYX_TIMEOUT_SECONDS": number("NYX_TIMEOUT_SECONDS", 30.0, whole=False, minimum=0.01, unit="seconds"),
+        "NYX_RETRY_ATTEMPTS": number("NYX_RETRY_ATTEMPTS", 3, whole=True, minimum=1, unit="attempts"),
+        "NYX_RETRY_INITIAL_DELAY": number("NYX_RETRY_INITIAL_DELAY", 1.0, whole=False, minimum=0, unit="seconds"),
+        "NYX_RETRY_MAX_DELAY": number("NYX_RETRY_MAX_DELAY", 10.0, whole=False, minimum=0, unit="seconds"),
+        "NYX_MAX_OUTPUT_TOKENS": number("NYX_MAX_OUTPUT_TOKENS", 2048, whole=True, minimum=1, unit="tokens"),
+        "NYX_MAX_OUTPUT_CHARS": number("NYX_MAX_OUTPUT_CHARS", 16_000, whole=True, minimum=1, unit="characters"),
+        "NYX_REVIEW_BATCH": number("NYX_REVIEW_BATCH", 10, whole=True, minimum=1, unit="tickets"),
+        "NYX_MAX_DIRECTIVES": number("NYX_MAX_DIRECTIVES", 12, whole=True, minimum=1, unit="people"),
+        "NYX_RETRY_REFUSED_AFTER": number("NYX_RETRY_REFUSED_AFTER", 600, whole=True, minimum=0, unit="seconds"),
+        "NYX_DIRECTIVE_PERIOD": number("NYX_DIRECTIVE_PERIOD", 86_400, whole=True, minimum=0, unit="seconds"),
+        "NYX_WORKER_INTERVAL": number("NYX_WORKER_INTERVAL", 5.0, whole=False, minimum=0.01, unit="seconds"),
+    }
+
+
 def read_config(env=None):
     """All settings the project reads from outside, validated."""
     env = load_environment() if env is None else env
@@ -189,4 +229,5 @@ def read_config(env=None):
         "SECURE_HSTS_PRELOAD": parse_bool(env, "SECURE_HSTS_PRELOAD", default=False),
         "LIVE_RECHECK_SECONDS": parse_seconds(env, "LIVE_RECHECK_SECONDS", 30, maximum=3600),
         "SQLITE_PATH": Path(env.get("SQLITE_PATH") or var_dir / "directorate.sqlite3"),
+        **parse_nyx(env),
     }

@@ -3,6 +3,8 @@
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.db.models import QuerySet
+
 from accounts.models import User
 from accounts.policy import Action, can, is_niki
 from accounts.ranks import Rank
@@ -15,7 +17,7 @@ from economy.rates import credit_decay, weekly_salary
 NO_SUCH_LEDGER = "No such ledger."
 
 
-def ledger_owner_for(viewer, user_id=None):
+def ledger_owner_for(viewer: User, user_id: object = None) -> User:
     """Whose ledger `viewer` may read (`Action.VIEW_LEDGER`): their own, or a subordinate's for those who
     manage pay."""
     if not user_id or str(user_id) == viewer.id:
@@ -31,7 +33,7 @@ def ledger_owner_for(viewer, user_id=None):
     return person
 
 
-def ledger_of(person):
+def ledger_of(person: User) -> QuerySet[Transaction]:
     """A person's ledger entries, newest first."""
     return (
         Transaction.objects.filter(user_id=person.id)
@@ -40,7 +42,7 @@ def ledger_of(person):
     )
 
 
-def recent_rewards(person, limit=5):
+def recent_rewards(person: User, limit: int = 5) -> list[Transaction]:
     rewards = [Transaction.Type.CREDIT_AWARD, Transaction.Type.PAYMENT]
     return list(ledger_of(person).filter(type__in=rewards)[:limit])
 
@@ -67,15 +69,15 @@ class PayrollReport:
     complete: bool = True  # every member of the week is settled
 
     @property
-    def total_salary(self):
+    def total_salary(self) -> Decimal:
         return sum((line.salary for line in self.lines), Decimal("0.00"))
 
     @property
-    def total_decay(self):
+    def total_decay(self) -> int:
         return sum(line.decay for line in self.lines)
 
 
-def payroll_members(period):
+def payroll_members(period: Period) -> QuerySet[User]:
     """Whom a week's payroll covers: active members enlisted before the week ended. Never Niki."""
     return (
         User.objects.filter(is_active=True, hidden=False, created_at__lt=period.end)
@@ -84,15 +86,15 @@ def payroll_members(period):
     )
 
 
-def payroll_line(member):
+def payroll_line(member: User) -> PayrollLine:
     return PayrollLine(member=member, salary=weekly_salary(member.rank), decay=credit_decay(member.credits))
 
 
-def is_week_paid(period):
+def is_week_paid(period: Period) -> bool:
     return PayrollRun.objects.filter(period=period.name).exists()
 
 
-def payroll_preview(period):
+def payroll_preview(period: Period) -> PayrollReport:
     """What paying `period` would write now: a line for each member not yet settled that has something
     to be paid or to lose. Writes nothing."""
     if is_week_paid(period):

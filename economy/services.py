@@ -1,6 +1,8 @@
 """Writes to the ledger. A credit or payment never changes without its ledger entry in the same atomic unit."""
 
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError
@@ -17,15 +19,22 @@ from directorate.errors import Conflict, Forbidden, Invalid, NotFound
 from directorate.events import publish
 from directorate.text import refuse_bidi_controls
 from economy.models import PayrollRun, Transaction
-from economy.periods import last_completed_period, payroll_period
+from economy.periods import Period, last_completed_period, payroll_period
 from economy.rates import rate_for
-from economy.selectors import is_week_paid, payroll_line, payroll_members, payroll_preview
+from economy.selectors import (
+    PayrollLine,
+    PayrollReport,
+    is_week_paid,
+    payroll_line,
+    payroll_members,
+    payroll_preview,
+)
 from economy.validation import parse_credits, parse_money
 
 REASON_MAX = 500
 
 
-def pay_ticket_reward(*, ticket, credits, pay, approved_by):
+def pay_ticket_reward(*, ticket: Any, credits: int, pay: Decimal, approved_by: User) -> list[Transaction]:
     """Pay an approved ticket's reward to its assignee. Must run inside the approving atomic unit.
 
     The ledger's unique constraints refuse a second payout for the same ticket, so a
@@ -68,7 +77,7 @@ def pay_ticket_reward(*, ticket, credits, pay, approved_by):
 
 
 @retry_on_write_conflict
-def adjust(*, actor, user_id, credits=0, pay=0, reason):
+def adjust(*, actor: User, user_id: object, credits: Any = 0, pay: Any = 0, reason: str | None) -> Transaction:
     """A manual correction of a subordinate's credits and/or balance (`manual_adj`), with a reason."""
     credits = parse_credits(credits, allow_negative=True)
     pay = parse_money(pay, allow_negative=True)
@@ -211,7 +220,7 @@ def _signed_amounts(credits, pay):
     return " and ".join(parts) or "nothing"
 
 
-def run_payroll(*, period=None, moment=None):
+def run_payroll(*, period: Any = None, moment: datetime | None = None) -> PayrollReport:
     """Pay a completed week (`2026-W48`; by default the last one before `moment`): each member's weekly
     salary and credit decay, as ledger entries approved by Nyx (docs/rules.md section 9).
 
@@ -250,7 +259,7 @@ def run_payroll(*, period=None, moment=None):
     return report
 
 
-def run_due_payroll(moment=None):
+def run_due_payroll(moment: datetime | None = None) -> PayrollReport | None:
     """The worker's payroll: the last completed week, unless it is paid already. None when nothing was due."""
     period = last_completed_period(moment or now())
     if is_week_paid(period):
@@ -259,7 +268,7 @@ def run_due_payroll(moment=None):
 
 
 @retry_on_write_conflict
-def _settle_member(member_id, *, period, authority):
+def _settle_member(member_id: str, *, period: Period, authority: User) -> PayrollLine | None:
     """One member's salary and decay for `period`, from their rank and credits as they are now."""
     hours = settings.PAYROLL_HOURS_PER_PERIOD
     percent = settings.PAYROLL_DECAY_PERCENT
@@ -301,12 +310,12 @@ def _settle_member(member_id, *, period, authority):
     return line
 
 
-def _plain(number):
+def _plain(number: Decimal) -> str:
     """A Decimal without trailing zeros: 40, 37.5, 2.25."""
     return f"{number.normalize():f}"
 
 
-def _move_wallet(user_id, *, credits, pay, cover_credits=False):
+def _move_wallet(user_id: str, *, credits: int, pay: Decimal, cover_credits: bool = False) -> bool:
     """Add to a wallet; a deduction applies only while the balance (and, with `cover_credits`, the credits)
     covers it. Returns whether it applied."""
     wallet = User.objects.filter(id=user_id)

@@ -140,13 +140,6 @@ NikiAction = Annotated[
     Field(discriminator="action"),
 ]
 NYX_ACTIONS = ("create_ticket", "approve_rewards", "comment", "escalate", "send_back")
-OVERRIDES = ("override_approve", "adjust", "move_member", "broadcast", "request_directives")
-
-
-class NyxReply(Strict):
-    """What the model answers: a list of actions (one for a review, one per person for directives)."""
-
-    actions: Annotated[list[NyxAction], Field(max_length=MAX_ACTIONS)]
 
 
 _nyx_action = TypeAdapter(NyxAction)

@@ -70,7 +70,7 @@ def ask(context):
         raise ModelFailure(reason) from error
     try:
         text = response.text or ""
-    except Exception:  # noqa: BLE001 - an answer without text parts
+    except Exception:  # an answer without text parts
         text = ""
     if len(text) > cap:
         raise ModelFailure(f"The model's answer was {len(text)} characters, over the cap of {cap}.", text[:cap])

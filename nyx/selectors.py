@@ -1,8 +1,11 @@
 """Reads for Nyx's console and Niki's hidden view, depending on who asks."""
 
 import re
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from django.db.models import Q
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Q, QuerySet
 
 from accounts.models import User
 from accounts.policy import Action, is_niki, sees_everyone
@@ -16,7 +19,7 @@ from tickets.selectors import visible_tickets
 RECENT = 50
 
 
-def recent_nyx_actions(viewer, limit=RECENT):
+def recent_nyx_actions(viewer: User, limit: int = RECENT) -> list[NyxAction]:
     """Nyx's latest actions that `viewer` may see: on tickets they see, or ones they asked for."""
     actions = list(NyxAction.objects.select_related("ticket", "requested_by").order_by("-ts", "-id")[: limit * 4])
     if not sees_everyone(viewer, Action.VIEW_SUBORDINATE_TICKETS) and viewer.rank != Rank.NYX:
@@ -38,7 +41,7 @@ def recent_nyx_actions(viewer, limit=RECENT):
     return actions
 
 
-def hidden_traces():
+def hidden_traces() -> Callable[[str], str]:
     """A function replacing every mention of a hidden member (name, service name and number, id) in a text.
 
     The model never hears of Niki, but what it writes is free text: nothing it writes may show Niki to others.
@@ -59,12 +62,12 @@ PICK_LIMIT = 8
 SEARCH_MAX = 80
 
 
-def _require_niki(viewer):
+def _require_niki(viewer: User | AnonymousUser | None) -> None:
     if not is_niki(viewer):
         raise NotFound()
 
 
-def niki_people(viewer, query, *, limit=PICK_LIMIT):
+def niki_people(viewer: User, query: str | None, *, limit: int = PICK_LIMIT) -> list[User]:
     """Members matching `query` by name, service name or service number, for Niki's pickers. Niki is not among
     them (nothing on the console acts on the Controller). Anyone else: not found."""
     _require_niki(viewer)
@@ -78,7 +81,7 @@ def niki_people(viewer, query, *, limit=PICK_LIMIT):
     return list(people.select_related("reports_to").order_by("display_name", "id")[:limit])
 
 
-def niki_person(viewer, person_id):
+def niki_person(viewer: User, person_id: object) -> User:
     """One member for Niki's console (not Niki), or NotFound."""
     _require_niki(viewer)
     person = User.objects.filter(id=str(person_id or "")[:24], hidden=False).first()
@@ -87,7 +90,7 @@ def niki_person(viewer, person_id):
     return person
 
 
-def niki_tickets(viewer, query, *, limit=PICK_LIMIT):
+def niki_tickets(viewer: User, query: str | None, *, limit: int = PICK_LIMIT) -> list[Ticket]:
     """Tickets awaiting review whose title holds `query` (or whose id it is), oldest waiting first."""
     _require_niki(viewer)
     query = " ".join((query or "").split())[:SEARCH_MAX]
@@ -115,7 +118,9 @@ AUDIT_ACTIONS = {
 }
 
 
-def audit_entries(viewer, *, action="", outcome="", subject_id=""):
+def audit_entries(
+    viewer: User | AnonymousUser | None, *, action: str = "", outcome: str = "", subject_id: str = ""
+) -> QuerySet[AuditEntry]:
     """Niki's audit log, newest first, filtered. Anyone else: not found."""
     _require_niki(viewer)
     entries = AuditEntry.objects.all()
@@ -128,12 +133,12 @@ def audit_entries(viewer, *, action="", outcome="", subject_id=""):
     return entries.select_related("actor", "subject").order_by("-ts", "-id")
 
 
-def audit_log(viewer, limit=200):
+def audit_log(viewer: User | AnonymousUser | None, limit: int = 200) -> list[AuditEntry]:
     """Niki's audit log, newest first. Anyone else: not found."""
     return list(audit_entries(viewer)[:limit])
 
 
-def audit_rows(entries):
+def audit_rows(entries: Iterable[AuditEntry]) -> list[dict[str, Any]]:
     """Each entry as the log shows it: names and links instead of ids, amounts, reason and outcome."""
     entries = list(entries)
     ticket_ids = {entry.target_id for entry in entries if entry.target_type == "ticket" and entry.target_id}

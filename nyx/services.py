@@ -7,6 +7,7 @@ overrides that only Niki may make.
 import json
 import logging
 import re
+from typing import Any
 
 from django.db import IntegrityError
 
@@ -44,15 +45,24 @@ RAW_OUTPUT_MAX = 20_000
 FAILED = "The action failed; nothing was changed."
 
 
-def _existing_ticket_id(ticket_id):
+def _existing_ticket_id(ticket_id: object) -> str | None:
     if ticket_id and OBJECT_ID.fullmatch(str(ticket_id)) and Ticket.objects.filter(id=str(ticket_id)).exists():
         return str(ticket_id)
     return None
 
 
 def record_nyx_action(
-    *, trigger, mode, outcome, reason, requested_by=None, prompt_summary="", raw_output="", action=None, ticket_id=None
-):
+    *,
+    trigger: str,
+    mode: str,
+    outcome: str,
+    reason: str | None,
+    requested_by: User | None = None,
+    prompt_summary: str | None = "",
+    raw_output: str | None = "",
+    action: Any = None,
+    ticket_id: object = None,
+) -> NyxAction:
     """Keep one Nyx action (or refused answer) with its reasoning, raw output and outcome."""
     return NyxAction.objects.create(
         trigger=trigger,
@@ -69,7 +79,16 @@ def record_nyx_action(
     )
 
 
-def act_as_nyx(action, *, nyx, trigger, mode, requested_by=None, prompt_summary="", raw_output=""):
+def act_as_nyx(
+    action: Any,
+    *,
+    nyx: User,
+    trigger: str,
+    mode: str,
+    requested_by: User | None = None,
+    prompt_summary: str = "",
+    raw_output: str = "",
+) -> NyxAction:
     """Carry out one validated action as Nyx through the services, recorded in the same atomic unit.
 
     A refusal writes nothing but its record: the service's unit (nested in this one) rolls back whole.
@@ -100,7 +119,16 @@ def act_as_nyx(action, *, nyx, trigger, mode, requested_by=None, prompt_summary=
     )
 
 
-def record_refusal(*, trigger, mode, reason, requested_by=None, prompt_summary="", raw_output="", ticket_id=None):
+def record_refusal(
+    *,
+    trigger: str,
+    mode: str,
+    reason: str,
+    requested_by: User | None = None,
+    prompt_summary: str | None = "",
+    raw_output: str | None = "",
+    ticket_id: object = None,
+) -> NyxAction:
     """An answer that could not become an action (no answer, malformed, not allowed here)."""
     logger.info("Nyx (%s): refused: %s", mode, reason)
     return record_nyx_action(
@@ -115,7 +143,7 @@ def record_refusal(*, trigger, mode, reason, requested_by=None, prompt_summary="
     )
 
 
-def claim_period(name, period):
+def claim_period(name: str, period: str) -> bool:
     """Claim `period` of the recurring job `name`; True for exactly one caller per period."""
     if not NyxSchedule.objects.filter(name=name).exists():
         try:
@@ -128,7 +156,7 @@ def claim_period(name, period):
 # Niki ---------------------------------------------------------------------------------------------------
 
 
-def niki_command(*, actor, payload):
+def niki_command(*, actor: User, payload: object) -> Outcome:
     """One command from Niki: an action of Nyx's schema, or an override; audited either way.
 
     Returns an Outcome. The command and its audit entry are one atomic unit; a refused
@@ -158,7 +186,7 @@ def niki_command(*, actor, payload):
     return Outcome(True, summary, target_id if target_type == "ticket" else None)
 
 
-def _request_directives(actor, action, command):
+def _request_directives(actor: User, action: Any, command: dict[str, Any]) -> Outcome:
     """Nyx is asked outside any atomic unit (the model is never called inside one); each directive it issues
     is its own recorded unit, and the request is audited with what came of it."""
     from nyx.engine import issue_directives
@@ -177,7 +205,7 @@ def _request_directives(actor, action, command):
     return Outcome(bool(done), summary, status=200 if done else 409)
 
 
-def _perform_niki(action, actor):
+def _perform_niki(action: Any, actor: User) -> tuple[str, str, str, dict[str, Any]]:
     """Carry out one validated action; (summary, target type, target id, amounts for the audit log)."""
     if action.action in NYX_ACTIONS:
         summary, ticket_id = perform(action, actor=actor)
@@ -218,7 +246,7 @@ def _perform_niki(action, actor):
     raise Invalid("Unknown action.")
 
 
-def _target_of(action):
+def _target_of(action: Any) -> tuple[str, str]:
     if getattr(action, "ticket_id", None):
         return "ticket", action.ticket_id[:24]
     if getattr(action, "user_id", None):
@@ -226,7 +254,7 @@ def _target_of(action):
     return "", ""
 
 
-def _bounded(payload):
+def _bounded(payload: object) -> str:
     try:
         text = json.dumps(payload, ensure_ascii=False, default=str)
     except (TypeError, ValueError):
@@ -234,7 +262,7 @@ def _bounded(payload):
     return text[:4000]
 
 
-def _subject_of(target_type, target_id):
+def _subject_of(target_type: str, target_id: str) -> str | None:
     """The member a command was about, when its target exists: the person, or the ticket's assignee."""
     if not target_id or not OBJECT_ID.fullmatch(target_id):
         return None
@@ -245,7 +273,14 @@ def _subject_of(target_type, target_id):
     return None
 
 
-def _audit(actor, action, target_type="", target_id="", detail=None, outcome=AuditEntry.Result.DONE):
+def _audit(
+    actor: User,
+    action: str,
+    target_type: str = "",
+    target_id: str | None = "",
+    detail: dict[str, Any] | None = None,
+    outcome: str = AuditEntry.Result.DONE,
+) -> AuditEntry:
     return AuditEntry.objects.create(
         actor=actor,
         action=action[:60],
@@ -258,7 +293,9 @@ def _audit(actor, action, target_type="", target_id="", detail=None, outcome=Aud
 
 
 @retry_on_write_conflict
-def override_approve(*, actor, ticket_id, credits=None, pay=None, note=""):
+def override_approve(
+    *, actor: User, ticket_id: object, credits: Any = None, pay: Any = None, note: str | None = ""
+) -> Ticket:
     """Niki closes and pays a ticket awaiting review, whoever its reviewer, past any escalation."""
     if not is_niki(actor):
         raise Forbidden("Only the Directorate overrides a review.")
@@ -283,7 +320,9 @@ def override_approve(*, actor, ticket_id, credits=None, pay=None, note=""):
 
 
 @retry_on_write_conflict
-def override_move(*, actor, user_id, rank=None, reports_to_id=None):
+def override_move(
+    *, actor: User, user_id: object, rank: str | None = None, reports_to_id: object = None
+) -> RankChange:
     """Niki changes a member's rank, superior or both; the change is written to the rank record."""
     if not is_niki(actor):
         raise Forbidden("Only the Directorate changes ranks this way.")

@@ -1,41 +1,16 @@
 """Shared by the JSON API suites (tests/test_api_*.py): a client that speaks JSON with a bearer token,
 tokens obtained through the real `POST /api/auth/token`, and the checks every answer must pass.
 
-Passwords stay real bcrypt (BCryptSHA256, the project's hasher), at 4 rounds instead of 12: every test signs
-people in through the real endpoint, and 12 rounds cost 0.3 s a check. Import the fixtures by name:
-
-    from tests.api_support import api, directorate, password_hash, quick_bcrypt, sign_in, as_member
+Its fixtures (`api`, `sign_in`, `as_member`) are offered to every test module by tests/conftest.py.
 """
 
 import json
 
 import pytest
-from django.contrib.auth.hashers import BCryptSHA256PasswordHasher, make_password
 
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 ERROR_KEYS = {"detail", "code", "errors"}
-
-
-class QuickBCrypt(BCryptSHA256PasswordHasher):
-    """The project's bcrypt hasher at its lowest cost; same algorithm name, so it verifies the same hashes."""
-
-    rounds = 4
-
-
-@pytest.fixture(scope="session")
-def password_hash():
-    return make_password(PASSWORD, hasher=QuickBCrypt())
-
-
-@pytest.fixture
-def directorate(directorate_shared_hash):
-    return directorate_shared_hash
-
-
-@pytest.fixture(autouse=True)
-def quick_bcrypt(settings):
-    settings.PASSWORD_HASHERS = ["tests.api_support.QuickBCrypt"]
 
 
 class ApiClient:

@@ -1,18 +1,20 @@
-"""Shared fixtures: people in a real hierarchy, created through the real services."""
+"""Shared fixtures: people in a real hierarchy, created through the real services.
+
+Passwords are hashed with the fast hasher of `tests/settings.py`; every database test ends with the ledger and
+unread checks of `tests/invariants.py` (`database_invariants` below).
+"""
 
 import os
 
 import pytest
-from django.contrib.auth.hashers import make_password
-from django.test import override_settings
 
 from accounts.models import User
 from accounts.ranks import Rank
 from accounts.services import bootstrap_directorate, enlist
 from tests import mongo_cleanup
+from tests.api_support import api, as_member, sign_in  # noqa: F401  (the JSON API suites' fixtures)
+from tests.factories import PASSWORD
 from tests.invariants import assert_ledger_invariant, assert_unread_counts
-
-PASSWORD = "correct-horse-battery-staple"
 
 
 def pytest_configure(config):
@@ -34,29 +36,21 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason=NOT_ON_THE_WIRE_SERVER))
 
 
-@pytest.fixture(scope="session")
-def password_hash():
-    """One real bcrypt hash of PASSWORD, shared so each test does not pay for hashing again."""
-    return make_password(PASSWORD)
-
 
 @pytest.fixture
-def make_member(db, password_hash):
+def make_member(db):
     """Enlist a member through the service, able to sign in with PASSWORD."""
     counter = iter(range(1, 10_000))
 
     def make(rank, reports_to, username=None, display_name=None):
         number = next(counter)
-        username = username or f"{Rank(rank).value}.{number}"
-        member = enlist(
-            username=username,
+        return enlist(
+            username=username or f"{Rank(rank).value}.{number}",
             display_name=display_name or f"Member {number}",
             rank=rank,
             reports_to=reports_to,
+            password=PASSWORD,
         )
-        User.objects.filter(id=member.id).update(password=password_hash)
-        member.password = password_hash
-        return member
 
     return make
 
@@ -78,12 +72,12 @@ def attachments_folder(settings, tmp_path):
 def as_(client):
     """`as_(person)`: the test client, signed in as `person`."""
 
-    def sign_in(person):
+    def signed_in(person):
         client.logout()
         client.force_login(person)
         return client
 
-    return sign_in
+    return signed_in
 
 
 @pytest.fixture
@@ -118,27 +112,18 @@ def org(directorate, make_member):
     return people
 
 
-@pytest.fixture
-def directorate_shared_hash(db, password_hash):
-    """Niki and Nyx as `directorate` makes them, without paying for a fresh bcrypt hash of Niki's password.
+@pytest.fixture(autouse=True)
+def database_invariants(request):
+    """After every test that used the database: every member's credits and balance equal the sums of their
+    ledger entries (docs/rules.md, "Payment") and every unread count matches the notifications.
 
-    Bootstrap runs for real; Niki's password then becomes the session's shared hash of PASSWORD, so
-    the result is the same as `directorate`'s. A module may rebind `directorate` to this fixture.
-    """
-    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
-        bootstrap_directorate(niki_password=PASSWORD)
-    User.objects.filter(rank=Rank.NIKI).update(password=password_hash)
-    return {
-        "niki": User.objects.get(rank=Rank.NIKI),
-        "nyx": User.objects.get(rank=Rank.NYX),
-    }
-
-
-@pytest.fixture
-def ledger_invariant(db):
-    """After the test: every member's credits and balance equal the sums of their ledger entries, no
-    ticket paid twice, and every unread count matches the notifications. A module checks it after each of its
-    tests with `pytestmark = pytest.mark.usefixtures("ledger_invariant")`."""
+    The database is asked for here, so that it is set up before and torn down after these checks; a test
+    that never used the database is left alone."""
+    uses_database = "_django_db_helper" in request.fixturenames or request.node.get_closest_marker("django_db")
+    if not uses_database or request.node.get_closest_marker("browser"):
+        yield
+        return
+    request.getfixturevalue("_django_db_helper")
     yield
     assert_ledger_invariant()
     assert_unread_counts()

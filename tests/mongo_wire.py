@@ -259,7 +259,7 @@ def _drain(process, log_path):
     import threading
 
     def copy():
-        sink = open(log_path, "a") if log_path else None  # noqa: SIM115 - closed below
+        sink = open(log_path, "a") if log_path else None
         try:
             for line in process.stdout:
                 if sink:

@@ -33,11 +33,6 @@ TODAY = date(2030, 3, 20)
 ZERO = Decimal("0.00")
 
 
-@pytest.fixture
-def directorate(directorate_shared_hash):
-    return directorate_shared_hash
-
-
 class Clock:
     """The time every service reads (django.utils.timezone.now), moved by the test."""
 

@@ -13,20 +13,8 @@ from django.test import Client
 from accounts.models import LoginFailure, RefreshToken, User
 from accounts.tokens import ACCESS_LIFETIME, REFRESH_LIFETIME, jti_hash
 from directorate.db import new_object_id, now
-from tests.api_support import (
-    ApiClient,
-    api,
-    as_member,
-    assert_error,
-    directorate,
-    password_hash,
-    quick_bcrypt,
-    sign_in,
-)
-from tests.conftest import PASSWORD
-
-# The shared fixtures, imported so that pytest finds them in this module.
-FIXTURES = (api, as_member, directorate, password_hash, quick_bcrypt, sign_in)
+from tests.api_support import ApiClient, assert_error
+from tests.factories import PASSWORD
 
 INCORRECT = "Service name or password is incorrect."
 

@@ -9,22 +9,9 @@ from directorate.db import now
 from economy.models import Transaction
 from economy.periods import week_of
 from economy.services import adjust, run_payroll
-from tests.api_support import (
-    api,
-    as_member,
-    assert_error,
-    directorate,
-    password_hash,
-    quick_bcrypt,
-    sign_in,
-)
+from tests.api_support import assert_error
 from tests.invariants import database_state, traces_of_niki
 from tickets import services
-
-pytestmark = pytest.mark.usefixtures("ledger_invariant")  # checked after every test
-
-# The shared fixtures, imported so that pytest finds them in this module.
-FIXTURES = (api, as_member, directorate, password_hash, quick_bcrypt, sign_in)
 
 MISSING_ID = "0123456789abcdef01234567"
 

@@ -31,19 +31,8 @@ from schemathesis.specs.openapi.checks import (
 
 from accounts.services import notify
 from directorate.api import api as directorate_api
-from tests.api_support import (
-    api,
-    as_member,
-    directorate,
-    password_hash,
-    quick_bcrypt,
-    sign_in,
-)
 from tests.invariants import assert_ledger_invariant
 from tickets import services
-
-# The shared fixtures, imported so that pytest finds them in this module.
-FIXTURES = (api, as_member, directorate, password_hash, quick_bcrypt, sign_in)
 
 MAX_EXAMPLES = 25
 NEGATIVE_EXAMPLES = 10

@@ -4,27 +4,19 @@
 Every test ends with the ledger invariant. Setup that is not under test calls the services directly.
 """
 
+from functools import partial
+
 import pytest
 
 from accounts.models import User
 from economy.models import Transaction
-from tests.api_support import (
-    api,
-    as_member,
-    assert_error,
-    directorate,
-    password_hash,
-    quick_bcrypt,
-    sign_in,
-)
+from tests import factories
+from tests.api_support import assert_error
 from tests.invariants import database_state
 from tickets import services
-from tickets.models import Ticket
 
-pytestmark = pytest.mark.usefixtures("ledger_invariant")  # checked after every test
-
-# The shared fixtures, imported so that pytest finds them in this module.
-FIXTURES = (api, as_member, directorate, password_hash, quick_bcrypt, sign_in)
+new_ticket = partial(factories.new_ticket, **factories.ROUTINE)
+submitted = partial(factories.submitted, credits="1", pay="3.00", **factories.ROUTINE)
 
 MISSING_ID = "0123456789abcdef01234567"
 
@@ -33,18 +25,6 @@ def directive(author, assignee, **fields):
     """The body of `POST /api/tickets` from `author` to `assignee`."""
     return {"title": "Sweep sector 7", "category": "Order", "sub_category": "Routine Directive",
             "assignee_id": assignee.id, **fields}
-
-
-def new_ticket(author, assignee, **kw):
-    fields = {"title": "Sweep sector 7", "category": "Order", "sub_category": "Routine Directive", **kw}
-    return services.create_ticket(actor=author, assignee_id=assignee.id, **fields)
-
-
-def submitted(author, assignee, credits="1", pay="3.00", **kw):
-    ticket = new_ticket(author, assignee, **kw)
-    services.start_work(actor=assignee, ticket_id=ticket.id)
-    services.submit_for_review(actor=assignee, ticket_id=ticket.id, reward_credits=credits, reward_pay=pay)
-    return Ticket.objects.get(id=ticket.id)
 
 
 # The whole cycle --------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from directorate.db import RETRY_ATTEMPTS, is_mongodb
 from directorate.errors import Conflict
 from economy import services as economy
 from economy.models import Transaction
-from tests.api_support import as_member, assert_error, password_hash, quick_bcrypt, sign_in
+from tests.api_support import assert_error
 from tests.invariants import assert_ledger_invariant, database_state
 from tests.stored_files import stored_files
 from tickets import services as tickets
@@ -34,14 +34,8 @@ from tickets.models import ApprovalStep
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # The API suites' fixtures, imported so that pytest finds them here.
-FIXTURES = (as_member, password_hash, quick_bcrypt, sign_in)
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
-
-
-@pytest.fixture
-def directorate(directorate_shared_hash):
-    return directorate_shared_hash
 
 
 @pytest.fixture
@@ -154,7 +148,7 @@ def test_an_approval_that_loses_a_race_to_an_adjustment_of_the_same_member_runs_
     def adjustment():
         try:
             economy.adjust(actor=org["executor"], user_id=asset.id, credits=3, pay="4.25", reason="Overtime")
-        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+        except Exception as error:
             racer_errors.append(error)
         finally:
             connection.close()

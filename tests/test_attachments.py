@@ -15,7 +15,6 @@ from attachments import services
 from attachments.content import sanitised_filename
 from attachments.models import Attachment
 from attachments.views import content_disposition
-from tests.api_support import as_member, password_hash, quick_bcrypt, sign_in
 from tests.invariants import database_state, traces_of_niki
 from tests.stored_files import stored_bytes
 from tests.stored_files import stored_files as stored
@@ -31,14 +30,6 @@ HTML = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></bod
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><circle r="4"/></svg>'
 ELF = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 56
 WINDOWS_EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00"
-
-# The API suites' fixtures, imported so that pytest finds them here.
-FIXTURES = (as_member, password_hash, quick_bcrypt, sign_in)
-
-
-@pytest.fixture
-def directorate(directorate_shared_hash):
-    return directorate_shared_hash
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
-from django.contrib.auth.hashers import make_password
+from django.contrib.auth import authenticate
 from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test import Client
@@ -15,8 +15,10 @@ from django.utils import timezone
 
 from accounts.models import LoginFailure, User
 from accounts.ranks import Rank
+from accounts.services import bootstrap_directorate, enlist
+from directorate import settings as production_settings
 from directorate.db import now
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 WRONG = "not-the-password-at-all"
 INCORRECT = "Service name or password is incorrect."
@@ -24,27 +26,8 @@ THROTTLED = "Too many failed sign-in attempts"
 
 
 @pytest.fixture
-def directorate(directorate_shared_hash):
-    return directorate_shared_hash
-
-
-@pytest.fixture
 def member(directorate, make_member):
     return make_member(Rank.ASSET, make_member(Rank.SHADOW, directorate["nyx"], "shadow.lead"), "asset.one")
-
-
-@pytest.fixture
-def fast_member(settings, member):
-    """`member`, with a password hash that is quick to check: the throttle tests check many passwords.
-
-    bcrypt stays on the list, so other people's stored hashes still verify.
-    """
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher",
-        "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
-    ]
-    User.objects.filter(id=member.id).update(password=make_password(PASSWORD))
-    return member
 
 
 def sign_in(client, username, password, address="127.0.0.1", **extra):
@@ -90,7 +73,7 @@ def test_correct_login_redirects_to_dashboard_with_a_new_session(client, member)
     assert dashboard.context["user"].id == member.id
 
 
-def test_a_session_lasts_twelve_hours_kept_in_the_database_and_read_through_the_cache(client, fast_member):
+def test_a_session_lasts_twelve_hours_kept_in_the_database_and_read_through_the_cache(client, member):
     sign_in(client, "asset.one", PASSWORD)
     key = client.cookies[django_settings.SESSION_COOKIE_NAME].value
     assert client.cookies[django_settings.SESSION_COOKIE_NAME]["max-age"] == 12 * 60 * 60
@@ -107,7 +90,7 @@ def test_a_session_lasts_twelve_hours_kept_in_the_database_and_read_through_the_
     assert client.get(reverse("dashboard")).status_code == 302
 
 
-def test_login_never_redirects_off_site(client, fast_member):
+def test_login_never_redirects_off_site(client, member):
     response = sign_in(client, "asset.one", PASSWORD, next="https://evil.example/steal")
     assert response.status_code == 302
     assert response["Location"] == reverse("dashboard")
@@ -134,8 +117,8 @@ def test_wrong_password_and_unknown_user_look_the_same(client, member):
     assert normalised(text(wrong), "asset.one") == normalised(text(unknown), "nobody.at.all")
 
 
-def test_inactive_member_and_nyx_cannot_sign_in(client, fast_member, directorate):
-    User.objects.filter(id=fast_member.id).update(is_active=False)
+def test_inactive_member_and_nyx_cannot_sign_in(client, member, directorate):
+    User.objects.filter(id=member.id).update(is_active=False)
     inactive = sign_in(client, "asset.one", PASSWORD)
     assert inactive.status_code == 400 and INCORRECT in text(inactive)
 
@@ -148,7 +131,7 @@ def test_inactive_member_and_nyx_cannot_sign_in(client, fast_member, directorate
     assert INCORRECT in text(response)
 
 
-def test_five_failures_lock_the_account(client, fast_member):
+def test_five_failures_lock_the_account(client, member):
     for attempt in range(5):
         response = sign_in(client, "asset.one", WRONG)
         assert response.status_code == 400, attempt
@@ -168,14 +151,14 @@ def test_five_failures_lock_the_account(client, fast_member):
     assert LoginFailure.objects.count() == failures
 
 
-def test_unknown_account_names_lock_the_same_way(client, fast_member):
+def test_unknown_account_names_lock_the_same_way(client, member):
     for _ in range(5):
         assert sign_in(client, "no.such.person", WRONG).status_code == 400
     response = sign_in(client, "no.such.person", WRONG)
     assert response.status_code == 429 and THROTTLED in text(response)
 
 
-def test_twenty_failures_from_one_address_lock_the_address(client, fast_member):
+def test_twenty_failures_from_one_address_lock_the_address(client, member):
     for attempt in range(20):
         response = sign_in(client, f"guess.{attempt}", WRONG, address="10.1.1.1")
         assert response.status_code == 400, attempt
@@ -188,13 +171,13 @@ def test_twenty_failures_from_one_address_lock_the_address(client, fast_member):
     assert sign_in(client, "asset.one", PASSWORD, address="10.1.1.2").status_code == 302
 
 
-def test_nineteen_failures_from_one_address_do_not_lock_it(client, fast_member):
+def test_nineteen_failures_from_one_address_do_not_lock_it(client, member):
     for attempt in range(19):
         sign_in(client, f"guess.{attempt}", WRONG, address="10.1.1.1")
     assert sign_in(client, "asset.one", PASSWORD, address="10.1.1.1").status_code == 302
 
 
-def test_the_lock_lifts_when_the_oldest_failure_leaves_the_window(client, fast_member):
+def test_the_lock_lifts_when_the_oldest_failure_leaves_the_window(client, member):
     for _ in range(5):
         sign_in(client, "asset.one", WRONG)
     assert sign_in(client, "asset.one", PASSWORD).status_code == 429
@@ -207,11 +190,11 @@ def test_the_lock_lifts_when_the_oldest_failure_leaves_the_window(client, fast_m
 
     response = sign_in(client, "asset.one", PASSWORD)
     assert response.status_code == 302
-    assert client.session["_auth_user_id"] == str(fast_member.id)
+    assert client.session["_auth_user_id"] == str(member.id)
     assert not account.exists()  # a successful sign-in forgives the account's failures
 
 
-def test_failures_outside_the_window_do_not_count(client, fast_member):
+def test_failures_outside_the_window_do_not_count(client, member):
     for _ in range(4):
         sign_in(client, "asset.one", WRONG)
     window = timedelta(seconds=django_settings.LOGIN_THROTTLE["window_seconds"])
@@ -220,7 +203,7 @@ def test_failures_outside_the_window_do_not_count(client, fast_member):
     assert sign_in(client, "asset.one", PASSWORD).status_code == 302
 
 
-def test_csrf_is_enforced_on_sign_in_and_sign_out(fast_member):
+def test_csrf_is_enforced_on_sign_in_and_sign_out(member):
     client = Client(enforce_csrf_checks=True)
     refused = sign_in(client, "asset.one", PASSWORD)
     assert refused.status_code == 403
@@ -252,12 +235,19 @@ def test_security_headers(client, member, page):
     assert response["X-Content-Type-Options"] == "nosniff"
 
 
-def test_passwords_are_stored_with_bcrypt_sha256(password_hash, directorate, member):
-    assert django_settings.PASSWORD_HASHERS[0].endswith("BCryptSHA256PasswordHasher")
-    assert password_hash.startswith("bcrypt_sha256$")
-    assert User.objects.get(rank=Rank.NIKI).password.startswith("bcrypt_sha256$")
-    assert User.objects.get(id=member.id).password.startswith("bcrypt_sha256$")
-    assert PASSWORD not in password_hash
+def test_production_stores_passwords_with_bcrypt_sha256(db, settings):
+    """The suite hashes with MD5 for speed (tests/settings.py); production's own hashers store bcrypt."""
+    settings.PASSWORD_HASHERS = production_settings.PASSWORD_HASHERS
+    assert production_settings.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.BCryptSHA256PasswordHasher"
+    bootstrap_directorate(niki_password=PASSWORD)
+    niki = User.objects.get(rank=Rank.NIKI)
+    member = enlist(username="asset.one", display_name="Asset One", rank=Rank.ASSET, reports_to=niki,
+                    password=PASSWORD)
+    for person in (niki, User.objects.get(id=member.id)):
+        assert person.password.startswith("bcrypt_sha256$")
+        assert PASSWORD not in person.password
+    assert authenticate(username="asset.one", password=PASSWORD) == member
+    assert authenticate(username="asset.one", password=WRONG) is None
 
 
 @pytest.mark.parametrize("page", ["dashboard", "profile", "directory", "person"])

@@ -17,7 +17,6 @@ from economy.selectors import payroll_preview
 from tickets.models import Ticket
 
 GENERATED = re.compile(r"Niki's password, shown this once: (\S+)")
-FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def run(*args, **options):
@@ -41,7 +40,7 @@ def test_bootstrap_creates_niki_and_nyx_once_with_a_generated_password(db, no_ni
     assert User.objects.count() == 2
     niki = User.objects.get(rank=Rank.NIKI)
     assert (niki.service_number, niki.username, niki.hidden, niki.reports_to_id) == (7360, "niki", True, None)
-    assert niki.password.startswith("bcrypt_sha256$")
+    assert niki.has_usable_password()  # stored as production stores it: tests/test_auth.py, bcrypt
     nyx = User.objects.get(rank=Rank.NYX)
     assert nyx.reports_to_id == niki.id and not nyx.hidden and not nyx.has_usable_password()
 
@@ -86,14 +85,8 @@ def test_bootstrap_refuses_a_short_niki_password(db, monkeypatch):
 
 
 @pytest.fixture
-def directorate(directorate_shared_hash):
-    return directorate_shared_hash
-
-
-@pytest.fixture
 def demo_settings(settings, tmp_path, monkeypatch):
-    """Seeding hashes 19 passwords; a fast hasher keeps that quick. The logins file goes to a temp folder."""
-    settings.PASSWORD_HASHERS = FAST_HASHERS
+    """The logins file goes to a temp folder."""
     settings.VAR_DIR = tmp_path
     monkeypatch.setenv("DEMO_PASSWORD", "demo-password-for-tests")
     return settings

@@ -67,12 +67,48 @@ def refused(env):
         ({"ATTACHMENT_MAX_BYTES": "1e6"}, "ATTACHMENT_MAX_BYTES"),
         ({"ATTACHMENT_MAX_BYTES": "\u0665"}, "ATTACHMENT_MAX_BYTES"),  # an Arabic-Indic five
         ({"ATTACHMENT_MAX_BYTES": str(100 * 1024 * 1024 + 1)}, "ATTACHMENT_MAX_BYTES"),
+        ({"GEMINI_BASE_URL": "localhost:8080"}, "GEMINI_BASE_URL"),
+        ({"GEMINI_BASE_URL": "ftp://stub.example"}, "GEMINI_BASE_URL"),
+        ({"NYX_MODEL": "gemini 2.5"}, "NYX_MODEL"),
+        ({"NYX_TIMEOUT_SECONDS": "thirty"}, "NYX_TIMEOUT_SECONDS"),
+        ({"NYX_TIMEOUT_SECONDS": "0"}, "NYX_TIMEOUT_SECONDS"),
+        ({"NYX_TIMEOUT_SECONDS": "inf"}, "NYX_TIMEOUT_SECONDS"),
+        ({"NYX_RETRY_ATTEMPTS": "2.5"}, "NYX_RETRY_ATTEMPTS"),
+        ({"NYX_RETRY_ATTEMPTS": "0"}, "NYX_RETRY_ATTEMPTS"),
+        ({"NYX_RETRY_ATTEMPTS": "\u0663"}, "NYX_RETRY_ATTEMPTS"),  # an Arabic-Indic three
+        ({"NYX_RETRY_INITIAL_DELAY": "-1"}, "NYX_RETRY_INITIAL_DELAY"),
+        ({"NYX_RETRY_MAX_DELAY": "NaN"}, "NYX_RETRY_MAX_DELAY"),
+        ({"NYX_MAX_OUTPUT_TOKENS": "2k"}, "NYX_MAX_OUTPUT_TOKENS"),
+        ({"NYX_MAX_OUTPUT_CHARS": "0"}, "NYX_MAX_OUTPUT_CHARS"),
+        ({"NYX_REVIEW_BATCH": "ten"}, "NYX_REVIEW_BATCH"),
+        ({"NYX_MAX_DIRECTIVES": "-3"}, "NYX_MAX_DIRECTIVES"),
+        ({"NYX_RETRY_REFUSED_AFTER": "10m"}, "NYX_RETRY_REFUSED_AFTER"),
+        ({"NYX_DIRECTIVE_PERIOD": "1.5"}, "NYX_DIRECTIVE_PERIOD"),
+        ({"NYX_WORKER_INTERVAL": "0"}, "NYX_WORKER_INTERVAL"),
     ],
     ids=lambda value: value if isinstance(value, str) else "-".join(f"{k}={v[:12]}" for k, v in value.items()),
 )
 def test_bad_values_are_refused_by_name(env, values, named):
     message = refused(env | values)
     assert message.startswith(named + " "), message
+
+
+def test_nyx_settings_have_their_defaults_and_take_good_values(env):
+    defaults = read_config(env)
+    assert (defaults["GEMINI_BASE_URL"], defaults["NYX_MODEL"]) == ("", "gemini-2.5-flash")
+    assert (defaults["NYX_TIMEOUT_SECONDS"], defaults["NYX_RETRY_ATTEMPTS"], defaults["NYX_WORKER_INTERVAL"]) == (
+        30.0, 3, 5.0,
+    )
+    assert (defaults["NYX_DIRECTIVE_PERIOD"], defaults["NYX_RETRY_REFUSED_AFTER"]) == (86_400, 600)
+
+    given = read_config(env | {
+        "GEMINI_BASE_URL": "http://127.0.0.1:9000", "NYX_MODEL": "gemini-2.5-pro", "NYX_TIMEOUT_SECONDS": "2.5",
+        "NYX_RETRY_ATTEMPTS": " 1 ", "NYX_DIRECTIVE_PERIOD": "0", "NYX_RETRY_INITIAL_DELAY": "0",
+    })
+    assert given["GEMINI_BASE_URL"] == "http://127.0.0.1:9000" and given["NYX_MODEL"] == "gemini-2.5-pro"
+    assert given["NYX_TIMEOUT_SECONDS"] == 2.5 and given["NYX_RETRY_ATTEMPTS"] == 1
+    assert given["NYX_DIRECTIVE_PERIOD"] == 0 and given["NYX_RETRY_INITIAL_DELAY"] == 0.0
+    assert isinstance(given["NYX_RETRY_ATTEMPTS"], int) and isinstance(given["NYX_TIMEOUT_SECONDS"], float)
 
 
 def test_a_refused_secret_is_not_echoed(env):
@@ -185,3 +221,12 @@ def test_manage_starts_in_production_with_secrets(tmp_path):
     result = manage(tmp_path, "check", DJANGO_SECRET_KEY=SECRET, JWT_SECRET=OTHER_SECRET)
     assert result.returncode == 0, result.stderr
     assert "configuration error" not in result.stderr
+
+
+def test_manage_refuses_to_start_with_a_malformed_nyx_setting(tmp_path):
+    """Nyx's settings are read at start with the others: a bad one stops the process, named, in one line."""
+    result = manage(tmp_path, "check", DJANGO_SECRET_KEY=SECRET, JWT_SECRET=OTHER_SECRET, NYX_RETRY_ATTEMPTS="three")
+    assert result.returncode != 0
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("configuration error: NYX_RETRY_ATTEMPTS"), lines[0]

@@ -16,24 +16,19 @@ from accounts.ranks import Rank
 from directorate.errors import Conflict, DomainError, Invalid
 from economy import services as economy
 from economy.models import Transaction
+from tests.factories import submitted, wallet
 from tests.invariants import assert_ledger_invariant
 from tickets import services
 from tickets.models import ApprovalStep, Ticket
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("ledger_invariant"),
     pytest.mark.replica_set,  # racing writers: on MongoDB, a replica set's write conflicts decide them
 ]
 
 RACERS = 8
 Status = Ticket.Status
 Decision = ApprovalStep.Decision
-
-
-@pytest.fixture
-def directorate(directorate_shared_hash):
-    return directorate_shared_hash
 
 
 def race(*calls):
@@ -51,7 +46,7 @@ def race(*calls):
             outcomes[index] = ("ok", call())
         except DomainError as error:
             outcomes[index] = (type(error), error.message)
-        except BaseException:  # noqa: BLE001 - reported, not hidden
+        except BaseException:  # reported, not hidden
             outcomes[index] = ("crash", traceback.format_exc())
         finally:
             connections.close_all()
@@ -75,22 +70,9 @@ def refusals(outcomes):
     return [outcome[0] for outcome in outcomes if outcome[0] != "ok"]
 
 
-def submitted(author, assignee, *, credits, pay, **kw):
-    ticket = services.create_ticket(actor=author, title="Observe the east depot", category="Intel",
-                                    sub_category="Recon Report", assignee_id=assignee.id, **kw)
-    services.start_work(actor=assignee, ticket_id=ticket.id)
-    services.submit_for_review(actor=assignee, ticket_id=ticket.id, reward_credits=credits, reward_pay=pay)
-    return Ticket.objects.get(id=ticket.id)
-
-
 def payouts(ticket):
     entries = Transaction.objects.filter(related_ticket_id=ticket.id)
     return sorted(entries.values_list("type", "amount_cr", "amount_pay"))
-
-
-def wallet(person):
-    person.refresh_from_db()
-    return person.credits, person.balance
 
 
 def test_many_clicks_on_approve_pay_once(org):

@@ -6,20 +6,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from directorate.api import api as directorate_api
-from tests.api_support import (
-    ERROR_KEYS,
-    api,
-    as_member,
-    assert_error,
-    directorate,
-    password_hash,
-    quick_bcrypt,
-    sign_in,
-)
-from tests.conftest import PASSWORD
+from tests.api_support import ERROR_KEYS, assert_error
+from tests.factories import PASSWORD
 from tickets import services as ticket_services
-
-FIXTURES = (api, as_member, directorate, password_hash, quick_bcrypt, sign_in)
 
 OVER_LIMIT = 3 * 1024 * 1024  # over Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB)
 

@@ -17,7 +17,8 @@ import requests
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from desk.demo import ASSETS, MARSHALS
-from tests.browser.conftest import manage, server_environment, start_daphne, stop
+from tests.browser.conftest import manage, server_environment
+from tests.servers import Daphne
 from tests.test_live_multiprocess import SignedIn
 
 HTTP_TIMEOUT = 60  # seconds, for each request (40 bcrypt checks at once on a loaded machine)
@@ -35,12 +36,12 @@ def server(tmp_path_factory):
     manage(env, "migrate", "--no-input", "-v", "0")
     manage(env, "bootstrap")
     manage(env, "seed_demo")
-    process, url = start_daphne(env, folder / "daphne.log")
-    SERVER_ENV[url] = env
+    server = Daphne(env, folder / "daphne.log").start()
+    SERVER_ENV[server.base_url] = env
     try:
-        yield password, url
+        yield password, server.base_url
     finally:
-        stop(process)
+        server.stop()
 
 
 SERVER_ENV = {}  # url -> the environment its server runs with
@@ -224,11 +225,11 @@ def production_server(tmp_path_factory):
     manage(env, "migrate", "--no-input", "-v", "0")
     manage(env, "bootstrap")
     manage(env, "seed_demo")
-    process, url = start_daphne(env, folder / "daphne.log")
+    server = Daphne(env, folder / "daphne.log").start()
     try:
-        yield password, url
+        yield password, server.base_url
     finally:
-        stop(process)
+        server.stop()
 
 
 def cookie_from(response, name):

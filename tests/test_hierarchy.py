@@ -17,11 +17,6 @@ from directorate.errors import Invalid, NotFound
 
 
 @pytest.fixture
-def directorate(directorate_shared_hash):
-    return directorate_shared_hash
-
-
-@pytest.fixture
 def deep(directorate, make_member):
     """The longest chain ranks allow: every superior outranks its report, so six levels at most."""
     people = dict(directorate)

@@ -17,15 +17,8 @@ from tests.downloads import downloaded
 from tests.invariants import traces_of_niki
 from tickets import services
 
-pytestmark = pytest.mark.usefixtures("ledger_invariant")  # checked after every test
-
 HEADER = ["time (UTC)", "type", "credits", "pay", "ticket id", "ticket title", "approved by", "reason"]
 MISSING_ID = "0123456789abcdef01234567"
-
-
-@pytest.fixture
-def directorate(directorate_shared_hash):
-    return directorate_shared_hash
 
 
 def main_part(content):

@@ -31,11 +31,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PATH = "/ws/api/events/"
 
 
-@pytest.fixture
-def directorate(directorate_shared_hash):
-    return directorate_shared_hash
-
-
 @pytest.fixture(autouse=True)
 def empty_channel_layer():
     yield

@@ -14,6 +14,7 @@ import json
 import re
 from contextlib import asynccontextmanager
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -26,16 +27,19 @@ from django.test import Client, override_settings
 from accounts import services as accounts_services
 from accounts.consumers import UNAUTHENTICATED
 from accounts.models import User
+from accounts.relay import ensure_relay
 from directorate.asgi import application
 from directorate.db import atomic
 from directorate.errors import Conflict, Forbidden, Invalid
 from directorate.events import user_group
 from economy import services as economy
 from economy.models import Transaction
-from accounts.relay import ensure_relay
+from tests import factories
 from tests.invariants import traces_of_niki
 from tickets import services
 from tickets.models import Ticket
+
+submitted = partial(factories.submitted, credits=7, pay="12.50")
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,11 +48,6 @@ ORIGIN = "http://localhost:8000"  # ALLOWED_HOSTS has localhost
 FOREIGN_ORIGIN = "https://evil.example"
 RECEIVE_TIMEOUT = 5  # seconds: an expected message arrives well within this
 QUIET = 0.5  # seconds of silence taken as "nothing more is coming" (events leave at commit, before this)
-
-
-@pytest.fixture
-def directorate(directorate_shared_hash):
-    return directorate_shared_hash
 
 
 @pytest.fixture(autouse=True)
@@ -154,15 +153,6 @@ def figures_in(wallet_fragment):
     balance = re.search(re.escape(swapped.format("balance")) + r"&curren;(-?[\d.]+)</dd>", wallet_fragment)
     assert credits and balance, wallet_fragment
     return int(credits.group(1)), Decimal(balance.group(1))
-
-
-def submitted(author, assignee, *, title="Observe the east depot", credits=7, pay="12.50"):
-    ticket = services.create_ticket(
-        actor=author, title=title, category="Intel", sub_category="Recon Report", assignee_id=assignee.id
-    )
-    services.start_work(actor=assignee, ticket_id=ticket.id)
-    services.submit_for_review(actor=assignee, ticket_id=ticket.id, reward_credits=credits, reward_pay=pay)
-    return Ticket.objects.get(id=ticket.id)
 
 
 # Who may connect --------------------------------------------------------------------------------------------
@@ -353,6 +343,8 @@ def test_a_refused_approval_sends_nothing_though_it_had_scheduled_events(org):
     asset, reviewer = org["asset"], org["marshal"]
     ticket = submitted(org["shadow"], asset)
     # The payout a retry that slipped past the status check would find: the ledger's unique constraint refuses.
+    # Written directly, with the wallet it explains, so the ledger invariant holds.
+    User.objects.filter(id=asset.id).update(credits=7)
     Transaction.objects.create(
         user=asset, type=Transaction.Type.CREDIT_AWARD, amount_cr=7, related_ticket=ticket, approved_by=reviewer
     )

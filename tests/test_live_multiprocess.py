@@ -13,21 +13,19 @@ the fixtures' finalizers whatever happens.
 
 import re
 import shutil
-import socket
-import subprocess
 import time
 from urllib.parse import urlsplit
 
 import pytest
+import redis
 import requests
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect as websocket_connect
 
 from desk.demo import ASSETS, MARSHALS, SHADOWS
-from tests.browser.conftest import free_port, manage, server_environment, start_daphne, stop
+from tests.browser.conftest import manage, server_environment
+from tests.servers import REDIS_SERVER, Daphne, start_redis, stop
 
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-REDIS_START_TIMEOUT = 10  # seconds
 HTTP_TIMEOUT = 20  # seconds, for each request
 EVENT_TIMEOUT = 10  # seconds, for an expected event to arrive
 QUIET = 1  # seconds of silence taken as "nothing more is coming"
@@ -41,49 +39,15 @@ PEER = ASSETS[1][0]  # asset.lark, North's peer under Holt: involved in nothing 
 # Processes --------------------------------------------------------------------------------------------------
 
 
-def redis_command(url, *words, timeout):
-    """One command over a fresh connection (RESP), answered within `timeout` seconds; returns the raw reply."""
-    parts = urlsplit(url)
-    request = f"*{len(words)}\r\n" + "".join(f"${len(word)}\r\n{word}\r\n" for word in words)
-    with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as sock:
-        sock.sendall(request.encode())
-        return sock.recv(256)
-
-
-def redis_answers(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory):
     """A throwaway redis-server on a free port: nothing saved, stopped at the end."""
     if not shutil.which(REDIS_SERVER):
         pytest.fail(f"These tests need a real redis-server ({REDIS_SERVER}): apt-get install redis-server "
                     "(`make test` installs it).")
-    folder = tmp_path_factory.mktemp("redis")
-    for _attempt in range(3):  # another process may take the free port first
-        port = free_port()
-        process = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(folder), "--enable-debug-command", "local"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + REDIS_START_TIMEOUT
-        while time.monotonic() < deadline and process.poll() is None and not redis_answers(port):
-            time.sleep(0.05)
-        if process.poll() is None and redis_answers(port):
-            break
-        stop(process)
-    else:
-        pytest.fail("redis-server did not start")
+    process, url = start_redis(tmp_path_factory.mktemp("redis"), "--enable-debug-command", "local")
     try:
-        yield f"redis://127.0.0.1:{port}/0"
+        yield url
     finally:
         stop(process)
 
@@ -101,11 +65,11 @@ def servers(tmp_path_factory, redis_url):
     started = []
     try:
         for name in ("a", "b"):
-            started.append(start_daphne(env, folder / f"daphne-{name}.log"))
-        yield password, started[0][1], started[1][1]
+            started.append(Daphne(env, folder / f"daphne-{name}.log").start())
+        yield password, started[0].base_url, started[1].base_url
     finally:
-        for process, _url in started:
-            stop(process)
+        for server in started:
+            server.stop()
 
 
 # People -----------------------------------------------------------------------------------------------------
@@ -323,6 +287,10 @@ def test_a_socket_outlives_redis_being_unresponsive_for_a_few_seconds(servers, r
     north = SignedIn(server_b, ASSET, password)
 
     with north.listen() as north_socket:
-        assert redis_command(redis_url, "DEBUG", "SLEEP", "6", timeout=15).startswith(b"+OK")
+        stalled = redis.Redis.from_url(redis_url, socket_timeout=15)
+        try:
+            assert stalled.execute_command("DEBUG", "SLEEP", "6") in (True, b"OK")
+        finally:
+            stalled.close()
         kade.post("/broadcast/", {"message": "Still there?"})
         receive(north_socket, {"inbox badge"})

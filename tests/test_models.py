@@ -24,12 +24,9 @@ OUR_APPS = ["accounts", "tickets", "economy", "nyx"]
 
 
 @pytest.fixture
-def directorate(directorate_shared_hash):
-    return directorate_shared_hash
-
-
-@pytest.fixture
 def entry(org):
+    """A ledger entry written directly, with the wallet it explains (the ledger invariant holds)."""
+    User.objects.filter(id=org["asset"].id).update(credits=5, balance=Decimal("1.50"))
     return Transaction.objects.create(
         user=org["asset"], type=Transaction.Type.MANUAL_ADJ, amount_cr=5, amount_pay=Decimal("1.50"),
         approved_by=org["marshal"], reason="Opening balance",

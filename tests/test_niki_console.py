@@ -24,11 +24,6 @@ HOME = "/niki/"
 
 
 @pytest.fixture
-def directorate(directorate_shared_hash):
-    return directorate_shared_hash
-
-
-@pytest.fixture
 def niki(org):
     client = Client(enforce_csrf_checks=True)
     client.force_login(org["niki"])

@@ -17,7 +17,7 @@ from django.urls import NoReverseMatch, reverse
 from directorate.asgi import application
 from nyx import engine
 from nyx.services import niki_command
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 from tests.test_niki_invisible import crawl, fixed_paths, traces_of_niki, without_token
 from tickets import services
 from tickets.models import Ticket
@@ -39,11 +39,6 @@ NIKI_PATHS = [
     "/niki/pick/tickets?field=override-ticket",
 ]
 VIEWERS = ["nyx", "executor", "executor_2", "marshal", "marshal_3", "shadow", "asset", "asset_3"]
-
-
-@pytest.fixture
-def directorate(directorate_shared_hash):
-    return directorate_shared_hash
 
 
 def missing_twin(path):

@@ -27,11 +27,6 @@ HREF = re.compile(r'href="([^"]+)"')
 
 
 @pytest.fixture
-def directorate(directorate_shared_hash):
-    return directorate_shared_hash
-
-
-@pytest.fixture
 def org_under_niki(org):
     niki = org["niki"]
     for name in VIEWERS:

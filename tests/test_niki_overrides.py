@@ -3,6 +3,7 @@
 import json
 import re
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from django.test import Client
@@ -11,26 +12,15 @@ from accounts.models import RankChange, User
 from accounts.ranks import Rank
 from economy.models import Transaction
 from nyx.models import AuditEntry
+from tests import factories
 from tests.invariants import assert_ledger_invariant, database_state
 from tickets import services
 from tickets.models import ApprovalStep, Ticket
 
+submitted = partial(factories.submitted, title="Night watch", **factories.SPECIAL_OPERATION)
+
 COMMAND = "/niki/command"
 HOME = "/niki/"
-
-
-@pytest.fixture
-def directorate(directorate_shared_hash):
-    return directorate_shared_hash
-
-
-def submitted(person, *, credits, pay, title="Night watch"):
-    ticket = services.create_ticket(
-        actor=person, assignee_id=person.id, category="Order", sub_category="Special Operation", title=title
-    )
-    services.start_work(actor=person, ticket_id=ticket.id)
-    services.submit_for_review(actor=person, ticket_id=ticket.id, reward_credits=credits, reward_pay=pay)
-    return Ticket.objects.get(id=ticket.id)
 
 
 def command(client, payload):

@@ -1,6 +1,6 @@
 """Unread counts (docs/rules.md 12): kept on the member's row in the same atomic unit as the notifications, so
 every page's badge reads it without counting. Every test ends with the counts checked against the notifications
-(the `ledger_invariant` fixture)."""
+(the `database_invariants` fixture of tests/conftest.py)."""
 
 import re
 
@@ -11,8 +11,6 @@ from accounts.services import broadcast, mark_all_read, mark_read, notify
 from directorate.errors import NotFound
 from tests.invariants import assert_unread_counts
 from tests.test_double_approval import race, winners
-
-pytestmark = pytest.mark.usefixtures("ledger_invariant")
 
 RACERS = 8
 BADGE = re.compile(r'id="inbox-badge" class="badge[^"]*"[^>]*>(\d*)')

@@ -17,11 +17,6 @@ from tickets.models import Ticket
 
 
 @pytest.fixture
-def directorate(directorate_shared_hash):
-    return directorate_shared_hash
-
-
-@pytest.fixture
 def stub():
     with GeminiStub() as running:
         with override_settings(

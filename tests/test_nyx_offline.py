@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from django.core.management import call_command
@@ -14,29 +15,17 @@ from directorate.errors import Forbidden
 from nyx import engine
 from nyx.models import NyxAction, NyxSchedule
 from nyx.services import claim_period
+from tests import factories
 from tests.invariants import assert_ledger_invariant
-from tickets import services
 from tickets.models import Ticket
 
-
-@pytest.fixture
-def directorate(directorate_shared_hash):
-    return directorate_shared_hash
+submitted = partial(factories.submitted, title="Perimeter inspection", **factories.SPECIAL_OPERATION)
 
 
 @pytest.fixture(autouse=True)
 def offline():
     with override_settings(GEMINI_API_KEY="", NYX_DIRECTIVE_PERIOD=0):
         yield
-
-
-def submitted(person, *, credits, pay, title="Perimeter inspection"):
-    ticket = services.create_ticket(
-        actor=person, assignee_id=person.id, category="Order", sub_category="Special Operation", title=title
-    )
-    services.start_work(actor=person, ticket_id=ticket.id)
-    services.submit_for_review(actor=person, ticket_id=ticket.id, reward_credits=credits, reward_pay=pay)
-    return Ticket.objects.get(id=ticket.id)
 
 
 def test_the_worker_reviews_nyxs_queue_once(org, capsys):

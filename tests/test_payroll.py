@@ -23,16 +23,9 @@ from economy.rates import rate_for
 from economy.selectors import payroll_preview, recent_rewards
 from tests.invariants import database_state, traces_of_niki
 
-pytestmark = pytest.mark.usefixtures("ledger_invariant")  # checked after every test
-
 SALARY, DECAY = Transaction.Type.SALARY, Transaction.Type.DECAY
 PAID_RANKS = {"nyx", "executor", "executor_2", "marshal", "marshal_2", "marshal_3", "shadow", "shadow_2", "asset",
               "asset_2", "asset_3"}
-
-
-@pytest.fixture
-def directorate(directorate_shared_hash):
-    return directorate_shared_hash
 
 
 def this_week():

@@ -21,11 +21,6 @@ pytestmark = [
 RACERS = 6
 
 
-@pytest.fixture
-def directorate(directorate_shared_hash):
-    return directorate_shared_hash
-
-
 def test_concurrent_runs_of_one_week_pay_each_member_once(org):
     week = week_of(now().date())
     adjust(actor=org["marshal"], user_id=org["asset"].id, credits=250, reason="Standing")

@@ -293,11 +293,6 @@ ORG_MEMBERS = ["niki", "nyx", "executor", "executor_2", "marshal", "marshal_2", 
                "shadow", "shadow_2", "asset", "asset_2", "asset_3"]
 
 
-@pytest.fixture
-def directorate(directorate_shared_hash):
-    return directorate_shared_hash
-
-
 def saved_tree(org):
     """The org fixture as a TREE-like mapping, from the stored superiors."""
     names = {person.id: name for name, person in org.items()}

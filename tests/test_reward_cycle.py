@@ -9,6 +9,7 @@ which also proves the refused call wrote nothing at all.
 """
 
 from decimal import Decimal
+from functools import partial
 
 import pytest
 
@@ -21,21 +22,20 @@ from economy import services as economy
 from economy.models import Transaction
 from economy.rates import abnormal_pay_limit, default_proposal, is_abnormal
 from economy.selectors import ledger_of, ledger_owner_for
+from tests import factories
+from tests.factories import reload, wallet
 from tests.invariants import assert_ledger_invariant, database_state
 from tickets import services
 from tickets.categories import CATEGORIES
 from tickets.models import ApprovalStep, Comment, Ticket, TicketWatcher
 from tickets.selectors import review_queue, ticket_for, visible_tickets
 
-pytestmark = pytest.mark.usefixtures("ledger_invariant")  # checked after every test
+new_ticket = partial(factories.new_ticket, **factories.ROUTINE)
+started = partial(factories.started, **factories.ROUTINE)
+submitted = partial(factories.submitted, credits=None, pay=None, **factories.ROUTINE)
 
 Status = Ticket.Status
 Decision = ApprovalStep.Decision
-
-
-@pytest.fixture
-def directorate(directorate_shared_hash):
-    return directorate_shared_hash
 
 
 # Helpers ---------------------------------------------------------------------------------------------------
@@ -51,35 +51,6 @@ def refused(error_type, service, /, says=None, **kwargs):
         assert says in caught.value.message
     assert database_state() == before, "a refused request changed the database"
     return caught.value
-
-
-def new_ticket(author, assignee, *, title="Sweep sector 7", category="Order", sub_category="Routine Directive", **kw):
-    return services.create_ticket(
-        actor=author, title=title, category=category, sub_category=sub_category, assignee_id=assignee.id, **kw
-    )
-
-
-def started(author, assignee, **kw):
-    ticket = new_ticket(author, assignee, **kw)
-    services.start_work(actor=assignee, ticket_id=ticket.id)
-    return reload(ticket)
-
-
-def submitted(author, assignee, *, credits=None, pay=None, hours=None, **kw):
-    ticket = started(author, assignee, **kw)
-    services.submit_for_review(
-        actor=assignee, ticket_id=ticket.id, reward_credits=credits, reward_pay=pay, hours_worked=hours
-    )
-    return reload(ticket)
-
-
-def reload(obj):
-    return type(obj).objects.get(id=obj.id)
-
-
-def wallet(person):
-    person = User.objects.get(id=person.id)
-    return person.credits, person.balance
 
 
 def payouts(ticket):

@@ -17,43 +17,16 @@ from accounts.ranks import Rank
 from directorate.errors import Forbidden
 from economy import services as economy
 from economy.models import Transaction
+from tests.factories import new_ticket, reload, started, submitted
 from tests.invariants import assert_ledger_invariant, database_state
 from tickets import services
 from tickets.models import Comment, Ticket, TicketWatcher
-
-pytestmark = pytest.mark.usefixtures("ledger_invariant")  # checked after every test
 
 Status = Ticket.Status
 HX = {"HX-Request": "true"}
 HX_RESULTS = {"HX-Request": "true", "HX-Target": "ticket-results"}
 TICKET_LINK = re.compile(r'href="/tickets/([0-9a-f]{24})/"')
 NEXT_LINK = re.compile(r'<a rel="next" href="([^"]+)"')
-
-
-@pytest.fixture
-def directorate(directorate_shared_hash):
-    return directorate_shared_hash
-
-
-def new_ticket(author, assignee, title="Observe the east depot", category="Intel", sub_category="Recon Report", **kw):
-    return services.create_ticket(actor=author, title=title, category=category, sub_category=sub_category,
-                                  assignee_id=assignee.id, **kw)
-
-
-def started(author, assignee, **kw):
-    ticket = new_ticket(author, assignee, **kw)
-    services.start_work(actor=assignee, ticket_id=ticket.id)
-    return ticket
-
-
-def submitted(author, assignee, credits=1, pay="3.00", **kw):
-    ticket = started(author, assignee, **kw)
-    services.submit_for_review(actor=assignee, ticket_id=ticket.id, reward_credits=credits, reward_pay=pay)
-    return ticket
-
-
-def reload(obj):
-    return type(obj).objects.get(id=obj.id)
 
 
 def text(response):

@@ -6,15 +6,16 @@ tickets only as author, assignee or current reviewer. Anything else is "not foun
 """
 
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from accounts.models import User
 from accounts.policy import Action, may_at_all, sees_everyone
 from accounts.selectors import in_subtree
 from directorate import keyset
 from directorate.errors import NotFound
-from tickets.models import ApprovalStep, Ticket, TicketWatcher
+from tickets.models import ApprovalStep, Comment, Ticket, TicketWatcher
 
 PAGE_SIZE = 25
 SUBTREE_BY_ID_MAX = 200  # members; a larger subtree is matched by chain (see _in_subtree_of)
@@ -33,7 +34,7 @@ LIST_ROW_FIELDS = (
 )
 
 
-def visible_tickets(viewer, *, narrowed_to_ids=False):
+def visible_tickets(viewer: User, *, narrowed_to_ids: bool = False) -> QuerySet[Ticket]:
     """Every ticket `viewer` may see, as one query.
 
     `narrowed_to_ids`: the caller keeps only a few tickets named by id (one ticket's page, the tickets of a
@@ -55,7 +56,7 @@ def visible_tickets(viewer, *, narrowed_to_ids=False):
     return tickets.filter(involved)
 
 
-def _in_subtree_of(viewer, *people, by_chain=False):
+def _in_subtree_of(viewer: User, *people: str, by_chain: bool = False) -> Q:
     """Tickets whose `people` (e.g. "assignee", "author") include someone in `viewer`'s subtree, in the form
     the database reads fastest.
 
@@ -80,7 +81,7 @@ def _in_subtree_of(viewer, *people, by_chain=False):
     return condition
 
 
-def ticket_for(viewer, ticket_id):
+def ticket_for(viewer: User, ticket_id: object) -> Ticket:
     """One ticket `viewer` may see, or NotFound (the same for tickets that exist out of sight)."""
     visible = visible_tickets(viewer, narrowed_to_ids=True)
     ticket = visible.filter(id=str(ticket_id)).select_related("author", "assignee", "reviewer").first()
@@ -89,14 +90,14 @@ def ticket_for(viewer, ticket_id):
     return ticket
 
 
-def assigned_to(user):
+def assigned_to(user: User) -> QuerySet[Ticket]:
     """Tickets assigned to `user` that are not closed, most recently changed first."""
     return (
         Ticket.objects.filter(assignee_id=user.id).exclude(status=Ticket.Status.CLOSED).order_by("-updated_at", "-id")
     )
 
 
-def written_by(user):
+def written_by(user: User) -> QuerySet[Ticket]:
     """Open tickets `user` wrote for someone else (requests upward, directives), most recently changed first."""
     return (
         Ticket.objects.filter(author_id=user.id)
@@ -106,20 +107,20 @@ def written_by(user):
     )
 
 
-def review_queue(user):
+def review_queue(user: User) -> QuerySet[Ticket]:
     """Tickets waiting for `user`'s decision, oldest first: first come, first reviewed."""
     return Ticket.objects.filter(reviewer_id=user.id, status=Ticket.Status.AWAITING_REVIEW).order_by("updated_at", "id")
 
 
-def watchers_of(ticket):
+def watchers_of(ticket: Ticket) -> list[User]:
     return list(User.objects.filter(watched_links__ticket_id=ticket.id, hidden=False).order_by("display_name"))
 
 
-def approval_log_of(ticket):
+def approval_log_of(ticket: Ticket) -> list[ApprovalStep]:
     return list(ticket.approval_log.select_related("approver").order_by("ts", "id"))
 
 
-def comments_of(ticket):
+def comments_of(ticket: Ticket) -> list[Comment]:
     return list(ticket.comments.select_related("author").order_by("created_at", "id"))
 
 
@@ -145,7 +146,7 @@ SCOPES = {
 }
 
 
-def filtered_tickets(viewer, filters):
+def filtered_tickets(viewer: User, filters: TicketFilters) -> QuerySet[Ticket]:
     # Tickets you are assigned, wrote or review are always yours to see: those scopes need no visibility test,
     # which keeps each of them on its own index.
     if filters.scope == "mine":
@@ -177,7 +178,9 @@ class Page:
     next_cursor: str | None
 
 
-def keyset_page(tickets, cursor=None, size=PAGE_SIZE, *, oldest_first=False):
+def keyset_page(
+    tickets: QuerySet[Any, Any], cursor: str | None = None, size: int = PAGE_SIZE, *, oldest_first: bool = False
+) -> Page:
     """A page of tickets, most recently changed first (or least recently, `oldest_first`), continuing after
     `cursor` (directorate/keyset.py).
 
@@ -189,7 +192,7 @@ def keyset_page(tickets, cursor=None, size=PAGE_SIZE, *, oldest_first=False):
     return Page(items=items, next_cursor=next_cursor)
 
 
-def list_page(viewer, filters, cursor=None):
+def list_page(viewer: User, filters: TicketFilters, cursor: str | None = None) -> Page:
     """A page of the ticket list: one dict per ticket with the columns the list shows (LIST_ROW_FIELDS).
 
     Rows rather than models: building 25 tickets and their assignees as model instances cost more than

@@ -5,6 +5,10 @@ validates its input before writing anything, and runs in one atomic unit; state
 changes are conditional updates, so two people acting at once cannot both win.
 """
 
+from collections.abc import Collection, Iterable
+from decimal import Decimal
+from typing import Any
+
 from django.db import IntegrityError
 
 from accounts.models import RankChange, User
@@ -48,16 +52,16 @@ Status = Ticket.Status
 @retry_on_write_conflict
 def create_ticket(
     *,
-    actor,
-    title,
-    category,
-    sub_category,
-    assignee_id,
-    body_md="",
-    visibility=Ticket.Visibility.HIERARCHICAL,
-    watcher_ids=(),
-    subject_id=None,
-):
+    actor: User,
+    title: str | None,
+    category: str,
+    sub_category: str,
+    assignee_id: object,
+    body_md: str | None = "",
+    visibility: str = Ticket.Visibility.HIERARCHICAL,
+    watcher_ids: Iterable[object] = (),
+    subject_id: object = None,
+) -> Ticket:
     """Open a ticket addressed upward to the actor's superior, or as a directive to self or a subordinate."""
     title = (title or "").strip()
     errors = {}
@@ -129,7 +133,7 @@ def create_ticket(
 
 
 @retry_on_write_conflict
-def start_work(*, actor, ticket_id):
+def start_work(*, actor: User, ticket_id: object) -> Ticket:
     """The assignee takes up an open ticket."""
     ticket = ticket_for(actor, ticket_id)
     if not is_assignee(actor, ticket):
@@ -142,7 +146,7 @@ def start_work(*, actor, ticket_id):
 
 
 @retry_on_write_conflict
-def add_comment(*, actor, ticket_id, body_md):
+def add_comment(*, actor: User, ticket_id: object, body_md: str | None) -> Comment:
     """Add to a ticket's thread. Closed tickets are read-only."""
     body_md = _comment_text(body_md, field="body_md", missing="A comment cannot be empty.")
     ticket = commentable_ticket(actor, ticket_id)
@@ -152,14 +156,14 @@ def add_comment(*, actor, ticket_id, body_md):
     return comment
 
 
-def commentable_ticket(actor, ticket_id):
+def commentable_ticket(actor: User, ticket_id: object) -> Ticket:
     """A ticket `actor` may add to (comments, attachments): one they see, and not closed."""
     ticket = ticket_for(actor, ticket_id)
     _refuse_if_closed(ticket)
     return ticket
 
 
-def record_addition(ticket, *, actor, message=None):
+def record_addition(ticket: Ticket, *, actor: User, message: str | None = None) -> None:
     """After something is added to a ticket, in the same atomic unit: the ticket counts as changed, open
     ticket pages refresh, and (with `message`) everyone else involved is notified."""
     Ticket.objects.filter(id=ticket.id).update(updated_at=now())
@@ -173,7 +177,7 @@ def record_addition(ticket, *, actor, message=None):
 
 
 @retry_on_write_conflict
-def add_watcher(*, actor, ticket_id, user_id):
+def add_watcher(*, actor: User, ticket_id: object, user_id: object) -> User:
     """Anyone who sees a ticket may watch it; its author, assignee and reviewer may add people they can see."""
     ticket = ticket_for(actor, ticket_id)
     _refuse_if_closed(ticket)
@@ -191,7 +195,7 @@ def add_watcher(*, actor, ticket_id, user_id):
 
 
 @retry_on_write_conflict
-def remove_watcher(*, actor, ticket_id, user_id):
+def remove_watcher(*, actor: User, ticket_id: object, user_id: object) -> None:
     ticket = ticket_for(actor, ticket_id)
     _refuse_if_closed(ticket)
     person = person_for(actor, user_id)
@@ -202,7 +206,9 @@ def remove_watcher(*, actor, ticket_id, user_id):
 
 
 @retry_on_write_conflict
-def submit_for_review(*, actor, ticket_id, reward_credits=None, reward_pay=None, hours_worked=None):
+def submit_for_review(
+    *, actor: User, ticket_id: object, reward_credits: Any = None, reward_pay: Any = None, hours_worked: Any = None
+) -> Ticket:
     """The assignee submits finished work with a reward proposal; the review goes to the right superior.
 
     Without amounts, the proposal is the base credit of the assignee's rank and base pay x hours worked.
@@ -282,7 +288,7 @@ def normal_reviewer(assignee):
 
 
 @retry_on_write_conflict
-def approve_reward(*, actor, ticket_id, credits, pay, note=""):
+def approve_reward(*, actor: User, ticket_id: object, credits: Any, pay: Any, note: str | None = "") -> Ticket:
     """The current reviewer approves the reward, as proposed or adjusted.
 
     A normal award closes the ticket and pays it. An abnormal one closes only when the
@@ -328,7 +334,7 @@ def approve_reward(*, actor, ticket_id, credits, pay, note=""):
 
 
 @retry_on_write_conflict
-def escalate(*, actor, ticket_id, note=""):
+def escalate(*, actor: User, ticket_id: object, note: str | None = "") -> Ticket:
     """The current reviewer passes the decision up, by choice, to the next superior who may take it."""
     note = _note(note)
     ticket = ticket_for(actor, ticket_id)
@@ -353,7 +359,7 @@ def escalate(*, actor, ticket_id, note=""):
 
 
 @retry_on_write_conflict
-def send_back(*, actor, ticket_id, comment):
+def send_back(*, actor: User, ticket_id: object, comment: str | None) -> Ticket:
     """The current reviewer returns the work to the assignee, saying why."""
     comment = _comment_text(comment, field="comment", missing="Say what needs rework.")
     ticket = ticket_for(actor, ticket_id)
@@ -372,7 +378,7 @@ def send_back(*, actor, ticket_id, comment):
 
 
 @retry_on_write_conflict
-def close_without_reward(*, actor, ticket_id, note=""):
+def close_without_reward(*, actor: User, ticket_id: object, note: str | None = "") -> Ticket:
     """Close a ticket whose assignee earns no reward (Nyx and Niki answer requests this way)."""
     note = _note(note)
     ticket = ticket_for(actor, ticket_id)
@@ -392,7 +398,7 @@ def close_without_reward(*, actor, ticket_id, note=""):
 
 
 @retry_on_write_conflict
-def approve_promotion(*, actor, ticket_id, note=""):
+def approve_promotion(*, actor: User, ticket_id: object, note: str | None = "") -> User:
     """Decide a promotion or demotion request in its favour: the subject moves one rank up or down.
 
     A promotion never reaches the approver's own rank (Niki excepted) and ends at executor; a demotion ends at
@@ -557,7 +563,9 @@ def _refuse_rank_change(ticket):
 # Internals ------------------------------------------------------------------------------------------------
 
 
-def _transition(ticket, *, expected, status, guard_reviewer=None, **changes):
+def _transition(
+    ticket: Ticket, *, expected: str, status: str, guard_reviewer: User | None = None, **changes: Any
+) -> None:
     """Move `ticket` from `expected` to `status` only if nobody changed it meanwhile
     (and, with `guard_reviewer`, only while that person is still its reviewer)."""
     guard = Ticket.objects.filter(id=ticket.id, status=expected)
@@ -573,7 +581,7 @@ def _transition(ticket, *, expected, status, guard_reviewer=None, **changes):
     _announce(ticket)
 
 
-def _announce(ticket):
+def _announce(ticket: Ticket) -> None:
     """Tell everyone involved that the ticket changed, so open ticket pages refresh."""
     publish(
         [person.id for person in _participants(ticket)],
@@ -582,7 +590,7 @@ def _announce(ticket):
     )
 
 
-def _close_and_pay(ticket, *, actor, credits, pay, note):
+def _close_and_pay(ticket: Ticket, *, actor: User, credits: int, pay: Decimal, note: str) -> Ticket:
     with atomic():
         _transition(
             ticket,
@@ -606,18 +614,20 @@ def _close_and_pay(ticket, *, actor, credits, pay, note):
     return ticket
 
 
-def _log(ticket, actor, decision, credits, pay, note):
+def _log(ticket: Ticket, actor: User, decision: str, credits: int, pay: Decimal | int, note: str) -> None:
     ApprovalStep.objects.create(ticket=ticket, approver=actor, decision=decision, credits=credits, pay=pay, note=note)
 
 
-def _chain_above(person):
+def _chain_above(person: User) -> list[User]:
     """Everyone above `person`, nearest first, Niki included (Niki may act anywhere)."""
     ids = person.superior_ids
     found = {superior.id: superior for superior in User.objects.filter(id__in=ids)}
     return [found[superior_id] for superior_id in reversed(ids) if superior_id in found]
 
 
-def _first_above(actor, action, target, *, start_from=None, skip=()):
+def _first_above(
+    actor: User, action: Action, target: User, *, start_from: User | None = None, skip: Collection[str | None] = ()
+) -> User:
     """The nearest superior of `start_from` (default `actor`) above `actor` who may do `action` on `target`."""
     chain = _chain_above(start_from or actor)
     if start_from is not None and actor.id in {person.id for person in chain}:
@@ -628,7 +638,7 @@ def _first_above(actor, action, target, *, start_from=None, skip=()):
     raise Conflict("No one above can take this decision.")  # unreachable while Niki heads every chain
 
 
-def _require_reviewer(ticket, actor):
+def _require_reviewer(ticket: Ticket, actor: User) -> None:
     _refuse_if_closed(ticket)
     if ticket.status != Status.AWAITING_REVIEW:
         raise Conflict("This ticket is not awaiting review.")
@@ -640,19 +650,19 @@ def _require_reviewer(ticket, actor):
         raise Forbidden("Only the current reviewer may decide this ticket.")
 
 
-def _refuse_if_closed(ticket):
+def _refuse_if_closed(ticket: Ticket) -> None:
     if ticket.status == Status.CLOSED:
         raise Conflict("This ticket is closed and read-only.")
 
 
-def _participants(ticket):
+def _participants(ticket: Ticket) -> list[User]:
     people = [ticket.author, ticket.assignee, ticket.reviewer]
     if ticket.visibility == Ticket.Visibility.HIERARCHICAL:
         people += list(User.objects.filter(watched_links__ticket_id=ticket.id))
     return [person for person in people if person is not None]
 
 
-def _comment_text(text, *, field, missing):
+def _comment_text(text: str | None, *, field: str, missing: str) -> str:
     text = (text or "").strip()
     if not text:
         raise Invalid(missing, field_errors={field: [missing]})
@@ -661,7 +671,7 @@ def _comment_text(text, *, field, missing):
     return text
 
 
-def _note(note):
+def _note(note: str | None) -> str:
     note = (note or "").strip()
     if len(note) > NOTE_MAX:
         raise Invalid(f"A note has at most {NOTE_MAX} characters.", field_errors={"note": ["Too long."]})

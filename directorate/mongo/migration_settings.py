@@ -17,7 +17,7 @@ import os
 if not os.environ.get("MONGO_URI"):
     os.environ["MONGO_URI"] = "mongodb://localhost/directorate"
 
-from directorate.settings import *  # noqa: E402,F403
-from directorate.settings import MIGRATION_MODULES  # noqa: E402,F401  (defined by the MongoDB branch only)
+from directorate.settings import *  # noqa: F403
+from directorate.settings import MIGRATION_MODULES  # noqa: F401  (defined by the MongoDB branch only)
 
 DATABASES = {"default": {"ENGINE": "django.db.backends.dummy"}}

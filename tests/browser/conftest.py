@@ -9,20 +9,13 @@ after every other test of the session (see `pytest_collection_modifyitems` below
 
 import os
 import secrets
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests import servers
 from tests.browser.support import ConsoleLog
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-PYTHON = sys.executable
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -33,7 +26,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SERVER_START_TIMEOUT = 30  # seconds
 COMMAND_TIMEOUT = 180  # seconds, for each management command
 
 
@@ -49,12 +41,6 @@ def pytest_collection_finish(session):
             f"The browser tests need Debian's Chromium at {CHROMIUM}: apt-get install chromium "
             "(or run them with -m 'not browser')."
         )
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def server_environment(folder, demo_password):
@@ -88,67 +74,7 @@ def niki_password_for(demo_password):
 
 
 def manage(env, *args):
-    result = subprocess.run(
-        [PYTHON, "manage.py", *args],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result.stdout
-
-
-DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through an HTTP proxy
-
-
-def answers(url):
-    try:
-        with DIRECT.open(url, timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
-
-
-def stop(process):
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-def start_daphne(env, log_path):
-    """Start daphne on a free port and wait until the sign-in page answers; returns (process, url)."""
-    last_error = ""
-    for _attempt in range(3):  # another process may take the free port before daphne binds it
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        log = open(log_path, "ab")
-        process = subprocess.Popen(
-            [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "directorate.asgi:application"],
-            cwd=PROJECT_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        try:
-            while time.monotonic() < deadline and process.poll() is None:
-                if answers(f"{url}/login/"):
-                    return process, url
-                time.sleep(0.2)
-        except BaseException:
-            stop(process)
-            raise
-        stop(process)
-        last_error = Path(log_path).read_text(errors="replace")[-3000:]
-    raise RuntimeError(f"daphne did not start; its log ({log_path}) ends:\n{last_error}")
+    return servers.manage(env, *args, timeout=COMMAND_TIMEOUT)
 
 
 @pytest.fixture(scope="session")
@@ -164,11 +90,11 @@ def live_server_url(tmp_path_factory, demo_password):
     manage(env, "migrate", "--no-input", "-v", "0")
     manage(env, "bootstrap")
     manage(env, "seed_demo")
-    process, url = start_daphne(env, folder / "daphne.log")
+    server = servers.Daphne(env, folder / "daphne.log").start()
     try:
-        yield url
+        yield server.base_url
     finally:
-        stop(process)
+        server.stop()
 
 
 @pytest.fixture(scope="session")

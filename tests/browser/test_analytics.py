@@ -9,10 +9,11 @@ import secrets
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import manage, server_environment, start_daphne, stop
+from tests.browser.conftest import manage, server_environment
 from tests.browser.test_layout import OVERFLOW, SCREENS
 from tests.browser.test_reward_journey import screenshot
 from tests.browser.test_screens import screen_context
+from tests.servers import Daphne
 
 pytestmark = pytest.mark.browser
 
@@ -38,11 +39,11 @@ def history_server(tmp_path_factory):
     manage(env, "bootstrap")
     manage(env, "seed_scale", "--users", "60", "--tickets", "1500", "--password", password, "--quiet")
     manage(env, "shell", "-c", ADJUSTMENTS)
-    process, url = start_daphne(env, folder / "daphne.log")
+    server = Daphne(env, folder / "daphne.log").start()
     try:
-        yield url, password
+        yield server.base_url, password
     finally:
-        stop(process)
+        server.stop()
 
 
 def signed_in_page(new_context, console_log, screen, server):

@@ -14,8 +14,9 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PROJECT_DIR, PYTHON, manage, server_environment, start_daphne, stop
+from tests.browser.conftest import manage, server_environment
 from tests.browser.test_live_updates import LIVE_TIMEOUT, Reloads, wait_until_live, wallet, watched_context  # noqa: F401
+from tests.servers import PROJECT_DIR, PYTHON, Daphne, stop
 
 pytestmark = pytest.mark.browser
 
@@ -40,9 +41,9 @@ def make_run_layout(tmp_path, demo_password):
         log.close()
 
     try:
-        server, url = start_daphne(env, tmp_path / "daphne.log")
-        started.append(server)
-        yield url, start_worker
+        server = Daphne(env, tmp_path / "daphne.log").start()
+        started.append(server.process)
+        yield server.base_url, start_worker
     finally:
         for process in started:
             stop(process)

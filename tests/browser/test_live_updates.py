@@ -10,22 +10,21 @@ the asset's page connected to the other.
 
 import re
 import secrets
-import subprocess
 import time
 from decimal import Decimal
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PROJECT_DIR, PYTHON, answers, free_port, manage, server_environment, stop
+from tests.browser.conftest import manage, server_environment
 from tests.browser.support import ConsoleLog
+from tests.servers import Daphne
 from tests.test_live_multiprocess import redis_url, servers  # noqa: F401 - fixtures: redis-server, daphne A and B
 
 pytestmark = pytest.mark.browser
 
 ASSET, MARSHAL = "asset.north", "marshal.vance"
 LIVE_TIMEOUT = 10_000  # ms: a live update shows well within this ("within a blink" in practice)
-SERVER_START_TIMEOUT = 30  # seconds
 RECONNECT_TIMEOUT = 40_000  # ms: the extension's backoff is full jitter, at most 2^n seconds after n failures
 
 # The live connection's state, as htmx's WebSocket extension keeps it on the element it opened it for.
@@ -168,23 +167,6 @@ def test_the_pages_keep_working_when_the_live_connection_cannot_connect(watched_
     assert 1 <= len(retries) <= 15, f"{len(retries)} attempts in 4 seconds"
 
 
-def start_server_on(env, port, log_path):
-    """daphne on `port`, answering the sign-in page; the same port again after a restart."""
-    url = f"http://127.0.0.1:{port}"
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "directorate.asgi:application"],
-            cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while time.monotonic() < deadline and process.poll() is None:
-        if answers(f"{url}/login/"):
-            return process
-        time.sleep(0.1)
-    stop(process)
-    raise RuntimeError(f"daphne did not start on port {port}; see {log_path}")
-
-
 @pytest.fixture
 def restartable_server(tmp_path, demo_password):
     """A server of this test's own (the shared one must not restart under other tests): (url, restart)."""
@@ -192,18 +174,17 @@ def restartable_server(tmp_path, demo_password):
     manage(env, "migrate", "--no-input", "-v", "0")
     manage(env, "bootstrap")
     manage(env, "seed_demo")
-    port = free_port()
-    running = [start_server_on(env, port, tmp_path / "daphne.log")]
+    server = Daphne(env, tmp_path / "daphne.log").start()
 
     def restart(while_down=lambda: None):
-        stop(running[0])
+        server.stop()
         while_down()
-        running[0] = start_server_on(env, port, tmp_path / "daphne.log")
+        server.start()  # on the same port
 
     try:
-        yield f"http://127.0.0.1:{port}", restart
+        yield server.base_url, restart
     finally:
-        stop(running[0])
+        server.stop()
 
 
 def test_the_live_connection_comes_back_after_the_server_restarts(watched_context, sign_in, restartable_server):

@@ -1,0 +1,47 @@
+"""Test data made through the real services: the shared password and ticket helpers.
+
+Every helper goes through `tickets.services`, so what it makes passes the same checks as a member's request.
+A module that wants other defaults binds them once, e.g. `submitted = partial(factories.submitted, credits=7)`.
+"""
+
+from tickets import services
+
+PASSWORD = "correct-horse-battery-staple"
+
+DIRECTIVE = {"title": "Observe the east depot", "category": "Intel", "sub_category": "Recon Report"}
+ROUTINE = {"title": "Sweep sector 7", "category": "Order", "sub_category": "Routine Directive"}
+SPECIAL_OPERATION = {"category": "Order", "sub_category": "Special Operation"}
+
+
+def new_ticket(author, assignee, **fields):
+    """A ticket from `author` to `assignee` (a directive to observe the east depot unless `fields` say else)."""
+    return services.create_ticket(actor=author, assignee_id=assignee.id, **{**DIRECTIVE, **fields})
+
+
+def started(author, assignee, **fields):
+    """`new_ticket`, with the assignee's work started; read back."""
+    ticket = new_ticket(author, assignee, **fields)
+    services.start_work(actor=assignee, ticket_id=ticket.id)
+    return reload(ticket)
+
+
+def submitted(author, assignee=None, *, credits=1, pay="3.00", hours=None, **fields):
+    """`started`, then submitted for review with the proposed reward; read back. No assignee: the author's own."""
+    assignee = assignee or author
+    ticket = started(author, assignee, **fields)
+    services.submit_for_review(
+        actor=assignee, ticket_id=ticket.id, reward_credits=credits, reward_pay=pay, hours_worked=hours
+    )
+    return reload(ticket)
+
+
+def reload(obj):
+    """A fresh copy of a model instance from the database."""
+    return type(obj).objects.get(id=obj.id)
+
+
+def wallet(person):
+    """(credits, balance) as stored now."""
+    person = reload(person)
+    return person.credits, person.balance
+
