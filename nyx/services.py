@@ -33,6 +33,7 @@ from nyx.actions import (
     perform,
 )
 from nyx.models import AuditEntry, NyxAction, NyxSchedule
+from tickets import search as ticket_search
 from tickets import services as tickets
 from tickets.models import Ticket
 from tickets.selectors import ticket_for
@@ -331,6 +332,7 @@ def override_move(*, actor, user_id, rank=None, reports_to_id=None):
             approved_by=actor,
         )
         move_member(person, rank=new_rank, superior=superior)
+        ticket_search.reindex_subtree_of(person)
         # The member hears it from the Directorate, as every act of Niki's reads to others.
         if new_rank != person.rank:
             verb = "promoted" if level(new_rank) > level(person.rank) else "demoted"

@@ -5,7 +5,7 @@ review or watch; per the matrix, the tickets of your subordinates; `private`
 tickets only as author, assignee or current reviewer. Anything else is "not found".
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db.models import Q
 
@@ -13,7 +13,8 @@ from accounts.models import User
 from accounts.policy import Action, may_at_all, sees_everyone
 from accounts.selectors import in_subtree
 from directorate import keyset
-from directorate.errors import NotFound
+from directorate.errors import Invalid, NotFound
+from tickets import search
 from tickets.models import Ticket, TicketWatcher
 
 PAGE_SIZE = 25
@@ -154,7 +155,7 @@ def filtered_tickets(viewer, filters):
     if filters.assignee_name:
         tickets = tickets.filter(assignee__display_name__icontains=filters.assignee_name, assignee__hidden=False)
     if filters.text:
-        tickets = tickets.filter(title__icontains=filters.text)
+        tickets = search.matching(tickets, filters.text)
     return tickets
 
 
@@ -179,4 +180,21 @@ def list_page(viewer, filters, cursor=None):
     Rows rather than models: building 25 tickets and their assignees as model instances cost more than
     the query itself (benchmarks/README.md).
     """
+    if filters.text:
+        return search_page(viewer, filters, cursor)
     return keyset_page(filtered_tickets(viewer, filters).values(*LIST_ROW_FIELDS), cursor)
+
+
+def search_page(viewer, filters, cursor=None, size=PAGE_SIZE):
+    """A page of a search (`filters.text` over titles, bodies and comments), best match first, within the
+    tickets `filters` keeps of those `viewer` may see (tickets/search.py). Pages are counted by position:
+    the cursor is how many results came before."""
+    if cursor and not (cursor.isdigit() and len(cursor) <= 6):
+        raise Invalid("That page link is broken; start from the first page.")
+    start = int(cursor or 0)
+    tickets = filtered_tickets(viewer, replace(filters, text=""))
+    items = search.ranked_rows(
+        tickets, filters.text, viewer=viewer, start=start, count=size + 1, fields=LIST_ROW_FIELDS
+    )
+    return Page(items=items[:size], next_cursor=str(start + size) if len(items) > size else None)
+

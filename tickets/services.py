@@ -21,7 +21,7 @@ from accounts.policy import (
     may_request_about,
     may_submit,
 )
-from accounts.presentation import shown_name
+from accounts.presentation import amounts_in_words, shown_name
 from accounts.ranks import HUMAN_RANKS, Rank, level, rank_above
 from accounts.selectors import person_for
 from accounts.services import move_member, notify
@@ -32,6 +32,7 @@ from directorate.text import BIDI_MESSAGE, has_bidi_controls, refuse_bidi_contro
 from economy.rates import default_proposal, is_abnormal
 from economy.services import pay_ticket_reward
 from economy.validation import parse_credits, parse_hours, parse_money
+from tickets import search
 from tickets.categories import CATEGORIES, is_valid_pair
 from tickets.models import PROMOTION, ApprovalStep, Comment, Ticket, TicketWatcher
 from tickets.selectors import ticket_for
@@ -105,6 +106,7 @@ def create_ticket(
     with atomic():
         ticket.save(force_insert=True)
         TicketWatcher.objects.bulk_create([TicketWatcher(ticket=ticket, user=watcher) for watcher in watchers])
+        search.reindex(ticket.id)
         if assignee.id != actor.id:
             notify(recipients=[assignee], message=f"New ticket from {shown_name(actor)}: {title}", ticket=ticket)
     return ticket
@@ -128,6 +130,7 @@ def add_comment(*, actor, ticket_id, body_md):
     ticket = commentable_ticket(actor, ticket_id)
     with atomic():
         comment = Comment.objects.create(ticket=ticket, author=actor, body_md=body_md)
+        search.reindex(ticket.id)
         record_addition(ticket, actor=actor, message=f"{shown_name(actor)} commented on: {ticket.title}")
     return comment
 
@@ -165,6 +168,7 @@ def add_watcher(*, actor, ticket_id, user_id):
     with atomic():
         try:
             TicketWatcher.objects.create(ticket=ticket, user=person)
+            search.reindex(ticket.id)
         except IntegrityError:
             raise Conflict(f"{shown_name(person)} already watches this ticket.") from None
     return person
@@ -179,6 +183,7 @@ def remove_watcher(*, actor, ticket_id, user_id):
         raise Forbidden("Only the ticket's author or assignee may remove other watchers.")
     with atomic():
         TicketWatcher.objects.filter(ticket_id=ticket.id, user_id=person.id).delete()
+        search.reindex(ticket.id)
 
 
 @retry_on_write_conflict
@@ -306,6 +311,7 @@ def send_back(*, actor, ticket_id, comment):
             ticket, actor, ApprovalStep.Decision.SENT_BACK, ticket.reward_credits, ticket.reward_pay, comment[:NOTE_MAX]
         )
         Comment.objects.create(ticket=ticket, author=actor, body_md=comment)
+        search.reindex(ticket.id)
         notify(recipients=[ticket.assignee], message=f"Sent back for rework: {ticket.title}", ticket=ticket)
     return ticket
 
@@ -372,6 +378,7 @@ def approve_promotion(*, actor, ticket_id, note=""):
             ticket=ticket,
         )
         move_member(subject, rank=new_rank, superior=superior)
+        search.reindex_subtree_of(subject)
         _log(ticket, actor, ApprovalStep.Decision.APPROVED, 0, 0, note or f"Promoted to {Rank(new_rank).label}.")
         notify(
             recipients=[subject, ticket.author],
@@ -394,6 +401,8 @@ def _transition(ticket, *, expected, status, guard_reviewer=None, **changes):
     moment = now()
     if guard.update(status=status, updated_at=moment, **changes) != 1:
         raise Conflict("This ticket changed meanwhile; reload it and try again.")
+    if "reviewer_id" in changes:
+        search.reindex(ticket.id)  # the index knows who may see the ticket
     ticket.status = status
     ticket.updated_at = moment
     for name, value in changes.items():
@@ -428,7 +437,7 @@ def _close_and_pay(ticket, *, actor, credits, pay, note):
             raise Conflict("This ticket has already been paid.") from None
         notify(
             recipients=[ticket.assignee],
-            message=f"Reward approved by {shown_name(actor)}: {credits} credits, ¤{pay} for {ticket.title}",
+            message=f"Reward approved by {shown_name(actor)}: {amounts_in_words(credits, pay)} for {ticket.title}",
             ticket=ticket,
         )
     return ticket
