@@ -27,3 +27,17 @@ def shown_name_of_columns(*, hidden, rank, display_name):
 def shown_person(person):
     """`person` when they may be shown (linked, counted, named), else None."""
     return None if person is None or person.hidden else person
+
+
+def amounts_in_words(credits, pay, *, signed=False):
+    """An award or adjustment as a member reads it, naming only what moves: "5 credits and ¤12.50",
+    "3 credits", "¤40.00", or "nothing" when both are zero. `signed` writes a deduction as "minus 5 credits"."""
+    parts = []
+    if credits:
+        count = abs(credits)
+        words = f"{count} credit{'' if count == 1 else 's'}"
+        parts.append(f"minus {words}" if signed and credits < 0 else words)
+    if pay:
+        words = f"¤{abs(pay):.2f}"
+        parts.append(f"minus {words}" if signed and pay < 0 else words)
+    return " and ".join(parts) or "nothing"

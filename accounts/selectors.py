@@ -5,9 +5,10 @@ not grow with the number of people in them.
 """
 
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Count, Max, Q, QuerySet, Sum, Value, When
 
 from accounts.models import LoginFailure, Notification, User
 from accounts.policy import Action, can, directs_subordinates, sees_everyone
@@ -130,6 +131,28 @@ def addressable_people(actor: User) -> list[User]:
 def inbox_of(user: User) -> QuerySet[Notification]:
     """A member's notifications, newest first."""
     return Notification.objects.filter(user_id=user.id).order_by("-ts", "-id")
+
+
+def inbox_groups(user: User, *, unread_only: bool = False) -> QuerySet[Notification, dict[str, Any]]:
+    """A member's notifications for the inbox page, identical ones (same words, same ticket) as one row,
+    the most recent first: each row has `message`, `ticket_id`, `count`, `unread` (how many of them are
+    unread), `latest` (the newest one's time) and `newest_id` (its id, the row's handle for reading it).
+
+    `unread_only` keeps the rows with something unread and counts only the unread ones.
+    """
+    notices = Notification.objects.filter(user_id=user.id)
+    if unread_only:
+        notices = notices.filter(read=False)
+    return (
+        notices.values("message", "ticket_id")
+        .annotate(
+            count=Count("id"),
+            unread=Sum(Case(When(read=False, then=Value(1)), default=Value(0))),
+            latest=Max("ts"),
+            newest_id=Max("id"),
+        )
+        .order_by("-latest", "-newest_id")
+    )
 
 
 def unread_count(user: User) -> int:

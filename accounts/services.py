@@ -238,7 +238,8 @@ def move_member(person: User, *, rank: Rank | str, superior: User) -> None:
     """Change a member's rank and superior, re-rooting the chains of everyone below them.
 
     The only way to change a superior: `User.save` refuses a `reports_to` that disagrees
-    with the chain. Call inside the atomic unit that records the change (`RankChange`).
+    with the chain. Callers also call `tickets.search.reindex_subtree_of(person)`: who sees the moved
+    members' tickets changed with their chains. Call inside the atomic unit that records the change (`RankChange`).
     One update per member below, which is bounded by the size of that subtree.
     """
     old_chain = person.chain
@@ -268,6 +269,21 @@ def mark_read(*, actor: User, notification_id: str) -> None:
         if not newly_read and not mine.exists():
             raise NotFound("No such notification.")
         _count_as_read(actor, newly_read)
+
+
+@retry_on_write_conflict
+def mark_alike_read(*, actor: User, notification_id: object) -> Notification:
+    """Mark read one of the actor's notifications and every one identical to it (same words, same ticket):
+    the inbox shows them as one row. Returns the notification; anyone else's is "not found"."""
+    notification = Notification.objects.filter(id=str(notification_id), user_id=actor.id).first()
+    if notification is None:
+        raise NotFound("No such notification.")
+    with atomic():
+        newly_read = Notification.objects.filter(
+            user_id=actor.id, read=False, message=notification.message, ticket_id=notification.ticket_id
+        ).update(read=True)
+        _count_as_read(actor, newly_read)
+    return notification
 
 
 @retry_on_write_conflict

@@ -12,6 +12,7 @@ urlpatterns = [
     path("inbox/badge/", views.inbox_badge, name="inbox_badge"),
     path("inbox/read-all/", views.mark_all_read, name="inbox_read_all"),
     path("inbox/<str:notification_id>/read/", views.mark_read, name="inbox_read"),
+    path("inbox/<str:notification_id>/open/", views.open_notification, name="inbox_open"),
     path("people/", views.directory, name="directory"),
     path("people/<str:person_id>/", views.profile, name="person"),
 ]

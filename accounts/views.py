@@ -60,9 +60,24 @@ def directory(request):
 INBOX_PAGE_SIZE = 25
 
 
+INBOX_SHOWS = {"unread": "Unread", "all": "All"}
+
+
 def inbox(request):
-    page = Paginator(selectors.inbox_of(request.user), INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "accounts/inbox.html", {"page": page})
+    show = request.GET.get("show")
+    if show not in INBOX_SHOWS:
+        show = "unread" if request.user.unread_notifications else "all"
+    groups = selectors.inbox_groups(request.user, unread_only=show == "unread")
+    page = Paginator(groups, INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "accounts/inbox.html", {"page": page, "show": show, "shows": INBOX_SHOWS})
+
+
+def open_notification(request, notification_id):
+    """Follow a notification's link: it and the ones identical to it are read from now on."""
+    notification = services.mark_alike_read(actor=request.user, notification_id=notification_id)
+    if notification.ticket_id:
+        return redirect("ticket", notification.ticket_id)
+    return redirect("inbox")
 
 
 def inbox_badge(request):
@@ -71,7 +86,7 @@ def inbox_badge(request):
 
 @require_POST
 def mark_read(request, notification_id):
-    services.mark_read(actor=request.user, notification_id=notification_id)
+    services.mark_alike_read(actor=request.user, notification_id=notification_id)
     if request.htmx:
         return render(request, "includes/inbox_badge.html", {"oob": True})
     return redirect("inbox")

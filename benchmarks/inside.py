@@ -82,6 +82,10 @@ def bench_plan(tickets, approvals):
         Transaction.objects.values("user_id").annotate(n=Count("id")).order_by("-n").first()
     )
     ledger_owner = User.objects.get(id=owner_row["user_id"])
+    # The executor above the busiest marshal: the list and search pages over a large share of all tickets.
+    executor = User.objects.get(id=marshal.reports_to_id)
+    while executor.rank != Rank.EXECUTOR:
+        executor = User.objects.get(id=executor.reports_to_id)
     ticket_ids = list(
         selectors.visible_tickets(marshal).filter(in_subtree(marshal.chain, field="assignee__chain"))
         .order_by("-updated_at").values_list("id", flat=True)[:tickets]
@@ -102,6 +106,11 @@ def bench_plan(tickets, approvals):
         "queue": count_queries(client, "get", "/tickets/?scope=queue"),
         "ticket": count_queries(client, "get", f"/tickets/{ticket_ids[0]}/"),
     }
+    queries["list"] = count_queries(client, "get", "/tickets/")
+    queries["search"] = count_queries(client, "get", "/tickets/?q=cut")
+    client.force_login(executor)
+    queries["list_exec"] = count_queries(client, "get", "/tickets/")
+    queries["search_exec"] = count_queries(client, "get", "/tickets/?q=cut")
     client.force_login(ledger_owner)
     queries["ledger"] = count_queries(client, "get", "/ledger/")
     queries["approve"] = count_queries(
@@ -118,7 +127,11 @@ def bench_plan(tickets, approvals):
         .order_by("-updated_at", "-id")[:26]
     )
     return {
-        "sessions": {"reviewer": session_for(marshal), "ledger_owner": session_for(ledger_owner)},
+        "sessions": {
+            "reviewer": session_for(marshal),
+            "ledger_owner": session_for(ledger_owner),
+            "executor": session_for(executor),
+        },
         "queue_length": busiest["n"],
         "queue_page_rows": len(queue.items),
         "ledger_entries": owner_row["n"],

@@ -33,9 +33,14 @@ from benchmarks.harness import (
 )
 from tests.servers import Daphne
 
-TARGETS = ("floor", "queue", "ticket", "ledger", "approve")
+TARGETS = ("floor", "queue", "ticket", "ledger", "list", "search", "list_exec", "search_exec", "approve")
 LABELS = {"floor": "bare view (floor)", "queue": "queue page", "ticket": "ticket page", "ledger": "ledger page",
-          "approve": "approve (API)"}
+          "list": "list, marshal", "search": "search, marshal", "list_exec": "list, executor",
+          "search_exec": "search, executor", "approve": "approve (API)"}
+# Searched in turn by the search targets: frequent and rare words of the seeded titles and bodies, alone and
+# in pairs (accounts/management/commands/seed_scale.py).
+SEARCHES = ("cut", "depot", "lantern", "smoke river", "inspect archive", "permits", "batteries", "gate lock",
+            "sector", "report", "relay calls", "fuel", "quartermaster parts", "ration", "checkpoint log")
 
 
 def parse_scale(text):
@@ -118,6 +123,12 @@ def run_scale(tickets, args, folder):
         "ticket": lambda s, i: s.get(f"{base}/tickets/{ids[(i or 0) % len(ids)]}/", headers=cookie["reviewer"],
                                      timeout=30),
         "ledger": lambda s, i: s.get(f"{base}/ledger/", headers=cookie["ledger_owner"], timeout=30),
+        "list": lambda s, i: s.get(f"{base}/tickets/", headers=cookie["reviewer"], timeout=30),
+        "search": lambda s, i: s.get(f"{base}/tickets/", params={"q": SEARCHES[(i or 0) % len(SEARCHES)]},
+                                     headers=cookie["reviewer"], timeout=30),
+        "list_exec": lambda s, i: s.get(f"{base}/tickets/", headers=cookie["executor"], timeout=30),
+        "search_exec": lambda s, i: s.get(f"{base}/tickets/", params={"q": SEARCHES[(i or 0) % len(SEARCHES)]},
+                                          headers=cookie["executor"], timeout=30),
         "approve": approve,
     }
     rows = {}
@@ -235,6 +246,11 @@ def main():
         print(f"{result['tickets']:,} tickets: queue page p95 = {queue / floor:.1f} x the bare view "
               f"(target 3x); queue of {result['queue_length']:,} tickets; plan: "
               f"{' | '.join(line.strip() for line in result['queue_plan'].splitlines())}")
+        rows = result["rows"]
+        for who, list_key, search_key in (("a marshal", "list", "search"), ("an executor", "list_exec", "search_exec")):
+            ratio = rows[search_key]["p95_ms"] / rows[list_key]["p95_ms"]
+            print(f"{result['tickets']:,} tickets: search p95 = {ratio:.1f} x the unfiltered list page's p95, "
+                  f"for {who} (target 3x)")
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     data = {"when": stamp, "machine": machine, "load_average": load_average, "concurrency": args.concurrency,
             "results": results}

@@ -10,7 +10,7 @@ from django.db.models import F
 
 from accounts.models import User
 from accounts.policy import Action, can
-from accounts.presentation import shown_name
+from accounts.presentation import amounts_in_words, shown_name
 from accounts.ranks import Rank
 from accounts.selectors import person_for
 from accounts.services import notify
@@ -108,7 +108,9 @@ def adjust(*, actor: User, user_id: object, credits: Any = 0, pay: Any = 0, reas
         )
         notify(
             recipients=[person],
-            message=f"{shown_name(actor)} adjusted your account: {credits:+d} credits, {pay:+.2f} pay. {reason}",
+            message=(
+                f"{shown_name(actor)} adjusted your account by {amounts_in_words(credits, pay, signed=True)}: {reason}"
+            ),
         )
     return entry
 

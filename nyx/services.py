@@ -34,6 +34,7 @@ from nyx.actions import (
     perform,
 )
 from nyx.models import AuditEntry, NyxAction, NyxSchedule
+from tickets import search as ticket_search
 from tickets import services as tickets
 from tickets.models import Ticket
 from tickets.selectors import ticket_for
@@ -370,6 +371,7 @@ def override_move(
             approved_by=actor,
         )
         move_member(person, rank=new_rank, superior=superior)
+        ticket_search.reindex_subtree_of(person)
         # The member hears it from the Directorate, as every act of Niki's reads to others.
         if new_rank != person.rank:
             verb = "promoted" if level(new_rank) > level(person.rank) else "demoted"

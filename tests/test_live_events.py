@@ -325,7 +325,7 @@ def test_niki_acts_reach_others_as_the_directorates(org):
     assert set(fragments) == {"wallet", "toast", "inbox badge", "ticket"}
     notifications = [message["data"] for message in messages if message["event"] == "notification"]
     assert [data["message"] for data in notifications] == [
-        "Reward approved by The Directorate: 7 credits, ¤12.50 for Observe the east depot"
+        "Reward approved by The Directorate: 7 credits and ¤12.50 for Observe the east depot"
     ]
     payloads = json.dumps([message["data"] for message in messages], ensure_ascii=False)
     assert traces_of_niki(payloads, niki) == []

@@ -6,6 +6,7 @@ from django.db import models
 from accounts.ranks import Rank
 from directorate.db import ObjectIdModel, TimestampedModel, now
 from tickets.categories import CATEGORY_CHOICES, SUB_CATEGORY_CHOICES
+from tickets.search import FtsColumn
 
 PROMOTION = ("Personnel", "Promotion Request")
 
@@ -120,3 +121,39 @@ class Comment(ObjectIdModel):
 
     class Meta:
         indexes = [models.Index(fields=["ticket", "created_at"], name="comment_thread")]
+
+
+class SearchTerm(ObjectIdModel):
+    """One word of a ticket's title, body or comments, for the word index (tickets/search.py) that serves
+    full-text search on databases without SQLite's FTS5, such as MongoDB. `weight` counts the word's
+    occurrences, a title's ten times and a comment's once;"""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+")
+    term = models.CharField(max_length=40)
+    weight = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["term", "ticket"], name="search_term"),
+            models.Index(fields=["ticket"], name="search_term_ticket"),
+        ]
+
+
+class TicketSearchRow(models.Model):
+    """A row of SQLite's FTS5 table `ticket_search` (created by migration 0005 on SQLite only; tickets/search.py).
+
+    Not managed by Django: a virtual table that Django cannot create. Read only through tickets/search.py.
+    """
+
+    rowid = models.IntegerField(primary_key=True, db_column="rowid")
+    ticket = models.OneToOneField(
+        Ticket, db_column="ticket_id", db_constraint=False, on_delete=models.DO_NOTHING, related_name="search_row"
+    )
+    title = FtsColumn()
+    body = FtsColumn()
+    comments = FtsColumn()
+    seen_by = FtsColumn()
+
+    class Meta:
+        managed = False
+        db_table = "ticket_search"

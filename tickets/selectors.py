@@ -5,7 +5,7 @@ review or watch; per the matrix, the tickets of your subordinates; `private`
 tickets only as author, assignee or current reviewer. Anything else is "not found".
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -14,7 +14,8 @@ from accounts.models import User
 from accounts.policy import Action, may_at_all, sees_everyone
 from accounts.selectors import in_subtree
 from directorate import keyset
-from directorate.errors import NotFound
+from directorate.errors import Invalid, NotFound
+from tickets import search
 from tickets.models import ApprovalStep, Comment, Ticket, TicketWatcher
 
 PAGE_SIZE = 25
@@ -168,7 +169,7 @@ def filtered_tickets(viewer: User, filters: TicketFilters) -> QuerySet[Ticket]:
     if filters.assignee_name:
         tickets = tickets.filter(assignee__display_name__icontains=filters.assignee_name, assignee__hidden=False)
     if filters.text:
-        tickets = tickets.filter(title__icontains=filters.text)
+        tickets = search.matching(tickets, filters.text)
     return tickets
 
 
@@ -198,11 +199,13 @@ def list_page(viewer: User, filters: TicketFilters, cursor: str | None = None) -
     Rows rather than models: building 25 tickets and their assignees as model instances cost more than
     the query itself (benchmarks/README.md).
     """
+    if filters.text:
+        return search_page(viewer, filters, cursor)
     rows = filtered_tickets(viewer, filters).values(*LIST_ROW_FIELDS)
     return keyset_page(rows, cursor, oldest_first=filters.order == "oldest")
 
 
-def queue_details(ticket_ids):
+def queue_details(ticket_ids: Any) -> dict[str, dict[str, Any]]:
     """For tickets in a review queue: the proposal, when it was submitted, and the latest recommendation or
     escalation that brought it up (who, what and when), by ticket id. Two queries for a page."""
     details = {
@@ -222,4 +225,18 @@ def queue_details(ticket_ids):
     for step in steps:
         details[step.ticket_id]["recommended"] = step  # the latest wins
     return details
+
+
+def search_page(viewer: User, filters: Any, cursor: str | None = None, size: int = PAGE_SIZE) -> Page:
+    """A page of a search (`filters.text` over titles, bodies and comments), best match first, within the
+    tickets `filters` keeps of those `viewer` may see (tickets/search.py). Pages are counted by position:
+    the cursor is how many results came before."""
+    if cursor and not (cursor.isdigit() and len(cursor) <= 6):
+        raise Invalid("That page link is broken; start from the first page.")
+    start = int(cursor or 0)
+    tickets = filtered_tickets(viewer, replace(filters, text=""))
+    items = search.ranked_rows(
+        tickets, filters.text, viewer=viewer, start=start, count=size + 1, fields=LIST_ROW_FIELDS
+    )
+    return Page(items=items[:size], next_cursor=str(start + size) if len(items) > size else None)
 

@@ -25,7 +25,7 @@ from accounts.policy import (
     may_request_about,
     may_submit,
 )
-from accounts.presentation import shown_name
+from accounts.presentation import amounts_in_words, shown_name
 from accounts.ranks import HUMAN_RANKS, Rank, level, rank_above
 from accounts.selectors import person_for
 from accounts.services import move_member, notify
@@ -36,6 +36,7 @@ from directorate.text import BIDI_MESSAGE, has_bidi_controls, refuse_bidi_contro
 from economy.rates import default_proposal, is_abnormal
 from economy.services import pay_ticket_reward
 from economy.validation import parse_credits, parse_hours, parse_money
+from tickets import search
 from tickets.categories import CATEGORIES, is_valid_pair
 from tickets.models import PROMOTION, ApprovalStep, Comment, Ticket, TicketWatcher
 from tickets.selectors import ticket_for
@@ -121,6 +122,7 @@ def create_ticket(
     with atomic():
         ticket.save(force_insert=True)
         TicketWatcher.objects.bulk_create([TicketWatcher(ticket=ticket, user=watcher) for watcher in watchers])
+        search.reindex(ticket.id)
         if assignee.id != actor.id:
             notify(recipients=[assignee], message=f"New ticket from {shown_name(actor)}: {title}", ticket=ticket)
         if decider is not None and decider.id != actor.id:
@@ -152,6 +154,7 @@ def add_comment(*, actor: User, ticket_id: object, body_md: str | None) -> Comme
     ticket = commentable_ticket(actor, ticket_id)
     with atomic():
         comment = Comment.objects.create(ticket=ticket, author=actor, body_md=body_md)
+        search.reindex(ticket.id)
         record_addition(ticket, actor=actor, message=f"{shown_name(actor)} commented on: {ticket.title}")
     return comment
 
@@ -189,6 +192,7 @@ def add_watcher(*, actor: User, ticket_id: object, user_id: object) -> User:
     with atomic():
         try:
             TicketWatcher.objects.create(ticket=ticket, user=person)
+            search.reindex(ticket.id)
         except IntegrityError:
             raise Conflict(f"{shown_name(person)} already watches this ticket.") from None
     return person
@@ -203,6 +207,7 @@ def remove_watcher(*, actor: User, ticket_id: object, user_id: object) -> None:
         raise Forbidden("Only the ticket's author or assignee may remove other watchers.")
     with atomic():
         TicketWatcher.objects.filter(ticket_id=ticket.id, user_id=person.id).delete()
+        search.reindex(ticket.id)
 
 
 @retry_on_write_conflict
@@ -373,6 +378,7 @@ def send_back(*, actor: User, ticket_id: object, comment: str | None) -> Ticket:
             ticket, actor, ApprovalStep.Decision.SENT_BACK, ticket.reward_credits, ticket.reward_pay, comment[:NOTE_MAX]
         )
         Comment.objects.create(ticket=ticket, author=actor, body_md=comment)
+        search.reindex(ticket.id)
         notify(recipients=[ticket.assignee], message=f"Sent back for rework: {ticket.title}", ticket=ticket)
     return ticket
 
@@ -449,6 +455,7 @@ def approve_promotion(*, actor: User, ticket_id: object, note: str | None = "") 
             ticket=ticket,
         )
         move_member(subject, rank=new_rank, superior=superior)
+        search.reindex_subtree_of(subject)
         verb = "promoted" if promote else "demoted"
         said = note or f"{verb.capitalize()} to {Rank(new_rank).label}."
         _log(ticket, actor, ApprovalStep.Decision.APPROVED, 0, 0, said)
@@ -574,6 +581,8 @@ def _transition(
     moment = now()
     if guard.update(status=status, updated_at=moment, **changes) != 1:
         raise Conflict("This ticket changed meanwhile; reload it and try again.")
+    if "reviewer_id" in changes:
+        search.reindex(ticket.id)  # the index knows who may see the ticket
     ticket.status = status
     ticket.updated_at = moment
     for name, value in changes.items():
@@ -608,7 +617,7 @@ def _close_and_pay(ticket: Ticket, *, actor: User, credits: int, pay: Decimal, n
             raise Conflict("This ticket has already been paid.") from None
         notify(
             recipients=[ticket.assignee],
-            message=f"Reward approved by {shown_name(actor)}: {credits} credits, ¤{pay} for {ticket.title}",
+            message=f"Reward approved by {shown_name(actor)}: {amounts_in_words(credits, pay)} for {ticket.title}",
             ticket=ticket,
         )
     return ticket

@@ -125,7 +125,7 @@ def test_the_ticket_list_walks_by_keyboard_but_not_while_typing(page, sign_in):
     page.goto("/tickets/?scope=all")
     rows = page.locator("#ticket-results tbody tr")
     expect(rows.first).to_be_visible()
-    search = page.get_by_label("Title contains")
+    search = page.get_by_label("Search titles, details and comments")
     search.focus()
     page.keyboard.type("jk")  # letters typed into a field stay letters
     expect(search).to_have_value("jk")

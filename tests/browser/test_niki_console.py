@@ -167,7 +167,7 @@ def test_adjust_broadcast_and_directives_from_the_console(open_as, screen):
     # Live, then after a reload: the wallet, the inbox and the ledger name the Directorate.
     expect(member.locator(".wallet-credits")).to_have_text(str(credits_before + 3))
     member.goto("/inbox/")
-    expect(member.locator("main")).to_contain_text("The Directorate adjusted your account: +3 credits")
+    expect(member.locator("main")).to_contain_text("The Directorate adjusted your account by 3 credits")
     assert_no_niki(member)
     member.goto("/ledger/")
     expect(member.locator("main")).to_contain_text("Kept the ledgers straight.")

@@ -24,6 +24,7 @@ from accounts.services import SERVICE_NUMBER_RANGE
 from directorate.db import atomic, new_object_id, now
 from economy.models import Transaction
 from economy.rates import CENT, abnormal_pay_limit, rate_for
+from tickets import search
 from tickets.categories import CATEGORIES
 from tickets.models import ApprovalStep, Ticket
 
@@ -39,6 +40,13 @@ FIRST = ("Ada", "Bo", "Cy", "Dag", "Eli", "Fen", "Gil", "Hana", "Ivo", "Juno", "
 LAST = ("Ash", "Brand", "Crane", "Dale", "Ferro", "Grey", "Holt", "Kade", "Lark", "Moss", "North", "Pike",
         "Quill", "Reyes", "Sato", "Stone", "Vance", "Voss", "Wren", "Yates")
 VERBS = ("Inspect", "Repair", "Report on", "Secure", "Audit", "Deliver", "Survey", "Resolve", "Escort", "Catalogue")
+# Ticket bodies: two of these sentences, so that a search finds words in bodies as well as titles.
+SENTENCES = ("The fence wire was cut overnight.", "Lanterns are needed for the night shift.",
+             "Two crates of rations are missing.", "The relay hums and drops calls.", "Permits expire on Friday.",
+             "A patrol saw smoke near the river.", "The archive door is jammed.", "Fuel stocks run low.",
+             "The checkpoint log has gaps.", "Radios need new batteries.", "Roof leaks over the ledger office.",
+             "Ask the quartermaster for spare parts.", "Signal flares were used without orders.",
+             "The gate lock is broken.", "Maps of sector 7 are out of date.", "Report any strangers at once.")
 OBJECTS = ("the east depot", "sector 7 relay", "the archive", "supply line B", "the northern checkpoint",
            "ration cards", "the signal tower", "district 4 patrols", "the ledger office", "transit permits")
 
@@ -151,6 +159,7 @@ class Command(BaseCommand):
     def open_tickets(self, rng, by_rank, total, review_share, stream):
         members = {person.id: person for people in by_rank.values() for person in people}
         workers = by_rank[Rank.MARSHAL] + by_rank[Rank.SHADOW] + by_rank[Rank.ASSET]
+        words = random.Random(rng.random())  # bodies from a stream of their own, seeded from the main one
 
         def ancestor(person, rank):
             while person.rank != rank:
@@ -186,7 +195,7 @@ class Command(BaseCommand):
                 ticket = Ticket(
                     id=new_object_id(),
                     title=f"{rng.choice(VERBS)} {rng.choice(OBJECTS)}",
-                    body_md="Seeded for benchmarks.",
+                    body_md=f"{words.choice(SENTENCES)} {words.choice(SENTENCES)}",
                     category=category,
                     sub_category=sub,
                     status=status,
@@ -240,6 +249,7 @@ class Command(BaseCommand):
                 wallets[assignee.id] = (credits + ticket.reward_credits, pay + ticket.reward_pay)
             with atomic():
                 Ticket.objects.bulk_create(tickets)
+                search.index_new(tickets)
                 ApprovalStep.objects.bulk_create(steps)
                 Transaction.objects.bulk_create(entries)
             if progress:
