@@ -119,4 +119,3 @@ def read(request, notification_id: str):
     """Mark one of your notifications read; anyone else's is "not found"."""
     services.mark_read(actor=request.auth, notification_id=notification_id)
     return {"id": notification_id, "read": True}
-

@@ -202,7 +202,7 @@ class ApiEventsConsumer(LiveUpdatesConsumer):
         kind = request.get("type")
         if self.api_member is None:
             if kind != "auth":
-                await self._refuse("Send {\"type\": \"auth\", \"token\": ...} first.")
+                await self._refuse('Send {"type": "auth", "token": ...} first.')
                 return
             await self._authenticate(request)
         elif kind == "catch_up":

@@ -100,12 +100,8 @@ MATRIX = {
     Action.BROADCAST: row(NO, NO, NO, subordinates(), subordinates(), ANYONE),
     Action.HIDDEN_OVERRIDE: row(NO, NO, NO, NO, NO, ANYONE),
     Action.VIEW_PERSON: row(CHAIN, CHAIN, CHAIN, CHAIN, CHAIN, ANYONE),
-    Action.VIEW_ANALYTICS: row(
-        NO, NO, self_or_subordinates(), self_or_subordinates(), self_or_subordinates(), ANYONE
-    ),
-    Action.VIEW_LEDGER: row(
-        SELF, SELF, self_or_subordinates(), self_or_subordinates(), self_or_subordinates(), ANYONE
-    ),
+    Action.VIEW_ANALYTICS: row(NO, NO, self_or_subordinates(), self_or_subordinates(), self_or_subordinates(), ANYONE),
+    Action.VIEW_LEDGER: row(SELF, SELF, self_or_subordinates(), self_or_subordinates(), self_or_subordinates(), ANYONE),
     Action.USE_NYX_CONSOLE: row(NO, NO, NO, SELF, SELF, SELF),
 }
 

@@ -184,8 +184,10 @@ def dashboard_charts(figures):
             title=f"Credits per {per} by entry type",
             description=f"Stacked bars, {period}; the table below lists every figure.",
             labels=labels,
-            stacks=[[(index, bucket.credits(kind)) for index, (kind, _) in enumerate(figures.types)]
-                    for bucket in figures.buckets],
+            stacks=[
+                [(index, bucket.credits(kind)) for index, (kind, _) in enumerate(figures.types)]
+                for bucket in figures.buckets
+            ],
             series_names=names,
         ),
         "pay_chart": stacked_bars(
@@ -193,8 +195,10 @@ def dashboard_charts(figures):
             title=f"Pay per {per} by entry type",
             description=f"Stacked bars, {period}; the table below lists every figure.",
             labels=labels,
-            stacks=[[(index, float(bucket.pay(kind))) for index, (kind, _) in enumerate(figures.types)]
-                    for bucket in figures.buckets],
+            stacks=[
+                [(index, float(bucket.pay(kind))) for index, (kind, _) in enumerate(figures.types)]
+                for bucket in figures.buckets
+            ],
             series_names=names,
             money=True,
         ),

@@ -37,8 +37,9 @@ def upload(request, ticket_id: str, file: File[UploadedFile]):
         "responses": {
             200: {
                 "description": "The file, as a download, with its verified type.",
-                "content": {content_type: {"schema": {"type": "string", "format": "binary"}}
-                            for content_type in DOWNLOAD_TYPES},
+                "content": {
+                    content_type: {"schema": {"type": "string", "format": "binary"}} for content_type in DOWNLOAD_TYPES
+                },
             }
         }
     },

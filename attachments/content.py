@@ -26,8 +26,13 @@ BINARY_TYPES = {
     "image/gif": ((b"GIF87a", b"GIF89a"), (".gif",)),
     "application/pdf": ((b"%PDF-",), (".pdf",)),
 }
-TEXT_EXTENSIONS = {".txt": "text/plain", ".text": "text/plain", ".log": "text/plain", ".md": "text/plain",
-                   ".csv": "text/csv"}
+TEXT_EXTENSIONS = {
+    ".txt": "text/plain",
+    ".text": "text/plain",
+    ".log": "text/plain",
+    ".md": "text/plain",
+    ".csv": "text/csv",
+}
 ALLOWED = "PNG, JPEG, GIF, PDF, plain text (.txt, .md, .log) or CSV"
 
 # Text a browser could take for a page or an image with scripts in it (the WHATWG sniffing rules look at the
@@ -157,8 +162,12 @@ def _binary_type(head):
 
 
 def _label(content_type):
-    return {"image/png": "a PNG image", "image/jpeg": "a JPEG image", "image/gif": "a GIF image",
-            "application/pdf": "a PDF document"}[content_type]
+    return {
+        "image/png": "a PNG image",
+        "image/jpeg": "a JPEG image",
+        "image/gif": "a GIF image",
+        "application/pdf": "a PDF document",
+    }[content_type]
 
 
 def _megabytes(size):

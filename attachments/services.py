@@ -78,14 +78,9 @@ def _inspect(upload: File | None) -> Inspected:
     return inspect_upload(upload, max_bytes=settings.ATTACHMENT_MAX_BYTES)
 
 
-def _new_attachment(
-    ticket: Ticket, *, actor: User, inspected: Inspected, comment: Comment | None = None
-) -> Attachment:
+def _new_attachment(ticket: Ticket, *, actor: User, inspected: Inspected, comment: Comment | None = None) -> Attachment:
     last = (
-        Attachment.objects.filter(ticket_id=ticket.id)
-        .order_by("-position")
-        .values_list("position", flat=True)
-        .first()
+        Attachment.objects.filter(ticket_id=ticket.id).order_by("-position").values_list("position", flat=True).first()
     )
     position = (last or 0) + 1
     if position > MAX_PER_TICKET:

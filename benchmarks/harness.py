@@ -22,28 +22,34 @@ def environment(folder):
     """The environment of every process of one run: its own database, fresh secrets, DEBUG=0."""
     env = dict(os.environ)
     var = Path(folder) / "var"
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
-        "DIRECTORATE_VAR_DIR": str(var),
-        "SQLITE_PATH": str(var / "bench.sqlite3"),
-        "DEBUG": "0",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(48),
-        "JWT_SECRET": secrets.token_urlsafe(48),
-        "NIKI_PASSWORD": secrets.token_urlsafe(18),
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "MONGO_URI": "",
-        "REDIS_URL": "",
-        "GEMINI_API_KEY": "",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
+            "DIRECTORATE_VAR_DIR": str(var),
+            "SQLITE_PATH": str(var / "bench.sqlite3"),
+            "DEBUG": "0",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(48),
+            "JWT_SECRET": secrets.token_urlsafe(48),
+            "NIKI_PASSWORD": secrets.token_urlsafe(18),
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "MONGO_URI": "",
+            "REDIS_URL": "",
+            "GEMINI_API_KEY": "",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     return env
 
 
 def inside(env, *args):
     """Run `benchmarks/inside.py <args>` (Django-side reads and set-up) and return its JSON answer."""
     result = subprocess.run(
-        [PYTHON, "-m", "benchmarks.inside", *map(str, args)], cwd=PROJECT_DIR, env=env, text=True,
-        capture_output=True, timeout=COMMAND_TIMEOUT,
+        [PYTHON, "-m", "benchmarks.inside", *map(str, args)],
+        cwd=PROJECT_DIR,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=COMMAND_TIMEOUT,
     )
     if result.returncode != 0:
         raise RuntimeError(f"inside.py {' '.join(map(str, args))} failed:\n{result.stdout}\n{result.stderr}")
@@ -55,8 +61,12 @@ class Inside:
 
     def __init__(self, env):
         self.process = subprocess.Popen(
-            [PYTHON, "-m", "benchmarks.inside", "serve"], cwd=PROJECT_DIR, env=env, text=True,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            [PYTHON, "-m", "benchmarks.inside", "serve"],
+            cwd=PROJECT_DIR,
+            env=env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
         )
 
     def __call__(self, *args):
@@ -83,8 +93,9 @@ def prepare_database(env, *, users, tickets, review_share=None, stream_stderr=Tr
     extra = ["--review-share", str(review_share)] if review_share is not None else []
     if not stream_stderr:
         extra.append("--quiet")
-    return manage(env, "seed_scale", "--users", str(users), "--tickets", str(tickets), *extra,
-                  stream_stderr=stream_stderr)
+    return manage(
+        env, "seed_scale", "--users", str(users), "--tickets", str(tickets), *extra, stream_stderr=stream_stderr
+    )
 
 
 def http_session():

@@ -75,20 +75,23 @@ def count_queries(client, method, path, **extra):
 def bench_plan(tickets, approvals):
     busiest = (
         Ticket.objects.filter(status=Ticket.Status.AWAITING_REVIEW, reviewer__rank=Rank.MARSHAL)
-        .values("reviewer_id").annotate(n=Count("id")).order_by("-n").first()
+        .values("reviewer_id")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+        .first()
     )
     marshal = User.objects.get(id=busiest["reviewer_id"])
-    owner_row = (
-        Transaction.objects.values("user_id").annotate(n=Count("id")).order_by("-n").first()
-    )
+    owner_row = Transaction.objects.values("user_id").annotate(n=Count("id")).order_by("-n").first()
     ledger_owner = User.objects.get(id=owner_row["user_id"])
     # The executor above the busiest marshal: the list and search pages over a large share of all tickets.
     executor = User.objects.get(id=marshal.reports_to_id)
     while executor.rank != Rank.EXECUTOR:
         executor = User.objects.get(id=executor.reports_to_id)
     ticket_ids = list(
-        selectors.visible_tickets(marshal).filter(in_subtree(marshal.chain, field="assignee__chain"))
-        .order_by("-updated_at").values_list("id", flat=True)[:tickets]
+        selectors.visible_tickets(marshal)
+        .filter(in_subtree(marshal.chain, field="assignee__chain"))
+        .order_by("-updated_at")
+        .values_list("id", flat=True)[:tickets]
     )
     picked = normal_awaiting(approvals + 1)
     tokens = {}
@@ -114,8 +117,11 @@ def bench_plan(tickets, approvals):
     client.force_login(ledger_owner)
     queries["ledger"] = count_queries(client, "get", "/ledger/")
     queries["approve"] = count_queries(
-        Client(HTTP_HOST=HOST), "patch", f"/api/tickets/{counted['id']}/approve",
-        data=json.dumps({"credits": counted["credits"], "pay": counted["pay"]}), content_type="application/json",
+        Client(HTTP_HOST=HOST),
+        "patch",
+        f"/api/tickets/{counted['id']}/approve",
+        data=json.dumps({"credits": counted["credits"], "pay": counted["pay"]}),
+        content_type="application/json",
         headers={"Authorization": f"Bearer {counted['token']}"},
     )
     # The queue page's own query (tickets.selectors.list_page).
@@ -181,22 +187,25 @@ def check():
             )
         if unread_kept != unread[user_id]:
             violations.append(f"{name}: unread count {unread_kept}, {unread[user_id]} unread notifications")
-    payouts = Counter(
-        Transaction.objects.exclude(related_ticket=None).values_list("related_ticket_id", "type")
-    )
+    payouts = Counter(Transaction.objects.exclude(related_ticket=None).values_list("related_ticket_id", "type"))
     violations += [f"ticket {t}: {n} x {kind}" for (t, kind), n in payouts.items() if n > 1]
     kinds = defaultdict(set)
     for ticket_id, kind in payouts:
         kinds[ticket_id].add(kind)
     closed = Ticket.objects.filter(status=Ticket.Status.CLOSED).values_list("id", "reward_credits", "reward_pay")
     for ticket_id, reward_credits, reward_pay in closed:
-        expected = {kind for kind, amount in ((Transaction.Type.CREDIT_AWARD, reward_credits),
-                                              (Transaction.Type.PAYMENT, reward_pay)) if amount}
+        expected = {
+            kind
+            for kind, amount in (
+                (Transaction.Type.CREDIT_AWARD, reward_credits),
+                (Transaction.Type.PAYMENT, reward_pay),
+            )
+            if amount
+        }
         found = kinds.get(ticket_id, set())
         if found != expected:
             violations.append(f"ticket {ticket_id}: closed with {sorted(found)} paid, expected {sorted(expected)}")
-    paid_open = set(kinds) - set(
-        Ticket.objects.filter(status=Ticket.Status.CLOSED).values_list("id", flat=True))
+    paid_open = set(kinds) - set(Ticket.objects.filter(status=Ticket.Status.CLOSED).values_list("id", flat=True))
     violations += [f"ticket {t}: paid but not closed" for t in sorted(paid_open)]
     return {
         "violations": violations,

@@ -86,8 +86,11 @@ def seed(approvals, members, out_path):
         ticket_ids = []
         for number in range(approvals):
             ticket = services.create_ticket(
-                actor=north, assignee_id=north.id, title=f"Benchmark task {number}",
-                category="Intel", sub_category="Recon Report",
+                actor=north,
+                assignee_id=north.id,
+                title=f"Benchmark task {number}",
+                category="Intel",
+                sub_category="Recon Report",
             )
             services.start_work(actor=north, ticket_id=ticket.id)
             services.submit_for_review(actor=north, ticket_id=ticket.id, reward_credits=1, reward_pay="1.00")
@@ -96,17 +99,29 @@ def seed(approvals, members, out_path):
         shadows = list(User.objects.filter(username__in=SEED_BATCH_SHADOWS).order_by("username"))
         unusable = make_password(None)  # nobody signs in with a password: each gets a session below
         enlisted = [
-            enlist(username=f"bench.{number:05d}", display_name=f"Bench Asset {number}", rank=Rank.ASSET,
-                   reports_to=shadows[number % len(shadows)], password_hash=unusable)
+            enlist(
+                username=f"bench.{number:05d}",
+                display_name=f"Bench Asset {number}",
+                rank=Rank.ASSET,
+                reports_to=shadows[number % len(shadows)],
+                password_hash=unusable,
+            )
             for number in range(members)
         ]
         sessions = {name: session_for(person) for name, person in people.items()}
         member_sessions = [session_for(person) for person in enlisted]
-    Path(out_path).write_text(json.dumps(
-        {"tickets": ticket_ids, "sessions": sessions, "member_sessions": member_sessions,
-         "broadcast_reach": User.objects.filter(chain__startswith=people[BROADCASTER].chain)
-         .exclude(id=people[BROADCASTER].id).count()}
-    ))
+    Path(out_path).write_text(
+        json.dumps(
+            {
+                "tickets": ticket_ids,
+                "sessions": sessions,
+                "member_sessions": member_sessions,
+                "broadcast_reach": User.objects.filter(chain__startswith=people[BROADCASTER].chain)
+                .exclude(id=people[BROADCASTER].id)
+                .count(),
+            }
+        )
+    )
 
 
 # Processes ----------------------------------------------------------------------------------------------------
@@ -155,7 +170,8 @@ def start_redis(folder):
     port = free_port()
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", folder],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     wait_for(lambda: redis_answers(port), "redis-server", process)
     return process, f"redis://127.0.0.1:{port}/0"
@@ -172,26 +188,29 @@ def http_answers(url):
 
 def environment(folder, redis_url):
     env = dict(os.environ)
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "directorate.settings",
-        "DIRECTORATE_VAR_DIR": str(Path(folder) / "var"),
-        "SQLITE_PATH": str(Path(folder) / "var" / "benchmark.sqlite3"),
-        "DEBUG": "0",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(48),
-        "JWT_SECRET": secrets.token_urlsafe(48),
-        "DEMO_PASSWORD": secrets.token_urlsafe(12),
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "MONGO_URI": "",
-        "REDIS_URL": redis_url,
-        "GEMINI_API_KEY": "",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "directorate.settings",
+            "DIRECTORATE_VAR_DIR": str(Path(folder) / "var"),
+            "SQLITE_PATH": str(Path(folder) / "var" / "benchmark.sqlite3"),
+            "DEBUG": "0",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(48),
+            "JWT_SECRET": secrets.token_urlsafe(48),
+            "DEMO_PASSWORD": secrets.token_urlsafe(12),
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "MONGO_URI": "",
+            "REDIS_URL": redis_url,
+            "GEMINI_API_KEY": "",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     return env
 
 
 def run(env, *args):
-    result = subprocess.run([PYTHON, *args], cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
-                            timeout=COMMAND_TIMEOUT)
+    result = subprocess.run(
+        [PYTHON, *args], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=COMMAND_TIMEOUT
+    )
     if result.returncode != 0:
         sys.exit(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
 
@@ -237,8 +256,11 @@ class Client:
 
         def send():
             return self.http.post(
-                f"{self.base_url}{path}", data={**data, "csrfmiddlewaretoken": self.csrf},
-                headers=self.headers(session), allow_redirects=False, timeout=EVENT_TIMEOUT,
+                f"{self.base_url}{path}",
+                data={**data, "csrfmiddlewaretoken": self.csrf},
+                headers=self.headers(session),
+                allow_redirects=False,
+                timeout=EVENT_TIMEOUT,
             )
 
         answer = await asyncio.to_thread(send)
@@ -260,8 +282,13 @@ class Client:
         from websockets.asyncio.client import connect
 
         return await connect(
-            self.ws_url, origin=self.base_url, additional_headers={"Cookie": f"sessionid={session}"},
-            proxy=None, ping_interval=None, open_timeout=EVENT_TIMEOUT, max_queue=None,
+            self.ws_url,
+            origin=self.base_url,
+            additional_headers={"Cookie": f"sessionid={session}"},
+            proxy=None,
+            ping_interval=None,
+            open_timeout=EVENT_TIMEOUT,
+            max_queue=None,
         )
 
 
@@ -350,14 +377,16 @@ async def measure_broadcast(client, data, rounds):
                 await websocket.close()
         await client.get(data["sessions"][BROADCASTER], follow)
         delays = [moment - started for moment in arrivals if moment is not None]
-        results.append({
-            "sockets": len(websockets),
-            "missed": len(websockets) - len(delays),
-            "all_received_ms": round(max(delays) * 1000, 1),
-            "first_received_ms": round(min(delays) * 1000, 1),
-            "median_received_ms": round(statistics.median(delays) * 1000, 1),
-            "http_response_ms": round((answered - started) * 1000, 1),
-        })
+        results.append(
+            {
+                "sockets": len(websockets),
+                "missed": len(websockets) - len(delays),
+                "all_received_ms": round(max(delays) * 1000, 1),
+                "first_received_ms": round(min(delays) * 1000, 1),
+                "median_received_ms": round(statistics.median(delays) * 1000, 1),
+                "http_response_ms": round((answered - started) * 1000, 1),
+            }
+        )
     await asyncio.gather(*(websocket.close() for websocket in every_socket))
     return {
         "sockets": len(sessions),
@@ -386,14 +415,19 @@ def print_table(result):
     rows = [
         ("machine", f"{result['cpu_count']} cores, Python {result['python']}, {result['platform']}"),
         ("channel layer", result["layer"]),
-        (f"approval -> wallet fragment ({approvals['event_latency_ms']['count']}x)",
-         "p50 {p50} ms, p95 {p95} ms, p99 {p99} ms, max {max} ms".format(**approvals["event_latency_ms"])),
-        ("approval HTTP response",
-         "p50 {p50} ms, p95 {p95} ms, p99 {p99} ms".format(**approvals["http_response_ms"])),
-        (f"broadcast -> all {broadcast['sockets']} sockets",
-         each("all_received_ms") + f"  (median {broadcast['all_received_ms_median']} ms)"),
-        (f"broadcast -> last socket over {len(broadcast['rounds'])} rounds",
-         "p50 {p50} ms, p99 {p99} ms".format(**broadcast["last_socket_ms"])),
+        (
+            f"approval -> wallet fragment ({approvals['event_latency_ms']['count']}x)",
+            "p50 {p50} ms, p95 {p95} ms, p99 {p99} ms, max {max} ms".format(**approvals["event_latency_ms"]),
+        ),
+        ("approval HTTP response", "p50 {p50} ms, p95 {p95} ms, p99 {p99} ms".format(**approvals["http_response_ms"])),
+        (
+            f"broadcast -> all {broadcast['sockets']} sockets",
+            each("all_received_ms") + f"  (median {broadcast['all_received_ms_median']} ms)",
+        ),
+        (
+            f"broadcast -> last socket over {len(broadcast['rounds'])} rounds",
+            "p50 {p50} ms, p99 {p99} ms".format(**broadcast["last_socket_ms"]),
+        ),
         ("broadcast HTTP response", each("http_response_ms")),
         ("broadcast, median socket", each("median_received_ms")),
         (f"opening {broadcast['sockets']} sockets", f"{broadcast['sockets_opened_s']} s"),
@@ -410,8 +444,9 @@ def main():
     parser.add_argument("--approvals", type=int, default=200)
     parser.add_argument("--sockets", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=10, help="broadcast rounds")
-    parser.add_argument("--profile", action="store_true",
-                        help="run daphne under cProfile and print where its time went")
+    parser.add_argument(
+        "--profile", action="store_true", help="run daphne under cProfile and print where its time went"
+    )
     parser.add_argument("--seed", metavar="OUT", help=argparse.SUPPRESS)  # internal: the seeding subprocess
     args = parser.parse_args()
     if args.seed:
@@ -432,20 +467,43 @@ def main():
             run(env, "manage.py", "seed_demo")
             seeded_at = time.perf_counter()
             data_path = Path(folder) / "seeded.json"
-            run({**env, "REDIS_URL": ""}, str(Path(__file__).resolve()), "--seed", str(data_path),
-                "--approvals", str(args.approvals), "--sockets", str(args.sockets))
+            run(
+                {**env, "REDIS_URL": ""},
+                str(Path(__file__).resolve()),
+                "--seed",
+                str(data_path),
+                "--approvals",
+                str(args.approvals),
+                "--sockets",
+                str(args.sockets),
+            )
             data = json.loads(data_path.read_text())
-            print(f"Seeded {args.approvals} tickets and {args.sockets} members in "
-                  f"{time.perf_counter() - seeded_at:.1f}s; starting daphne ...", flush=True)
+            print(
+                f"Seeded {args.approvals} tickets and {args.sockets} members in "
+                f"{time.perf_counter() - seeded_at:.1f}s; starting daphne ...",
+                flush=True,
+            )
 
             port = free_port()
             base_url = f"http://127.0.0.1:{port}"
             with open(Path(folder) / "daphne.log", "wb") as log:
                 profile = ["-m", "cProfile", "-o", str(Path(folder) / "daphne.prof")] if args.profile else []
                 daphne = subprocess.Popen(
-                    [PYTHON, *profile, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                     "directorate.asgi:application"],
-                    cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+                    [
+                        PYTHON,
+                        *profile,
+                        "-m",
+                        "daphne",
+                        "-b",
+                        "127.0.0.1",
+                        "-p",
+                        str(port),
+                        "directorate.asgi:application",
+                    ],
+                    cwd=PROJECT_DIR,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
                 )
             wait_for(lambda: http_answers(f"{base_url}/login/"), "daphne", daphne)
 
@@ -486,8 +544,11 @@ def main():
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
-        "layer": ("channels_redis.core.RedisChannelLayer" if args.redis
-                  else "directorate.layers.AmortisedInMemoryChannelLayer"),
+        "layer": (
+            "channels_redis.core.RedisChannelLayer"
+            if args.redis
+            else "directorate.layers.AmortisedInMemoryChannelLayer"
+        ),
         "load_average_after": os.getloadavg(),
         "server": "one daphne process, DEBUG=0, SQLite",
         "approvals": approvals,

@@ -76,8 +76,11 @@ class Load:
             self.up.wait(SERVER_DOWN_WAIT)
             try:
                 response = session.request(
-                    method, self.server.base_url + path, json=payload,
-                    headers={"Authorization": f"Bearer {token}"}, timeout=REQUEST_TIMEOUT,
+                    method,
+                    self.server.base_url + path,
+                    json=payload,
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=REQUEST_TIMEOUT,
                 )
             except requests.ConnectionError:
                 attempts += 1
@@ -93,8 +96,13 @@ class Load:
             return response.status_code, attempts
 
     def approve(self, session, ticket, token):
-        status, attempts = self.send(session, "PATCH", f"/api/tickets/{ticket['id']}/approve",
-                                     {"credits": ticket["credits"], "pay": ticket["pay"]}, token)
+        status, attempts = self.send(
+            session,
+            "PATCH",
+            f"/api/tickets/{ticket['id']}/approve",
+            {"credits": ticket["credits"], "pay": ticket["pay"]},
+            token,
+        )
         return status, attempts
 
     # Operations ----------------------------------------------------------------------------------------------
@@ -153,9 +161,13 @@ class Load:
                 person = self.rng.choice(adjuster["people"])
                 credits = self.rng.randint(-3, 5) or 1
                 pay = f"{self.rng.randint(-600, 500) / 100:.2f}"
-            status, _ = self.send(session, "PATCH", f"/api/users/{person}/adjust",
-                                  {"credits": credits, "pay": pay, "reason": "Load test adjustment."},
-                                  adjuster["token"])
+            status, _ = self.send(
+                session,
+                "PATCH",
+                f"/api/users/{person}/adjust",
+                {"credits": credits, "pay": pay, "reason": "Load test adjustment."},
+                adjuster["token"],
+            )
             self.record(kind, status)
 
     def record(self, kind, status):
@@ -216,9 +228,11 @@ def _load(inside, server, clients, operations, crash_rounds, seed, started, log)
     server.start()
     load = Load(server, plan, operations=operations, seed=seed)
     checks = []
-    log(f"load: {clients} clients, {operations:,} operations, {crash_rounds} crash rounds, "
+    log(
+        f"load: {clients} clients, {operations:,} operations, {crash_rounds} crash rounds, "
         f"{sum(len(r['tickets']) for r in plan['reviews']):,} tickets awaiting review, "
-        f"set-up {time.monotonic() - started:.1f} s")
+        f"set-up {time.monotonic() - started:.1f} s"
+    )
     load_started = time.monotonic()
     try:
         if not crash_rounds:
@@ -226,7 +240,7 @@ def _load(inside, server, clients, operations, crash_rounds, seed, started, log)
         else:
             size = -(-operations // crash_rounds)
             for number in range(crash_rounds):
-                chunk = load.operations[number * size:(number + 1) * size]
+                chunk = load.operations[number * size : (number + 1) * size]
                 if not chunk:
                     break
                 target = load.done + max(1, len(chunk) // 2)
@@ -252,8 +266,10 @@ def _load(inside, server, clients, operations, crash_rounds, seed, started, log)
                 runner.join()
                 after_round = inside("check")
                 checks.append({"round": number + 1, "when": "round finished", **summary_of(after_round)})
-                log(f"  round {number + 1}: killed and restarted; violations after the crash "
-                    f"{len(after_crash['violations'])}, after the round {len(after_round['violations'])}")
+                log(
+                    f"  round {number + 1}: killed and restarted; violations after the crash "
+                    f"{len(after_crash['violations'])}, after the round {len(after_round['violations'])}"
+                )
     finally:
         server.stop()
     seconds = time.monotonic() - load_started
@@ -263,17 +279,27 @@ def _load(inside, server, clients, operations, crash_rounds, seed, started, log)
     final = checks[-1]
     violations = [v for check in checks for v in check["violations"]] + load.problems
     result = {
-        "clients": clients, "operations": operations, "crash_rounds": crash_rounds, "seconds": round(seconds, 1),
+        "clients": clients,
+        "operations": operations,
+        "crash_rounds": crash_rounds,
+        "seconds": round(seconds, 1),
         "operations_per_second": round(operations / seconds, 1) if seconds else None,
-        "outcomes": dict(sorted(load.outcomes.items())), "checks": checks, "violations": violations,
-        "members": final["members"], "transactions": final["transactions"],
+        "outcomes": dict(sorted(load.outcomes.items())),
+        "checks": checks,
+        "violations": violations,
+        "members": final["members"],
+        "transactions": final["transactions"],
     }
     return result
 
 
 def summary_of(check):
-    return {"violations": check["violations"], "members": check["members"], "transactions": check["transactions"],
-            "closed": check["closed"]}
+    return {
+        "violations": check["violations"],
+        "members": check["members"],
+        "transactions": check["transactions"],
+        "closed": check["closed"],
+    }
 
 
 def main():
@@ -284,12 +310,16 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     result = run(clients=args.clients, operations=args.operations, crash_rounds=args.crash_rounds, seed=args.seed)
-    print(f"{result['operations']:,} operations from {result['clients']} clients in {result['seconds']} s "
-          f"({result['operations_per_second']} operations/s), {result['crash_rounds']} SIGKILLs")
+    print(
+        f"{result['operations']:,} operations from {result['clients']} clients in {result['seconds']} s "
+        f"({result['operations_per_second']} operations/s), {result['crash_rounds']} SIGKILLs"
+    )
     for outcome, count in result["outcomes"].items():
         print(f"  {outcome:<32} {count:>6}")
-    print(f"invariant checked {len(result['checks'])} times over {result['members']:,} members and "
-          f"{result['transactions']:,} ledger entries: {len(result['violations'])} violations")
+    print(
+        f"invariant checked {len(result['checks'])} times over {result['members']:,} members and "
+        f"{result['transactions']:,} ledger entries: {len(result['violations'])} violations"
+    )
     for violation in result["violations"][:20]:
         print(f"  {violation}")
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)

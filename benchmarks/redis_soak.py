@@ -89,23 +89,33 @@ def seed(approvals, members, out_path):
     with atomic():
         tickets = []
         for number in range(approvals):
-            ticket = services.create_ticket(actor=north, assignee_id=north.id, title=f"Soak task {number}",
-                                            category="Intel", sub_category="Recon Report")
+            ticket = services.create_ticket(
+                actor=north,
+                assignee_id=north.id,
+                title=f"Soak task {number}",
+                category="Intel",
+                sub_category="Recon Report",
+            )
             services.start_work(actor=north, ticket_id=ticket.id)
             services.submit_for_review(actor=north, ticket_id=ticket.id, reward_credits=1, reward_pay="1.00")
             tickets.append(ticket.id)
         shadows = list(User.objects.filter(username__in=SHADOWS).order_by("username"))
         unusable = make_password(None)
         enlisted = [
-            enlist(username=f"soak.{number:05d}", display_name=f"Soak Asset {number}", rank=Rank.ASSET,
-                   reports_to=shadows[number % len(shadows)], password_hash=unusable)
+            enlist(
+                username=f"soak.{number:05d}",
+                display_name=f"Soak Asset {number}",
+                rank=Rank.ASSET,
+                reports_to=shadows[number % len(shadows)],
+                password_hash=unusable,
+            )
             for number in range(members)
         ]
         sessions = {name: session_for(person) for name, person in people.items()}
     tokens = {person.id: start_token_family(user=person)["access_token"] for person in [north, *enlisted]}
-    Path(out_path).write_text(json.dumps(
-        {"tickets": tickets, "sessions": sessions, "tokens": tokens, "north": north.id}
-    ))
+    Path(out_path).write_text(
+        json.dumps({"tickets": tickets, "sessions": sessions, "tokens": tokens, "north": north.id})
+    )
 
 
 class ApiListener:
@@ -164,9 +174,12 @@ class BrowserListener:
 
 def expected_events(database, member_id, after):
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as connection:
-        return [row[0] for row in connection.execute(
-            "SELECT seq FROM accounts_liveevent WHERE recipient_id = ? AND seq > ? ORDER BY seq", (member_id, after)
-        )]
+        return [
+            row[0]
+            for row in connection.execute(
+                "SELECT seq FROM accounts_liveevent WHERE recipient_id = ? AND seq > ? ORDER BY seq", (member_id, after)
+            )
+        ]
 
 
 def count_events(database, member_id, event, after):
@@ -217,13 +230,15 @@ async def soak(servers, data, database, broadcasts, start_worker):
         while tickets:
             ticket_id = tickets.pop()
             client = clients[len(tickets) % 2]
-            await client.post(data["sessions"][APPROVER], f"/tickets/{ticket_id}/approve/",
-                              {"credits": "1", "pay": "1.00"})
+            await client.post(
+                data["sessions"][APPROVER], f"/tickets/{ticket_id}/approve/", {"credits": "1", "pay": "1.00"}
+            )
 
     async def broadcaster():
         for number in range(broadcasts):
-            await clients[number % 2].post(data["sessions"][BROADCASTER], "/broadcast/",
-                                           {"message": f"Soak broadcast {number}."})
+            await clients[number % 2].post(
+                data["sessions"][BROADCASTER], "/broadcast/", {"message": f"Soak broadcast {number}."}
+            )
 
     await asyncio.gather(*(approver(lane) for lane in range(CONCURRENT_APPROVALS)), broadcaster())
     acted_in = time.perf_counter() - started
@@ -232,8 +247,10 @@ async def soak(servers, data, database, broadcasts, start_worker):
     deadline = time.monotonic() + SETTLE_TIMEOUT
     while time.monotonic() < deadline:
         missing = sum(
-            len(set(expected_events(database, listener.member_id, listener.ready_after))
-                - {event["event_id"] for event in listener.events})
+            len(
+                set(expected_events(database, listener.member_id, listener.ready_after))
+                - {event["event_id"] for event in listener.events}
+            )
             for listener in listeners
         )
         if not missing:
@@ -241,9 +258,18 @@ async def soak(servers, data, database, broadcasts, start_worker):
         await asyncio.sleep(1)
     await asyncio.sleep(2)  # anything late and extra (a duplicate) lands now
 
-    report = {"api_sockets": len(listeners), "browser_sockets": len(browsers), "acted_in_s": round(acted_in, 1),
-              "lost": 0, "duplicated": 0, "foreign": 0, "closed_by_server": 0, "events_checked": 0,
-              "browser_wallet_fragments_missing": 0, "lost_by_event": Counter()}
+    report = {
+        "api_sockets": len(listeners),
+        "browser_sockets": len(browsers),
+        "acted_in_s": round(acted_in, 1),
+        "lost": 0,
+        "duplicated": 0,
+        "foreign": 0,
+        "closed_by_server": 0,
+        "events_checked": 0,
+        "browser_wallet_fragments_missing": 0,
+        "lost_by_event": Counter(),
+    }
     for listener in listeners:
         expected = expected_events(database, listener.member_id, listener.ready_after)
         received = Counter(event["event_id"] for event in listener.events)
@@ -253,8 +279,9 @@ async def soak(servers, data, database, broadcasts, start_worker):
         for seq in lost:
             report["lost_by_event"][event_of(database, seq)] += 1
         report["duplicated"] += sum(count - 1 for count in received.values() if count > 1)
-        report["foreign"] += sum(1 for event in listener.events
-                                 if event["data"].get("user_id", listener.member_id) != listener.member_id)
+        report["foreign"] += sum(
+            1 for event in listener.events if event["data"].get("user_id", listener.member_id) != listener.member_id
+        )
         report["closed_by_server"] += listener.closed_by_server is not None
     wallet_updates = count_events(database, north, "credits_update", browsers_after)
     for browser in browsers:
@@ -292,8 +319,16 @@ def run_soak(*, approvals, broadcasts, members, folder, quiet=False):
         run(env, "manage.py", "bootstrap")
         run(env, "manage.py", "seed_demo")
         data_path = Path(folder) / "seeded.json"
-        run({**env, "REDIS_URL": ""}, str(Path(__file__).resolve()), "--seed", str(data_path),
-            "--approvals", str(approvals), "--members", str(members))
+        run(
+            {**env, "REDIS_URL": ""},
+            str(Path(__file__).resolve()),
+            "--seed",
+            str(data_path),
+            "--approvals",
+            str(approvals),
+            "--members",
+            str(members),
+        )
         data = json.loads(data_path.read_text())
         servers, logs = [], []
         for name in ("a", "b"):
@@ -304,7 +339,10 @@ def run_soak(*, approvals, broadcasts, members, folder, quiet=False):
             with open(log_path, "wb") as log:
                 process = subprocess.Popen(
                     [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "directorate.asgi:application"],
-                    cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+                    cwd=PROJECT_DIR,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
                 )
             processes.append(process)
             wait_for(lambda url=url: http_answers(f"{url}/login/"), f"daphne {name}", process)
@@ -314,8 +352,11 @@ def run_soak(*, approvals, broadcasts, members, folder, quiet=False):
 
         def start_worker():
             with open(worker_log, "wb") as log:
-                processes.append(subprocess.Popen([PYTHON, "manage.py", "worker"], cwd=PROJECT_DIR, env=env,
-                                                  stdout=log, stderr=subprocess.STDOUT))
+                processes.append(
+                    subprocess.Popen(
+                        [PYTHON, "manage.py", "worker"], cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
+                    )
+                )
 
         say(f"Soaking: {approvals} approvals, {broadcasts} broadcasts, {members} members' API sockets ...")
         report = asyncio.run(soak(servers, data, database, broadcasts, start_worker))
@@ -345,15 +386,27 @@ def main():
     with tempfile.TemporaryDirectory(prefix="directorate-soak-") as folder:
         report = run_soak(approvals=args.approvals, broadcasts=args.broadcasts, members=args.members, folder=folder)
     moment = datetime.now(UTC)
-    result = {"benchmark": "redis_soak", "date": moment.isoformat(timespec="seconds"), "cpu_count": os.cpu_count(),
-              "python": platform.python_version(), "load_average": os.getloadavg(), **report}
+    result = {
+        "benchmark": "redis_soak",
+        "date": moment.isoformat(timespec="seconds"),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average": os.getloadavg(),
+        **report,
+    }
     print(json.dumps(result, indent=2))
     RESULTS_DIR.mkdir(exist_ok=True)
     out = RESULTS_DIR / f"redis_soak-{moment:%Y%m%dT%H%M%SZ}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"written to {out.relative_to(PROJECT_DIR)}")
-    failed = report["lost"] or report["duplicated"] or report["foreign"] or report["closed_by_server"] \
-        or report["consumer_deaths_or_tracebacks"] or report["browser_wallet_fragments_missing"]
+    failed = (
+        report["lost"]
+        or report["duplicated"]
+        or report["foreign"]
+        or report["closed_by_server"]
+        or report["consumer_deaths_or_tracebacks"]
+        or report["browser_wallet_fragments_missing"]
+    )
     sys.exit(1 if failed else 0)
 
 

@@ -34,13 +34,36 @@ from benchmarks.harness import (
 from tests.servers import Daphne
 
 TARGETS = ("floor", "queue", "ticket", "ledger", "list", "search", "list_exec", "search_exec", "approve")
-LABELS = {"floor": "bare view (floor)", "queue": "queue page", "ticket": "ticket page", "ledger": "ledger page",
-          "list": "list, marshal", "search": "search, marshal", "list_exec": "list, executor",
-          "search_exec": "search, executor", "approve": "approve (API)"}
+LABELS = {
+    "floor": "bare view (floor)",
+    "queue": "queue page",
+    "ticket": "ticket page",
+    "ledger": "ledger page",
+    "list": "list, marshal",
+    "search": "search, marshal",
+    "list_exec": "list, executor",
+    "search_exec": "search, executor",
+    "approve": "approve (API)",
+}
 # Searched in turn by the search targets: frequent and rare words of the seeded titles and bodies, alone and
 # in pairs (accounts/management/commands/seed_scale.py).
-SEARCHES = ("cut", "depot", "lantern", "smoke river", "inspect archive", "permits", "batteries", "gate lock",
-            "sector", "report", "relay calls", "fuel", "quartermaster parts", "ration", "checkpoint log")
+SEARCHES = (
+    "cut",
+    "depot",
+    "lantern",
+    "smoke river",
+    "inspect archive",
+    "permits",
+    "batteries",
+    "gate lock",
+    "sector",
+    "report",
+    "relay calls",
+    "fuel",
+    "quartermaster parts",
+    "ration",
+    "checkpoint log",
+)
 
 
 def parse_scale(text):
@@ -78,7 +101,8 @@ def measure(base_url, make_request, count, concurrency, warmup=10):
             elapsed = time.perf_counter() - begin
             with lock:
                 (latencies if response.status_code == 200 else failures).append(
-                    elapsed if response.status_code == 200 else (response.status_code, response.text[:200]))
+                    elapsed if response.status_code == 200 else (response.status_code, response.text[:200])
+                )
 
     barrier = threading.Barrier(concurrency)
     threads = [threading.Thread(target=client, args=(n,)) for n in range(concurrency)]
@@ -107,28 +131,33 @@ def run_scale(tickets, args, folder):
     cookie = {name: {"Cookie": f"sessionid={key}"} for name, key in plan["sessions"].items()}
     ids = plan["ticket_ids"]
     approve_list = plan["approvals"]
-    warm = iter(approve_list[2 * approvals:])  # the warm-up requests approve tickets of their own
+    warm = iter(approve_list[2 * approvals :])  # the warm-up requests approve tickets of their own
     real = approve_list[: 2 * approvals]
 
     def approve(session, index):
         item = real[index] if index is not None else next(warm)
         return session.patch(
-            f"{base}/api/tickets/{item['id']}/approve", json={"credits": item["credits"], "pay": item["pay"]},
-            headers={"Authorization": f"Bearer {item['token']}"}, timeout=30,
+            f"{base}/api/tickets/{item['id']}/approve",
+            json={"credits": item["credits"], "pay": item["pay"]},
+            headers={"Authorization": f"Bearer {item['token']}"},
+            timeout=30,
         )
 
     requests_for = {
         "floor": lambda s, i: s.get(f"{base}/bench/floor/", timeout=30),
         "queue": lambda s, i: s.get(f"{base}/tickets/?scope=queue", headers=cookie["reviewer"], timeout=30),
-        "ticket": lambda s, i: s.get(f"{base}/tickets/{ids[(i or 0) % len(ids)]}/", headers=cookie["reviewer"],
-                                     timeout=30),
+        "ticket": lambda s, i: s.get(
+            f"{base}/tickets/{ids[(i or 0) % len(ids)]}/", headers=cookie["reviewer"], timeout=30
+        ),
         "ledger": lambda s, i: s.get(f"{base}/ledger/", headers=cookie["ledger_owner"], timeout=30),
         "list": lambda s, i: s.get(f"{base}/tickets/", headers=cookie["reviewer"], timeout=30),
-        "search": lambda s, i: s.get(f"{base}/tickets/", params={"q": SEARCHES[(i or 0) % len(SEARCHES)]},
-                                     headers=cookie["reviewer"], timeout=30),
+        "search": lambda s, i: s.get(
+            f"{base}/tickets/", params={"q": SEARCHES[(i or 0) % len(SEARCHES)]}, headers=cookie["reviewer"], timeout=30
+        ),
         "list_exec": lambda s, i: s.get(f"{base}/tickets/", headers=cookie["executor"], timeout=30),
-        "search_exec": lambda s, i: s.get(f"{base}/tickets/", params={"q": SEARCHES[(i or 0) % len(SEARCHES)]},
-                                          headers=cookie["executor"], timeout=30),
+        "search_exec": lambda s, i: s.get(
+            f"{base}/tickets/", params={"q": SEARCHES[(i or 0) % len(SEARCHES)]}, headers=cookie["executor"], timeout=30
+        ),
         "approve": approve,
     }
     rows = {}
@@ -140,8 +169,9 @@ def run_scale(tickets, args, folder):
             # Throughput: `--concurrency` clients at once (the approvals continue down the list).
             offset = count if target == "approve" else 0
             shifted = requests_for[target]
-            _, throughput = measure(base, lambda s, i, f=shifted, o=offset: f(s, None if i is None else i + o),
-                                    count, args.concurrency)
+            _, throughput = measure(
+                base, lambda s, i, f=shifted, o=offset: f(s, None if i is None else i + o), count, args.concurrency
+            )
             rows[target] = {
                 "requests": len(latencies),
                 "p50_ms": percentile(latencies, 0.50) * 1000,
@@ -150,20 +180,29 @@ def run_scale(tickets, args, folder):
                 "throughput_rps": throughput,
                 "queries": plan["queries"][target],
             }
-            print(f"  {LABELS[target]:<18} p50 {rows[target]['p50_ms']:6.1f} ms  p95 {rows[target]['p95_ms']:6.1f} ms"
-                  f"  {throughput:6.1f} req/s", file=sys.stderr)
+            print(
+                f"  {LABELS[target]:<18} p50 {rows[target]['p50_ms']:6.1f} ms  p95 {rows[target]['p95_ms']:6.1f} ms"
+                f"  {throughput:6.1f} req/s",
+                file=sys.stderr,
+            )
     finally:
         server.stop()
     return {
-        "tickets": plan["tickets_total"], "members": plan["members_total"], "seed_seconds": round(seed_seconds, 1),
-        "queue_length": plan["queue_length"], "ledger_entries": plan["ledger_entries"],
-        "queue_plan": plan["queue_plan"], "rows": rows,
+        "tickets": plan["tickets_total"],
+        "members": plan["members_total"],
+        "seed_seconds": round(seed_seconds, 1),
+        "queue_length": plan["queue_length"],
+        "ledger_entries": plan["ledger_entries"],
+        "queue_plan": plan["queue_plan"],
+        "rows": rows,
     }
 
 
 def table(results):
-    lines = [f"{'scale':>9} {'target':<18} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>7} {'queries':>7} "
-             f"{'p95/floor':>9}"]
+    lines = [
+        f"{'scale':>9} {'target':<18} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>7} {'queries':>7} "
+        f"{'p95/floor':>9}"
+    ]
     for result in results:
         floor = result["rows"]["floor"]["p95_ms"]
         for target, row in result["rows"].items():
@@ -182,16 +221,22 @@ def chart(results, title):
     peak = max(row["p99_ms"] for r in results for row in r["rows"].values()) * 1.1 or 1
     group_w = plot_w / len(TARGETS)
     bar_w = min(28, (group_w - 16) / len(results))
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
-           f'font-size="11"><rect width="100%" height="100%" fill="white"/>',
-           f'<text x="{width / 2}" y="20" text-anchor="middle" font-size="13">{title}</text>']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
+        f'font-size="11"><rect width="100%" height="100%" fill="white"/>',
+        f'<text x="{width / 2}" y="20" text-anchor="middle" font-size="13">{title}</text>',
+    ]
     for step in range(6):
         value = peak * step / 5
         y = top + plot_h - plot_h * step / 5
-        out.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
-                   f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{value:.0f}</text>')
-    out.append(f'<text x="14" y="{top + plot_h / 2}" transform="rotate(-90 14 {top + plot_h / 2})" '
-               f'text-anchor="middle">ms (bar p95, tick p50, whisker p99)</text>')
+        out.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{value:.0f}</text>'
+        )
+    out.append(
+        f'<text x="14" y="{top + plot_h / 2}" transform="rotate(-90 14 {top + plot_h / 2})" '
+        f'text-anchor="middle">ms (bar p95, tick p50, whisker p99)</text>'
+    )
     for g, target in enumerate(TARGETS):
         x0 = left + g * group_w + (group_w - bar_w * len(results)) / 2
         for s, result in enumerate(results):
@@ -199,20 +244,29 @@ def chart(results, title):
             x = x0 + s * bar_w
             h95, h50, h99 = (plot_h * row[k] / peak for k in ("p95_ms", "p50_ms", "p99_ms"))
             base = top + plot_h
-            out.append(f'<rect x="{x:.1f}" y="{base - h95:.1f}" width="{bar_w - 2:.1f}" height="{h95:.1f}" '
-                       f'fill="{colours[s % 4]}"><title>{result["tickets"]:,} tickets, {LABELS[target]}: '
-                       f'p50 {row["p50_ms"]:.1f} / p95 {row["p95_ms"]:.1f} / p99 {row["p99_ms"]:.1f} ms</title></rect>')
-            out.append(f'<line x1="{x:.1f}" x2="{x + bar_w - 2:.1f}" y1="{base - h50:.1f}" y2="{base - h50:.1f}" '
-                       f'stroke="white" stroke-width="2"/>')
+            out.append(
+                f'<rect x="{x:.1f}" y="{base - h95:.1f}" width="{bar_w - 2:.1f}" height="{h95:.1f}" '
+                f'fill="{colours[s % 4]}"><title>{result["tickets"]:,} tickets, {LABELS[target]}: '
+                f"p50 {row['p50_ms']:.1f} / p95 {row['p95_ms']:.1f} / p99 {row['p99_ms']:.1f} ms</title></rect>"
+            )
+            out.append(
+                f'<line x1="{x:.1f}" x2="{x + bar_w - 2:.1f}" y1="{base - h50:.1f}" y2="{base - h50:.1f}" '
+                f'stroke="white" stroke-width="2"/>'
+            )
             mid = x + (bar_w - 2) / 2
-            out.append(f'<line x1="{mid:.1f}" x2="{mid:.1f}" y1="{base - h95:.1f}" y2="{base - h99:.1f}" '
-                       f'stroke="#333"/>')
-        out.append(f'<text x="{left + g * group_w + group_w / 2:.1f}" y="{top + plot_h + 16}" '
-                   f'text-anchor="middle">{LABELS[target]}</text>')
+            out.append(
+                f'<line x1="{mid:.1f}" x2="{mid:.1f}" y1="{base - h95:.1f}" y2="{base - h99:.1f}" stroke="#333"/>'
+            )
+        out.append(
+            f'<text x="{left + g * group_w + group_w / 2:.1f}" y="{top + plot_h + 16}" '
+            f'text-anchor="middle">{LABELS[target]}</text>'
+        )
     for s, result in enumerate(results):
         x = left + s * 140
-        out.append(f'<rect x="{x}" y="{height - 24}" width="12" height="12" fill="{colours[s % 4]}"/>'
-                   f'<text x="{x + 16}" y="{height - 14}">{result["tickets"]:,} tickets</text>')
+        out.append(
+            f'<rect x="{x}" y="{height - 24}" width="12" height="12" fill="{colours[s % 4]}"/>'
+            f'<text x="{x + 16}" y="{height - 14}">{result["tickets"]:,} tickets</text>'
+        )
     out.append("</svg>")
     return "\n".join(out)
 
@@ -237,23 +291,34 @@ def main():
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     machine = f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.machine()}"
     load_average = f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
-    print(f"\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine}, one daphne process, SQLite, "
-          f"latency from 1 client, throughput from "
-          f"{args.concurrency} clients on the same machine; {load_average}")
+    print(
+        f"\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine}, one daphne process, SQLite, "
+        f"latency from 1 client, throughput from "
+        f"{args.concurrency} clients on the same machine; {load_average}"
+    )
     print(table(results))
     for result in results:
         floor, queue = result["rows"]["floor"]["p95_ms"], result["rows"]["queue"]["p95_ms"]
-        print(f"{result['tickets']:,} tickets: queue page p95 = {queue / floor:.1f} x the bare view "
-              f"(target 3x); queue of {result['queue_length']:,} tickets; plan: "
-              f"{' | '.join(line.strip() for line in result['queue_plan'].splitlines())}")
+        print(
+            f"{result['tickets']:,} tickets: queue page p95 = {queue / floor:.1f} x the bare view "
+            f"(target 3x); queue of {result['queue_length']:,} tickets; plan: "
+            f"{' | '.join(line.strip() for line in result['queue_plan'].splitlines())}"
+        )
         rows = result["rows"]
         for who, list_key, search_key in (("a marshal", "list", "search"), ("an executor", "list_exec", "search_exec")):
             ratio = rows[search_key]["p95_ms"] / rows[list_key]["p95_ms"]
-            print(f"{result['tickets']:,} tickets: search p95 = {ratio:.1f} x the unfiltered list page's p95, "
-                  f"for {who} (target 3x)")
+            print(
+                f"{result['tickets']:,} tickets: search p95 = {ratio:.1f} x the unfiltered list page's p95, "
+                f"for {who} (target 3x)"
+            )
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    data = {"when": stamp, "machine": machine, "load_average": load_average, "concurrency": args.concurrency,
-            "results": results}
+    data = {
+        "when": stamp,
+        "machine": machine,
+        "load_average": load_average,
+        "concurrency": args.concurrency,
+        "results": results,
+    }
     json_path = RESULTS_DIR / f"bench-{stamp}.json"
     svg_path = RESULTS_DIR / f"bench-{stamp}.svg"
     json_path.write_text(json.dumps(data, indent=2))

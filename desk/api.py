@@ -24,9 +24,7 @@ def transactions(request, filters: Query[LedgerQuery]):
     except NotFound:
         # One answer for a person out of sight, one you see but may not read, and an id that does not exist.
         raise NotFound("No such ledger.") from None
-    items, next_cursor = keyset.page(
-        ledgers.ledger_of(owner), field="ts", cursor=filters.after, size=LEDGER_PAGE_SIZE
-    )
+    items, next_cursor = keyset.page(ledgers.ledger_of(owner), field="ts", cursor=filters.after, size=LEDGER_PAGE_SIZE)
     visible = desk_selectors.visible_ticket_ids(viewer, items)
     return {
         "owner": person_out(owner),

@@ -8,4 +8,3 @@ class ReverseForm(forms.Form):
 
     def __init__(self, *args, entry_id="", **kwargs):
         super().__init__(*args, auto_id=f"reverse-{entry_id}-%s", **kwargs)
-

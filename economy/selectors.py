@@ -100,8 +100,9 @@ def payroll_preview(period: Period) -> PayrollReport:
     if is_week_paid(period):
         return PayrollReport(period=period, already_paid=True)
     settled = set(
-        Transaction.objects.filter(period=period.name, type__in=[Transaction.Type.SALARY, Transaction.Type.DECAY])
-        .values_list("user_id", flat=True)
+        Transaction.objects.filter(
+            period=period.name, type__in=[Transaction.Type.SALARY, Transaction.Type.DECAY]
+        ).values_list("user_id", flat=True)
     )
     lines = [payroll_line(member) for member in payroll_members(period) if member.id not in settled]
     return PayrollReport(period=period, lines=[line for line in lines if line.salary or line.decay])

@@ -126,11 +126,7 @@ def reversible_entry(actor, entry_id):
     adjust the member's account (marshal and up, over subordinates) and be the entry's approver or someone
     above the approver, so nobody undoes the decision of a superior. Niki may reverse anything.
     """
-    entry = (
-        Transaction.objects.filter(id=str(entry_id))
-        .select_related("user", "approved_by", "related_ticket")
-        .first()
-    )
+    entry = Transaction.objects.filter(id=str(entry_id)).select_related("user", "approved_by", "related_ticket").first()
     if entry is None or not (entry.user_id == actor.id or can(actor, Action.ADJUST_CREDITS, entry.user)):
         raise NotFound("No such ledger entry.")
     if entry.type not in REVERSIBLE:

@@ -321,9 +321,7 @@ def override_approve(
 
 
 @retry_on_write_conflict
-def override_move(
-    *, actor: User, user_id: object, rank: str | None = None, reports_to_id: object = None
-) -> RankChange:
+def override_move(*, actor: User, user_id: object, rank: str | None = None, reports_to_id: object = None) -> RankChange:
     """Niki changes a member's rank, superior or both; the change is written to the rank record."""
     if not is_niki(actor):
         raise Forbidden("Only the Directorate changes ranks this way.")

@@ -90,12 +90,11 @@ def assert_error(response, status, code=None, *, field=None):
     assert isinstance(body["detail"], str) and body["detail"]
     assert isinstance(body["code"], str) and body["code"]
     assert isinstance(body["errors"], dict)
-    assert all(isinstance(messages, list) and all(isinstance(m, str) for m in messages)
-               for messages in body["errors"].values())
+    assert all(
+        isinstance(messages, list) and all(isinstance(m, str) for m in messages) for messages in body["errors"].values()
+    )
     if code is not None:
         assert body["code"] == code, body
     if field is not None:
         assert field in body["errors"], body
     return body
-
-

@@ -36,7 +36,6 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason=NOT_ON_THE_WIRE_SERVER))
 
 
-
 @pytest.fixture
 def make_member(db):
     """Enlist a member through the service, able to sign in with PASSWORD."""

@@ -44,4 +44,3 @@ def wallet(person):
     """(credits, balance) as stored now."""
     person = reload(person)
     return person.credits, person.balance
-

@@ -50,8 +50,16 @@ def database_state():
     return {
         "tickets": sorted(
             Ticket.objects.values_list(
-                "id", "status", "reviewer_id", "assignee_id", "reward_credits", "reward_pay", "proposed_by_id",
-                "hours_worked", "updated_at", "closed_at",
+                "id",
+                "status",
+                "reviewer_id",
+                "assignee_id",
+                "reward_credits",
+                "reward_pay",
+                "proposed_by_id",
+                "hours_worked",
+                "updated_at",
+                "closed_at",
             )
         ),
         "transactions": Transaction.objects.count(),

@@ -60,8 +60,13 @@ def stop(process):
 def manage(env, *args, timeout=COMMAND_TIMEOUT, stream_stderr=False):
     """`manage.py <args>` in the project folder with `env`; its output, or RuntimeError with it."""
     result = subprocess.run(
-        [PYTHON, "manage.py", *args], cwd=PROJECT_DIR, env=env, text=True, timeout=timeout,
-        stdout=subprocess.PIPE, stderr=None if stream_stderr else subprocess.PIPE,
+        [PYTHON, "manage.py", *args],
+        cwd=PROJECT_DIR,
+        env=env,
+        text=True,
+        timeout=timeout,
+        stdout=subprocess.PIPE,
+        stderr=None if stream_stderr else subprocess.PIPE,
     )
     if result.returncode != 0:
         raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr or ''}")
@@ -100,7 +105,11 @@ class Daphne:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "directorate.asgi:application"],
-                cwd=PROJECT_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                cwd=PROJECT_DIR,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         deadline = time.monotonic() + START_TIMEOUT
         try:
@@ -146,9 +155,22 @@ def start_redis(folder, *extra_args):
         port = free_port()
         url = f"redis://127.0.0.1:{port}/0"
         process = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(folder), *extra_args],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                REDIS_SERVER,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(folder),
+                *extra_args,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline and process.poll() is None:

@@ -129,7 +129,10 @@ def history(org, clock):
     services.close_without_reward(actor=niki, ticket_id=own.id)
     # Nyx closes a request without reward: a closed ticket with no submission (no latency).
     request = services.create_ticket(
-        actor=org["executor"], assignee_id=nyx.id, title="Clarify quotas", category="Request",
+        actor=org["executor"],
+        assignee_id=nyx.id,
+        title="Clarify quotas",
+        category="Request",
         sub_category="Clarification",
     )
     services.close_without_reward(actor=nyx, ticket_id=request.id)
@@ -153,7 +156,8 @@ def expected_figures(viewer, filters):
     if filters.rank:
         reached = {pid for pid in reached if people[pid].rank == filters.rank}
     rows = [
-        row for row in Transaction.objects.values("user_id", "type", "amount_cr", "amount_pay", "ts")
+        row
+        for row in Transaction.objects.values("user_id", "type", "amount_cr", "amount_pay", "ts")
         if row["user_id"] in reached and filters.since <= row["ts"] < filters.until
     ]
     by_day, totals, earned = defaultdict(lambda: [0, ZERO, 0]), defaultdict(lambda: [0, ZERO, 0]), defaultdict(int)
@@ -172,7 +176,8 @@ def expected_figures(viewer, filters):
     for pid in reached:
         credits_by_rank[people[pid].rank].append(people[pid].credits)
     closed = [
-        ticket for ticket in Ticket.objects.filter(status="closed")
+        ticket
+        for ticket in Ticket.objects.filter(status="closed")
         if ticket.assignee_id in reached and filters.since <= ticket.closed_at < filters.until
     ]
     escalated_ids = set(
@@ -359,8 +364,12 @@ def test_a_custom_range_and_a_rank_filter_on_the_page(client, history):
 
 def test_a_negative_sum_hangs_below_the_axis():
     chart = stacked_bars(
-        id="chart-test", title="Credits", description="", labels=["1 Mar", "2 Mar"],
-        stacks=[[(0, 5), (1, -3)], [(0, 2), (1, 0)]], series_names=["Credit award", "Manual adjustment"],
+        id="chart-test",
+        title="Credits",
+        description="",
+        labels=["1 Mar", "2 Mar"],
+        stacks=[[(0, 5), (1, -3)], [(0, 2), (1, 0)]],
+        series_names=["Credit award", "Manual adjustment"],
     )
     award, penalty, second = chart.rects  # a zero piece draws nothing
     assert award.y + award.height == pytest.approx(chart.zero) and penalty.y == pytest.approx(chart.zero)

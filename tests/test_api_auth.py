@@ -26,8 +26,13 @@ def b64(data):
 def claims_for(user, **changes):
     moment = now()
     claims = {
-        "iss": "directorate", "sub": user.id, "typ": "access", "fam": new_object_id(), "jti": "j" * 43,
-        "iat": moment, "exp": moment + ACCESS_LIFETIME,
+        "iss": "directorate",
+        "sub": user.id,
+        "typ": "access",
+        "fam": new_object_id(),
+        "jti": "j" * 43,
+        "iat": moment,
+        "exp": moment + ACCESS_LIFETIME,
     }
     claims.update(changes)
     return {key: value for key, value in claims.items() if value is not None}
@@ -87,9 +92,12 @@ def test_the_sign_in_throttle_applies_to_the_api(client, org):
     locked = api.post("/api/auth/token", {"username": "asset.one", "password": PASSWORD})
     assert assert_error(locked, 429, "throttled")["detail"].startswith("Too many failed sign-in attempts")
     # Another account from another address is not affected; the locked one stays locked everywhere.
-    assert ApiClient(client, address="10.8.8.8").post(
-        "/api/auth/token", {"username": "asset.two", "password": PASSWORD}
-    ).status_code == 200
+    assert (
+        ApiClient(client, address="10.8.8.8")
+        .post("/api/auth/token", {"username": "asset.two", "password": PASSWORD})
+        .status_code
+        == 200
+    )
     assert_error(
         ApiClient(client, address="10.7.7.7").post("/api/auth/token", {"username": "asset.one", "password": PASSWORD}),
         429,
@@ -183,8 +191,9 @@ def test_an_expired_refresh_token_is_refused(api, org):
     asset = org["asset"]
     family, jti = new_object_id(), "k" * 43
     past = now() - REFRESH_LIFETIME - timedelta(minutes=1)
-    RefreshToken.objects.create(user=asset, family=family, jti_hash=jti_hash(jti), issued_at=past,
-                                expires_at=past + REFRESH_LIFETIME)
+    RefreshToken.objects.create(
+        user=asset, family=family, jti_hash=jti_hash(jti), issued_at=past, expires_at=past + REFRESH_LIFETIME
+    )
     token = signed(claims_for(asset, typ="refresh", fam=family, jti=jti, iat=past, exp=past + REFRESH_LIFETIME))
     assert "expired" in assert_error(api.post("/api/auth/refresh", {"refresh_token": token}), 401)["detail"]
 
@@ -258,8 +267,9 @@ def test_a_browser_session_does_not_authenticate_the_api(org):
     assert_error(browser.get("/api/me"), 401, "not_authenticated")
     create = browser.post(
         "/api/tickets",
-        json.dumps({"title": "x", "category": "Order", "sub_category": "Routine Directive",
-                    "assignee_id": org["marshal"].id}),
+        json.dumps(
+            {"title": "x", "category": "Order", "sub_category": "Routine Directive", "assignee_id": org["marshal"].id}
+        ),
         content_type="application/json",
     )
     assert_error(create, 401, "not_authenticated")  # refused for want of a token, not by a CSRF check
@@ -273,8 +283,14 @@ def test_a_bearer_token_needs_no_csrf_token(org, sign_in):
     token = sign_in(org["marshal"])["access_token"]
     created = browser.post(
         "/api/tickets",
-        json.dumps({"title": "Directive", "category": "Order", "sub_category": "Routine Directive",
-                    "assignee_id": org["shadow"].id}),
+        json.dumps(
+            {
+                "title": "Directive",
+                "category": "Order",
+                "sub_category": "Routine Directive",
+                "assignee_id": org["shadow"].id,
+            }
+        ),
         content_type="application/json",
         headers={"Authorization": f"Bearer {token}"},
     )

@@ -24,14 +24,19 @@ def test_own_ledger_and_a_subordinates_for_those_who_may_adjust(org, as_member):
     own = as_member(org["asset"]).get("/api/transactions").json()
     assert own["owner"]["id"] == org["asset"].id and (own["credits"], own["balance"]) == (3, "4.25")
     [entry] = own["items"]
-    assert (entry["type"], entry["amount_cr"], entry["amount_pay"], entry["reason"]) == ("manual_adj", 3, "4.25",
-                                                                                          "Overtime")
+    assert (entry["type"], entry["amount_cr"], entry["amount_pay"], entry["reason"]) == (
+        "manual_adj",
+        3,
+        "4.25",
+        "Overtime",
+    )
     assert entry["approved_by"]["id"] == org["marshal"].id and entry["related_ticket"] is None
     for viewer in ("marshal", "executor", "niki"):
         seen = as_member(org[viewer]).get("/api/transactions", user=org["asset"].id).json()
         assert seen["owner"]["id"] == org["asset"].id and len(seen["items"]) == 1, viewer
-    assert as_member(org["asset"]).get("/api/transactions", user=org["asset"].id).json()["owner"]["id"] == org[
-        "asset"].id
+    assert (
+        as_member(org["asset"]).get("/api/transactions", user=org["asset"].id).json()["owner"]["id"] == org["asset"].id
+    )
 
 
 def test_payroll_entries_carry_their_type_and_week(org, as_member):
@@ -48,8 +53,17 @@ def test_payroll_entries_carry_their_type_and_week(org, as_member):
     assert kinds["decay"]["approved_by"]["id"] == org["nyx"].id and kinds["manual_adj"]["period"] == ""
 
 
-@pytest.mark.parametrize("viewer, owner", [("asset", "asset_2"), ("asset", "shadow"), ("shadow", "asset"),
-                                           ("marshal", "asset_3"), ("marshal", "executor"), ("asset", "niki")])
+@pytest.mark.parametrize(
+    "viewer, owner",
+    [
+        ("asset", "asset_2"),
+        ("asset", "shadow"),
+        ("shadow", "asset"),
+        ("marshal", "asset_3"),
+        ("marshal", "executor"),
+        ("asset", "niki"),
+    ],
+)
 def test_other_ledgers_are_not_found_like_nobody(org, as_member, viewer, owner):
     client = as_member(org[viewer])
     hidden = client.get("/api/transactions", user=org[owner].id)
@@ -69,8 +83,14 @@ def test_the_ledger_pages_by_cursor(org, as_member):
 
 
 def test_a_ticket_the_viewer_may_not_see_is_not_named_in_a_ledger(org, as_member):
-    ticket = services.create_ticket(actor=org["shadow"], assignee_id=org["asset"].id, title="Quiet job",
-                                    category="Order", sub_category="Routine Directive", visibility="private")
+    ticket = services.create_ticket(
+        actor=org["shadow"],
+        assignee_id=org["asset"].id,
+        title="Quiet job",
+        category="Order",
+        sub_category="Routine Directive",
+        visibility="private",
+    )
     services.start_work(actor=org["asset"], ticket_id=ticket.id)
     services.submit_for_review(actor=org["asset"], ticket_id=ticket.id, reward_credits="2", reward_pay="1.00")
     services.approve_reward(actor=org["marshal"], ticket_id=ticket.id, credits="2", pay="1.00")
@@ -86,15 +106,17 @@ def test_a_ticket_the_viewer_may_not_see_is_not_named_in_a_ledger(org, as_member
 
 
 def test_a_marshal_adjusts_a_subordinate(org, as_member):
-    response = as_member(org["marshal"]).patch(f"/api/users/{org['asset'].id}/adjust",
-                                               {"credits": -2, "pay": "5.00", "reason": "Late report"})
+    response = as_member(org["marshal"]).patch(
+        f"/api/users/{org['asset'].id}/adjust", {"credits": -2, "pay": "5.00", "reason": "Late report"}
+    )
     assert response.status_code == 200, response.content
     entry = response.json()
     assert (entry["type"], entry["amount_cr"], entry["amount_pay"]) == ("manual_adj", -2, "5.00")
     asset = User.objects.get(id=org["asset"].id)
     assert (asset.credits, asset.balance) == (-2, 5)
-    again = as_member(org["marshal"]).patch(f"/api/users/{org['asset'].id}/adjust",
-                                            {"credits": "1", "pay": "-5.00", "reason": "Fine"})
+    again = as_member(org["marshal"]).patch(
+        f"/api/users/{org['asset'].id}/adjust", {"credits": "1", "pay": "-5.00", "reason": "Fine"}
+    )
     assert again.status_code == 200
     assert as_member(org["asset"]).get("/api/me").json()["balance"] == "0.00"
 
@@ -114,8 +136,7 @@ def test_a_marshal_adjusts_a_subordinate(org, as_member):
 )
 def test_adjust_as_each_rank(org, as_member, actor, target, status):
     before = database_state()
-    response = as_member(org[actor]).patch(f"/api/users/{org[target].id}/adjust",
-                                           {"credits": 1, "reason": "Because"})
+    response = as_member(org[actor]).patch(f"/api/users/{org[target].id}/adjust", {"credits": 1, "reason": "Because"})
     if status == 200:
         assert response.status_code == 200, response.content
     else:
@@ -154,10 +175,19 @@ def test_an_adjustment_of_nothing_is_400(org, as_member):
 def test_me(org, as_member):
     me = as_member(org["asset"]).get("/api/me").json()
     assert me == {
-        "id": org["asset"].id, "username": "asset.one", "name": org["asset"].display_name, "rank": "asset",
-        "service_number": org["asset"].service_number, "credits": 0, "balance": "0.00",
-        "superior": {"id": org["shadow"].id, "name": org["shadow"].display_name, "rank": "shadow",
-                     "username": "shadow.one"},
+        "id": org["asset"].id,
+        "username": "asset.one",
+        "name": org["asset"].display_name,
+        "rank": "asset",
+        "service_number": org["asset"].service_number,
+        "credits": 0,
+        "balance": "0.00",
+        "superior": {
+            "id": org["shadow"].id,
+            "name": org["shadow"].display_name,
+            "rank": "shadow",
+            "username": "shadow.one",
+        },
         "unread_notifications": 0,
     }
 
@@ -165,7 +195,12 @@ def test_me(org, as_member):
 def test_the_directory_is_the_chain_of_command(org, as_member):
     seen = as_member(org["asset"]).get("/api/users").json()
     assert {person["username"] for person in seen["items"]} == {
-        "asset.one", "asset.two", "shadow.one", "marshal.one", "executor.one", "nyx",
+        "asset.one",
+        "asset.two",
+        "shadow.one",
+        "marshal.one",
+        "executor.one",
+        "nyx",
     }
     assert seen["has_more"] is False and seen["page"] == 1
     assert as_member(org["asset"]).get("/api/users", q="marshal").json()["items"][0]["username"] == "marshal.one"
@@ -193,7 +228,8 @@ def test_notifications_read_and_read_all(org, as_member):
     assert client.get("/api/me").json()["unread_notifications"] == 26
     others = Notification.objects.get(user_id=org["asset_2"].id)
     assert assert_error(client.post(f"/api/notifications/{others.id}/read"), 404) == assert_error(
-        client.post(f"/api/notifications/{MISSING_ID}/read"), 404)
+        client.post(f"/api/notifications/{MISSING_ID}/read"), 404
+    )
     assert Notification.objects.get(id=others.id).read is False
     assert client.post("/api/notifications/read-all").json() == {"marked_read": 26}
     assert client.get("/api/notifications").json()["unread"] == 0
@@ -209,17 +245,24 @@ def test_niki_is_invisible_in_every_answer(org, as_member, api):
     # A directive from Niki to each member, commented and watched by Niki's hand.
     tickets = {}
     for name in ("executor", "marshal", "shadow", "asset"):
-        created = as_niki.post("/api/tickets", {"title": f"Directive for {name}", "category": "Order",
-                                                "sub_category": "Special Operation", "assignee_id": org[name].id})
+        created = as_niki.post(
+            "/api/tickets",
+            {
+                "title": f"Directive for {name}",
+                "category": "Order",
+                "sub_category": "Special Operation",
+                "assignee_id": org[name].id,
+            },
+        )
         assert created.status_code == 201
         tickets[name] = created.json()["id"]
         assert as_niki.post(f"/api/tickets/{tickets[name]}/comment", {"body_md": "Proceed."}).status_code == 201
     # An award above Nyx's authority: a directive from Nyx to an executor, reviewed by Niki.
-    escalated = services.create_ticket(actor=nyx, assignee_id=org["executor"].id, title="Above Nyx",
-                                       category="Order", sub_category="Routine Directive")
+    escalated = services.create_ticket(
+        actor=nyx, assignee_id=org["executor"].id, title="Above Nyx", category="Order", sub_category="Routine Directive"
+    )
     services.start_work(actor=org["executor"], ticket_id=escalated.id)
-    services.submit_for_review(actor=org["executor"], ticket_id=escalated.id, reward_credits="1",
-                               reward_pay="50.00")
+    services.submit_for_review(actor=org["executor"], ticket_id=escalated.id, reward_credits="1", reward_pay="50.00")
     services.approve_reward(actor=nyx, ticket_id=escalated.id, credits="1", pay="50.00")  # Nyx authored it: up
     escalated_ticket = as_member(org["executor"]).get(f"/api/tickets/{escalated.id}").json()
     assert escalated_ticket["reviewer"] == {"name": "The Directorate"}
@@ -271,7 +314,11 @@ def test_reversing_through_the_api(org, as_member):
     assert response.status_code == 201, response.content
     [reversal] = response.json()
     assert (reversal["type"], reversal["amount_cr"], reversal["amount_pay"], reversal["reverses"]) == (
-        "reversal", -3, "-4.25", entry.id)
+        "reversal",
+        -3,
+        "-4.25",
+        entry.id,
+    )
     assert reversal["approved_by"]["id"] == org["marshal"].id and reversal["reason"] == "Wrong member"
     assert (User.objects.get(id=org["asset"].id).credits, User.objects.get(id=org["asset"].id).balance) == (0, 0)
     assert_error(as_member(org["marshal"]).post(path, {"reason": "Again"}), 409)

@@ -91,8 +91,7 @@ def real_ids(org):
     services.start_work(actor=asset, ticket_id=awaiting.id)
     services.submit_for_review(actor=asset, ticket_id=awaiting.id, reward_credits="1", reward_pay="2.00")
     own_open = ticket(shadow, marshal)
-    promotion = ticket(marshal, marshal, category="Personnel", sub_category="Promotion Request",
-                       subject_id=asset.id)
+    promotion = ticket(marshal, marshal, category="Personnel", sub_category="Promotion Request", subject_id=asset.id)
     notify(recipients=[marshal], message="Fuzz me")
     ids = {
         "ticket_id": [awaiting.id, own_open.id, promotion.id],
@@ -150,11 +149,19 @@ def test_the_document_declares_every_route_of_spec_6(client):
     assert document["openapi"].startswith("3.")
     routes = {(method.upper(), path) for path, methods in document["paths"].items() for method in methods}
     assert routes >= {
-        ("POST", "/api/auth/token"), ("POST", "/api/auth/refresh"), ("POST", "/api/auth/logout"),
-        ("POST", "/api/tickets"), ("GET", "/api/tickets"), ("GET", "/api/tickets/{ticket_id}"),
-        ("PATCH", "/api/tickets/{ticket_id}/submit"), ("PATCH", "/api/tickets/{ticket_id}/approve"),
-        ("POST", "/api/tickets/{ticket_id}/comment"), ("GET", "/api/transactions"),
-        ("PATCH", "/api/users/{user_id}/adjust"), ("GET", "/api/me"), ("GET", "/api/notifications"),
+        ("POST", "/api/auth/token"),
+        ("POST", "/api/auth/refresh"),
+        ("POST", "/api/auth/logout"),
+        ("POST", "/api/tickets"),
+        ("GET", "/api/tickets"),
+        ("GET", "/api/tickets/{ticket_id}"),
+        ("PATCH", "/api/tickets/{ticket_id}/submit"),
+        ("PATCH", "/api/tickets/{ticket_id}/approve"),
+        ("POST", "/api/tickets/{ticket_id}/comment"),
+        ("GET", "/api/transactions"),
+        ("PATCH", "/api/users/{user_id}/adjust"),
+        ("GET", "/api/me"),
+        ("GET", "/api/notifications"),
         ("POST", "/api/notifications/{notification_id}/read"),
     }
     assert document["components"]["securitySchemes"]["BearerToken"] == {"type": "http", "scheme": "bearer"}
@@ -165,7 +172,8 @@ def test_the_document_declares_every_route_of_spec_6(client):
             for status, answer in operation["responses"].items():
                 if int(status) >= 400:
                     assert answer["content"]["application/json"]["schema"] == {
-                        "$ref": "#/components/schemas/ErrorOut"}, (method, path, status)
+                        "$ref": "#/components/schemas/ErrorOut"
+                    }, (method, path, status)
 
 
 def test_the_docs_page_loads_nothing_from_outside(client):

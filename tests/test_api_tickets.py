@@ -23,8 +23,13 @@ MISSING_ID = "0123456789abcdef01234567"
 
 def directive(author, assignee, **fields):
     """The body of `POST /api/tickets` from `author` to `assignee`."""
-    return {"title": "Sweep sector 7", "category": "Order", "sub_category": "Routine Directive",
-            "assignee_id": assignee.id, **fields}
+    return {
+        "title": "Sweep sector 7",
+        "category": "Order",
+        "sub_category": "Routine Directive",
+        "assignee_id": assignee.id,
+        **fields,
+    }
 
 
 # The whole cycle --------------------------------------------------------------------------------------------
@@ -33,14 +38,22 @@ def directive(author, assignee, **fields):
 def test_the_whole_reward_cycle_through_the_api(org, as_member):
     asset, marshal = as_member(org["asset"]), as_member(org["marshal"])
 
-    created = asset.post("/api/tickets", directive(org["asset"], org["asset"], title="Report: sector 7 swept",
-                                                   body_md="Swept *twice*."))
+    created = asset.post(
+        "/api/tickets", directive(org["asset"], org["asset"], title="Report: sector 7 swept", body_md="Swept *twice*.")
+    )
     assert created.status_code == 201, created.content
     ticket = created.json()
     assert ticket["status"] == "open" and ticket["title"] == "Report: sector 7 swept"
-    assert ticket["author"] == ticket["assignee"] == {
-        "id": org["asset"].id, "name": org["asset"].display_name, "rank": "asset", "username": "asset.one",
-    }
+    assert (
+        ticket["author"]
+        == ticket["assignee"]
+        == {
+            "id": org["asset"].id,
+            "name": org["asset"].display_name,
+            "rank": "asset",
+            "username": "asset.one",
+        }
+    )
     assert ticket["reviewer"] is None and ticket["reward_pay"] == "0.00" and ticket["target_rank"] == "asset"
     path = f"/api/tickets/{ticket['id']}"
 
@@ -64,7 +77,8 @@ def test_the_whole_reward_cycle_through_the_api(org, as_member):
     ledger = asset.get("/api/transactions").json()
     assert (ledger["credits"], ledger["balance"]) == (1, "9.50")
     assert sorted((e["type"], e["amount_cr"], e["amount_pay"]) for e in ledger["items"]) == [
-        ("credit_award", 1, "0.00"), ("payment", 0, "9.50"),
+        ("credit_award", 1, "0.00"),
+        ("payment", 0, "9.50"),
     ]
     assert {e["approved_by"]["id"] for e in ledger["items"]} == {org["marshal"].id}
     assert {e["related_ticket"]["id"] for e in ledger["items"]} == {ticket["id"]}
@@ -131,26 +145,39 @@ def test_the_assignee_who_earns_rewards_may_not_close_without_one(org, as_member
 
 
 def test_promotion_through_the_api(org, as_member):
-    ticket = new_ticket(org["shadow"], org["marshal"], category="Personnel", sub_category="Promotion Request",
-                        subject_id=org["asset"].id)
+    ticket = new_ticket(
+        org["shadow"],
+        org["marshal"],
+        category="Personnel",
+        sub_category="Promotion Request",
+        subject_id=org["asset"].id,
+    )
     assert_error(as_member(org["shadow"]).patch(f"/api/tickets/{ticket.id}/promote", {}), 403, "forbidden")
     promoted = as_member(org["marshal"]).patch(f"/api/tickets/{ticket.id}/promote", {"note": "Earned."})
     assert promoted.status_code == 200, promoted.content
-    assert promoted.json() == {"id": org["asset"].id, "name": org["asset"].display_name, "rank": "shadow",
-                               "username": "asset.one"}
+    assert promoted.json() == {
+        "id": org["asset"].id,
+        "name": org["asset"].display_name,
+        "rank": "shadow",
+        "username": "asset.one",
+    }
     assert_error(as_member(org["marshal"]).patch(f"/api/tickets/{ticket.id}/promote", {}), 409)
 
 
 def test_a_demotion_request_is_denied_or_approved_through_the_api(org, as_member):
     def demotion():
-        return new_ticket(org["marshal"], org["executor"], category="Personnel", sub_category="Demotion Request",
-                          subject_id=org["shadow"].id)
+        return new_ticket(
+            org["marshal"],
+            org["executor"],
+            category="Personnel",
+            sub_category="Demotion Request",
+            subject_id=org["shadow"].id,
+        )
 
     denied = demotion()
     shown = as_member(org["marshal"]).get(f"/api/tickets/{denied.id}").json()
     assert (shown["status"], shown["reviewer"]["id"]) == ("awaiting_review", org["marshal"].id)
-    assert_error(as_member(org["marshal"]).patch(f"/api/tickets/{denied.id}/deny", {"reason": ""}), 400,
-                 field="reason")
+    assert_error(as_member(org["marshal"]).patch(f"/api/tickets/{denied.id}/deny", {"reason": ""}), 400, field="reason")
     answer = as_member(org["marshal"]).patch(f"/api/tickets/{denied.id}/deny", {"reason": "Not this time."})
     assert answer.status_code == 200 and answer.json()["status"] == "closed"
     assert User.objects.get(id=org["shadow"].id).rank == "shadow"
@@ -202,8 +229,16 @@ def test_list_filters_and_cursor(org, as_member):
 
     assert titles(category="Logistics") == ["Inventory"]
     assert titles(assignee=org["asset"].id) == ["Inventory"]
-    assert titles(q="patrol 2") == ["Patrol 2", "Patrol 20", "Patrol 21", "Patrol 22", "Patrol 23", "Patrol 24",
-                                     "Patrol 25", "Patrol 26"]
+    assert titles(q="patrol 2") == [
+        "Patrol 2",
+        "Patrol 20",
+        "Patrol 21",
+        "Patrol 22",
+        "Patrol 23",
+        "Patrol 24",
+        "Patrol 25",
+        "Patrol 26",
+    ]
     assert titles(status="closed") == []
     assert titles(scope="mine") == []
     assert len(as_member(org["shadow"]).get("/api/tickets", scope="mine").json()["items"]) == 25
@@ -220,17 +255,28 @@ def test_page_and_api_read_list_filters_the_same_way():
 
     from tickets.schemas import TicketQuery
 
-    malformed = {"scope": "nonsense", "status": "done", "category": "Gossip", "assignee": "not-an-id",
-                 "who": "  Kade  ", "q": " " + "x" * 500}
+    malformed = {
+        "scope": "nonsense",
+        "status": "done",
+        "category": "Gossip",
+        "assignee": "not-an-id",
+        "who": "  Kade  ",
+        "q": " " + "x" * 500,
+    }
     with pytest.raises(ValidationError) as refused:
         TicketQuery.model_validate(malformed)
-    assert {problem["loc"][0] for problem in refused.value.errors()} == {"scope", "status", "category", "assignee",
-                                                                         "q"}
+    assert {problem["loc"][0] for problem in refused.value.errors()} == {"scope", "status", "category", "assignee", "q"}
     filters = TicketQuery.lenient(malformed).filters()
     assert (filters.scope, filters.status, filters.category, filters.assignee_id) == ("all", "", "", "")
     assert (filters.assignee_name, filters.text) == ("Kade", "x" * 100)
-    valid = {"scope": "queue", "status": "awaiting_review", "category": "Intel", "assignee": "a" * 24, "who": "Kade",
-             "q": "sector"}
+    valid = {
+        "scope": "queue",
+        "status": "awaiting_review",
+        "category": "Intel",
+        "assignee": "a" * 24,
+        "who": "Kade",
+        "q": "sector",
+    }
     assert TicketQuery.lenient(valid).filters() == TicketQuery.model_validate(valid).filters()
 
 
@@ -258,18 +304,31 @@ def test_what_you_may_not_see_is_exactly_like_what_does_not_exist(org, as_member
     ticket = new_ticket(org["marshal_2"], org["shadow_2"])
     outsider = as_member(org["marshal"])
     for method, suffix, body in [
-        ("get", "", None), ("patch", "/start", None), ("patch", "/submit", {"reward_pay": "1.00"}),
-        ("patch", "/approve", {"credits": 1, "pay": "1.00"}), ("patch", "/escalate", {}),
-        ("patch", "/send-back", {"comment": "x"}), ("patch", "/close", {}), ("patch", "/promote", {}),
-        ("post", "/comment", {"body_md": "x"}), ("post", "/watchers", {}),
+        ("get", "", None),
+        ("patch", "/start", None),
+        ("patch", "/submit", {"reward_pay": "1.00"}),
+        ("patch", "/approve", {"credits": 1, "pay": "1.00"}),
+        ("patch", "/escalate", {}),
+        ("patch", "/send-back", {"comment": "x"}),
+        ("patch", "/close", {}),
+        ("patch", "/promote", {}),
+        ("post", "/comment", {"body_md": "x"}),
+        ("post", "/watchers", {}),
     ]:
         hidden = outsider.request(method, f"/api/tickets/{ticket.id}{suffix}", body)
         missing = outsider.request(method, f"/api/tickets/{MISSING_ID}{suffix}", body)
         malformed = outsider.request(method, f"/api/tickets/not-an-id{suffix}", body)
         assert hidden.status_code == missing.status_code == malformed.status_code == 404, (method, suffix)
-        assert hidden.json() == missing.json() == malformed.json() == {
-            "detail": "No such ticket.", "code": "not_found", "errors": {},
-        }
+        assert (
+            hidden.json()
+            == missing.json()
+            == malformed.json()
+            == {
+                "detail": "No such ticket.",
+                "code": "not_found",
+                "errors": {},
+            }
+        )
     assert_error(outsider.delete(f"/api/tickets/{ticket.id}/watchers/{org['marshal'].id}"), 404)
 
 
@@ -362,8 +421,9 @@ def test_malformed_tickets_are_400_and_write_nothing(org, as_member, changes, fi
 def test_malformed_approvals_are_400_and_pay_nothing(org, as_member, body, field):
     ticket = submitted(org["asset"], org["asset"])
     before = database_state()
-    assert_error(as_member(org["marshal"]).patch(f"/api/tickets/{ticket.id}/approve", body), 400, "invalid",
-                 field=field)
+    assert_error(
+        as_member(org["marshal"]).patch(f"/api/tickets/{ticket.id}/approve", body), 400, "invalid", field=field
+    )
     assert database_state() == before
 
 
@@ -380,8 +440,7 @@ def test_malformed_approvals_are_400_and_pay_nothing(org, as_member, body, field
 def test_malformed_submissions_are_400(org, as_member, body, field):
     ticket = new_ticket(org["asset"], org["asset"])
     services.start_work(actor=org["asset"], ticket_id=ticket.id)
-    assert_error(as_member(org["asset"]).patch(f"/api/tickets/{ticket.id}/submit", body), 400, "invalid",
-                 field=field)
+    assert_error(as_member(org["asset"]).patch(f"/api/tickets/{ticket.id}/submit", body), 400, "invalid", field=field)
 
 
 def test_bodies_that_are_not_objects_are_400(org, as_member):

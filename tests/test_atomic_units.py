@@ -61,10 +61,17 @@ def the_next_commit_fails(*, write_conflict=False, times=1):
             if len(failures) < times:
                 failures.append(session)
                 if write_conflict:
-                    raise OperationFailure("WriteConflict", code=112, details={
-                        "ok": 0, "errmsg": "WriteConflict", "code": 112, "codeName": "WriteConflict",
-                        "errorLabels": ["TransientTransactionError"],
-                    })
+                    raise OperationFailure(
+                        "WriteConflict",
+                        code=112,
+                        details={
+                            "ok": 0,
+                            "errmsg": "WriteConflict",
+                            "code": 112,
+                            "codeName": "WriteConflict",
+                            "errorLabels": ["TransientTransactionError"],
+                        },
+                    )
                 raise OperationFailure("operation exceeded time limit", code=50)  # MaxTimeMSExpired
             return commit(session)
 
@@ -106,8 +113,12 @@ def test_a_unit_refused_for_a_write_conflict_runs_again_once_and_lands(org):
     asset, reviewer = org["asset"], org["marshal"]
     ticket = awaiting_review(org["shadow"], asset)
     approvals = []
-    post_save.connect(lambda instance, **kwargs: approvals.append(instance.decision), sender=ApprovalStep,
-                      dispatch_uid="count_approvals", weak=False)
+    post_save.connect(
+        lambda instance, **kwargs: approvals.append(instance.decision),
+        sender=ApprovalStep,
+        dispatch_uid="count_approvals",
+        weak=False,
+    )
     try:
         with the_next_commit_fails(write_conflict=True) as failures:
             tickets.approve_reward(actor=reviewer, ticket_id=ticket.id, credits=7, pay="12.50")
@@ -186,8 +197,9 @@ def test_an_error_when_a_unit_commits_is_a_409_in_the_api_shape_and_writes_nothi
     before = database_state()
 
     with the_next_commit_fails() as failures:
-        response = marshal.patch(f"/api/users/{org['asset'].id}/adjust", {"credits": 2, "pay": "1.00",
-                                                                          "reason": "Overtime"})
+        response = marshal.patch(
+            f"/api/users/{org['asset'].id}/adjust", {"credits": 2, "pay": "1.00", "reason": "Overtime"}
+        )
 
     assert failures, "the adjustment's commit was reached"
     body = assert_error(response, 409, "conflict")
@@ -203,18 +215,23 @@ def test_an_error_when_a_unit_commits_is_a_409_in_the_api_shape_and_writes_nothi
 
 def test_a_file_stored_by_a_unit_that_fails_to_commit_is_removed_with_it(org, gridfs_on_mongodb):
     ticket = tickets.create_ticket(
-        actor=org["marshal"], title="Photograph the east depot", category="Intel", sub_category="Recon Report",
+        actor=org["marshal"],
+        title="Photograph the east depot",
+        category="Intel",
+        sub_category="Recon Report",
         assignee_id=org["shadow"].id,
     )
     with the_next_commit_fails() as failures, pytest.raises(Conflict):
-        attachments.attach_to_ticket(actor=org["marshal"], ticket_id=ticket.id,
-                                     upload=ContentFile(PNG, name="depot.png"))
+        attachments.attach_to_ticket(
+            actor=org["marshal"], ticket_id=ticket.id, upload=ContentFile(PNG, name="depot.png")
+        )
     assert failures
     assert not Attachment.objects.exists()
     assert stored_files() == []
 
-    attachment = attachments.attach_to_ticket(actor=org["marshal"], ticket_id=ticket.id,
-                                              upload=ContentFile(PNG, name="depot.png"))
+    attachment = attachments.attach_to_ticket(
+        actor=org["marshal"], ticket_id=ticket.id, upload=ContentFile(PNG, name="depot.png")
+    )
     assert stored_files() == [attachment.storage_name]
 
 

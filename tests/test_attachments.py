@@ -41,7 +41,10 @@ def storage_folder(attachments_folder):
 def ticket(org):
     """Marshal Vance's directive to shadow Holt: seen by both, their superiors, not by the other branch."""
     return tickets.create_ticket(
-        actor=org["marshal"], title="Photograph the east depot", category="Intel", sub_category="Recon Report",
+        actor=org["marshal"],
+        title="Photograph the east depot",
+        category="Intel",
+        sub_category="Recon Report",
         assignee_id=org["shadow"].id,
     )
 
@@ -70,18 +73,22 @@ def without_csrf(body):
 # Accepted types --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name, content, content_type", [
-    ("depot.png", PNG, "image/png"),
-    ("depot.JPG", JPEG, "image/jpeg"),
-    ("depot.jpeg", JPEG, "image/jpeg"),
-    ("depot.gif", GIF, "image/gif"),
-    ("report.pdf", PDF, "application/pdf"),
-    ("notes.txt", "Trucks at 04:00, three of them. Überstunden noted.\n".encode(), "text/plain"),
-    ("notes.md", b"# Findings\n\n- gate **open**\n", "text/plain"),
-    ("counts.csv", b"hour,trucks\n04:00,3\n05:00,1\n", "text/csv"),
-])
-def test_allowed_types_are_attached_and_downloaded_as_verified(as_, org, ticket, storage_folder, name, content,
-                                                                 content_type):
+@pytest.mark.parametrize(
+    "name, content, content_type",
+    [
+        ("depot.png", PNG, "image/png"),
+        ("depot.JPG", JPEG, "image/jpeg"),
+        ("depot.jpeg", JPEG, "image/jpeg"),
+        ("depot.gif", GIF, "image/gif"),
+        ("report.pdf", PDF, "application/pdf"),
+        ("notes.txt", "Trucks at 04:00, three of them. Überstunden noted.\n".encode(), "text/plain"),
+        ("notes.md", b"# Findings\n\n- gate **open**\n", "text/plain"),
+        ("counts.csv", b"hour,trucks\n04:00,3\n05:00,1\n", "text/csv"),
+    ],
+)
+def test_allowed_types_are_attached_and_downloaded_as_verified(
+    as_, org, ticket, storage_folder, name, content, content_type
+):
     client = as_(org["shadow"])
     response = upload(client, ticket, name, content)
     assert response.status_code == 302 and response["Location"] == f"/tickets/{ticket.id}/"
@@ -114,28 +121,32 @@ def test_text_without_a_markup_start_keeps_its_angle_brackets(as_, org, ticket):
 # Refused files ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("photo.png", HTML, "not accepted"),
-    ("scan.pdf", PNG, "its name ends in .pdf"),
-    ("photo.jpg", PNG, "its name ends in .jpg"),
-    ("drawing.svg", SVG, "Markup"),
-    ("drawing.txt", SVG, "Markup"),
-    ("drawing.png", SVG, "Markup"),
-    ("page.html", HTML, "Markup"),
-    ("page.txt", HTML, "Markup"),
-    ("notes.txt", b"Read this first.\n<script>alert(1)</script>\n", "Markup"),
-    ("notes.txt", b"", "The submitted file is empty."),
-    ("tool.txt", ELF, "not accepted"),
-    ("tool.exe", WINDOWS_EXE, "not accepted"),
-    ("tool.png", WINDOWS_EXE, "not accepted"),
-    ("run.txt", b"#!/bin/sh\nrm -rf /\n", "Scripts are not accepted."),
-    ("notes", b"plain words\n", "its name ends in nothing"),
-    ("notes.exe", b"plain words\n", "its name ends in .exe"),
-    ("latin1.txt", "Caf\xe9 au lait".encode("latin-1"), "not accepted"),
-    ("utf16.txt", "hello".encode("utf-16"), "not accepted"),
-])
-def test_disguised_and_unknown_files_are_refused_and_nothing_is_stored(as_, org, ticket, storage_folder, name,
-                                                                       content, message):
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("photo.png", HTML, "not accepted"),
+        ("scan.pdf", PNG, "its name ends in .pdf"),
+        ("photo.jpg", PNG, "its name ends in .jpg"),
+        ("drawing.svg", SVG, "Markup"),
+        ("drawing.txt", SVG, "Markup"),
+        ("drawing.png", SVG, "Markup"),
+        ("page.html", HTML, "Markup"),
+        ("page.txt", HTML, "Markup"),
+        ("notes.txt", b"Read this first.\n<script>alert(1)</script>\n", "Markup"),
+        ("notes.txt", b"", "The submitted file is empty."),
+        ("tool.txt", ELF, "not accepted"),
+        ("tool.exe", WINDOWS_EXE, "not accepted"),
+        ("tool.png", WINDOWS_EXE, "not accepted"),
+        ("run.txt", b"#!/bin/sh\nrm -rf /\n", "Scripts are not accepted."),
+        ("notes", b"plain words\n", "its name ends in nothing"),
+        ("notes.exe", b"plain words\n", "its name ends in .exe"),
+        ("latin1.txt", "Caf\xe9 au lait".encode("latin-1"), "not accepted"),
+        ("utf16.txt", "hello".encode("utf-16"), "not accepted"),
+    ],
+)
+def test_disguised_and_unknown_files_are_refused_and_nothing_is_stored(
+    as_, org, ticket, storage_folder, name, content, message
+):
     client = as_(org["shadow"])
     before = database_state()
     response = upload(client, ticket, name, content)
@@ -164,8 +175,9 @@ def test_an_oversize_upload_is_refused_with_its_size_and_nothing_is_kept(as_, or
     assert upload(client, ticket, "exact.txt", b"y" * 10_000).status_code == 302
 
 
-def test_at_the_default_limit_large_files_pass_through_temporary_files_and_bigger_ones_do_not(as_, org, ticket,
-                                                                                           storage_folder):
+def test_at_the_default_limit_large_files_pass_through_temporary_files_and_bigger_ones_do_not(
+    as_, org, ticket, storage_folder
+):
     client = as_(org["shadow"])
     big = PDF + b"0" * (4 * 1024 * 1024)  # past Django's 2.5 MB in memory: buffered in a temporary file
     assert upload(client, ticket, "big.pdf", big).status_code == 302
@@ -178,14 +190,16 @@ def test_at_the_default_limit_large_files_pass_through_temporary_files_and_bigge
 def test_oversize_through_the_service_is_refused_too(org, ticket, settings):
     settings.ATTACHMENT_MAX_BYTES = 100
     with pytest.raises(services.Invalid, match="at most 100 bytes"):
-        services.attach_to_ticket(actor=org["shadow"], ticket_id=ticket.id, upload=SimpleUploadedFile("a.txt",
-                                                                                                        b"a" * 101))
+        services.attach_to_ticket(
+            actor=org["shadow"], ticket_id=ticket.id, upload=SimpleUploadedFile("a.txt", b"a" * 101)
+        )
 
 
 def test_a_ticket_holds_at_most_twenty_files(as_, org, ticket, storage_folder):
     for number in range(services.MAX_PER_TICKET):
-        services.attach_to_ticket(actor=org["shadow"], ticket_id=ticket.id,
-                                  upload=SimpleUploadedFile(f"{number}.txt", b"line\n"))
+        services.attach_to_ticket(
+            actor=org["shadow"], ticket_id=ticket.id, upload=SimpleUploadedFile(f"{number}.txt", b"line\n")
+        )
     response = upload(as_(org["marshal"]), ticket, "one-more.txt", b"line\n")
     assert response.status_code == 400 and "A ticket holds at most 20 attachments." in text(response)
     assert Attachment.objects.filter(ticket=ticket).count() == services.MAX_PER_TICKET
@@ -204,8 +218,10 @@ def test_a_closed_ticket_refuses_uploads(as_, org, ticket, storage_folder):
     before = database_state()
     response = upload(client, ticket, "late.txt", b"too late\n")
     assert response.status_code == 409 and "This ticket is closed and read-only." in text(response)
-    response = client.post(f"/tickets/{ticket.id}/attachments/comment/",
-                           {"body_md": "Late note", "file": SimpleUploadedFile("late.txt", b"too late\n")})
+    response = client.post(
+        f"/tickets/{ticket.id}/attachments/comment/",
+        {"body_md": "Late note", "file": SimpleUploadedFile("late.txt", b"too late\n")},
+    )
     assert response.status_code == 409
     assert database_state() == before and stored_files(storage_folder) == []
     assert "Attach file" not in text(client.get(f"/tickets/{ticket.id}/"))
@@ -217,8 +233,9 @@ def test_someone_who_cannot_see_the_ticket_cannot_attach(as_, org, ticket, stora
 
 
 def test_download_out_of_sight_is_the_same_404_as_a_missing_attachment(as_, org, ticket):
-    attachment = services.attach_to_ticket(actor=org["shadow"], ticket_id=ticket.id,
-                                           upload=SimpleUploadedFile("depot.png", PNG))
+    attachment = services.attach_to_ticket(
+        actor=org["shadow"], ticket_id=ticket.id, upload=SimpleUploadedFile("depot.png", PNG)
+    )
     client = as_(org["asset_3"])  # the other branch: does not see the ticket
     hidden, _ = download(client, attachment.id)
     missing, _ = download(client, "0123456789abcdef01234567")
@@ -230,10 +247,17 @@ def test_download_out_of_sight_is_the_same_404_as_a_missing_attachment(as_, org,
 
 
 def test_private_tickets_files_are_for_author_assignee_and_reviewer_only(as_, org):
-    ticket = tickets.create_ticket(actor=org["asset"], title="A private matter", category="Request",
-                                   sub_category="Leave", assignee_id=org["shadow"].id, visibility="private")
-    attachment = services.attach_to_ticket(actor=org["asset"], ticket_id=ticket.id,
-                                           upload=SimpleUploadedFile("note.txt", b"private\n"))
+    ticket = tickets.create_ticket(
+        actor=org["asset"],
+        title="A private matter",
+        category="Request",
+        sub_category="Leave",
+        assignee_id=org["shadow"].id,
+        visibility="private",
+    )
+    attachment = services.attach_to_ticket(
+        actor=org["asset"], ticket_id=ticket.id, upload=SimpleUploadedFile("note.txt", b"private\n")
+    )
     for person in ("asset", "shadow"):
         assert download(as_(org[person]), attachment.id)[0].status_code == 200
     for person in ("marshal", "executor", "asset_2"):  # superiors see hierarchical tickets only
@@ -242,8 +266,9 @@ def test_private_tickets_files_are_for_author_assignee_and_reviewer_only(as_, or
 
 
 def test_signed_out_requests_go_to_sign_in(client, org, ticket):
-    attachment = services.attach_to_ticket(actor=org["shadow"], ticket_id=ticket.id,
-                                           upload=SimpleUploadedFile("a.txt", b"a\n"))
+    attachment = services.attach_to_ticket(
+        actor=org["shadow"], ticket_id=ticket.id, upload=SimpleUploadedFile("a.txt", b"a\n")
+    )
     for response in (client.get(f"/attachments/{attachment.id}/"), upload(client, ticket, "b.txt", b"b\n")):
         assert response.status_code == 302 and response["Location"].startswith("/login/")
     assert Attachment.objects.count() == 1
@@ -260,14 +285,16 @@ def test_get_on_upload_and_post_on_download_are_405(as_, org, ticket):
 
 def test_a_comment_may_carry_a_file_listed_under_it(as_, org, ticket, storage_folder):
     client = as_(org["shadow"])
-    response = client.post(f"/tickets/{ticket.id}/attachments/comment/",
-                           {"body_md": "Photo of gate 4 attached.", "file": SimpleUploadedFile("gate4.png", PNG)})
+    response = client.post(
+        f"/tickets/{ticket.id}/attachments/comment/",
+        {"body_md": "Photo of gate 4 attached.", "file": SimpleUploadedFile("gate4.png", PNG)},
+    )
     assert response.status_code == 302
     comment = Comment.objects.get(ticket=ticket)
     attachment = Attachment.objects.get(ticket=ticket)
     assert attachment.comment_id == comment.id
     page = text(client.get(f"/tickets/{ticket.id}/"))
-    thread = page[page.index('id="thread-heading"'):]
+    thread = page[page.index('id="thread-heading"') :]
     assert "gate4.png" in thread and "No files attached." in page  # under the comment, not on the ticket
 
 
@@ -280,8 +307,10 @@ def test_a_comment_without_a_file_still_works(as_, org, ticket):
 def test_a_refused_file_adds_no_comment(as_, org, ticket, storage_folder):
     client = as_(org["shadow"])
     before = database_state()
-    response = client.post(f"/tickets/{ticket.id}/attachments/comment/",
-                           {"body_md": "See the page.", "file": SimpleUploadedFile("page.png", HTML)})
+    response = client.post(
+        f"/tickets/{ticket.id}/attachments/comment/",
+        {"body_md": "See the page.", "file": SimpleUploadedFile("page.png", HTML)},
+    )
     assert response.status_code == 400 and "See the page." in text(response)  # the text is kept in the form
     assert database_state() == before and stored_files(storage_folder) == []
 
@@ -289,11 +318,13 @@ def test_a_refused_file_adds_no_comment(as_, org, ticket, storage_folder):
 def test_only_a_comments_author_attaches_to_it(org, ticket):
     comment = tickets.add_comment(actor=org["shadow"], ticket_id=ticket.id, body_md="Mine.")
     with pytest.raises(services.Forbidden):
-        services.attach_to_comment(actor=org["marshal"], comment_id=comment.id,
-                                   upload=SimpleUploadedFile("a.txt", b"a\n"))
+        services.attach_to_comment(
+            actor=org["marshal"], comment_id=comment.id, upload=SimpleUploadedFile("a.txt", b"a\n")
+        )
     with pytest.raises(services.NotFound, match="No such comment."):
-        services.attach_to_comment(actor=org["asset_3"], comment_id=comment.id,
-                                   upload=SimpleUploadedFile("a.txt", b"a\n"))
+        services.attach_to_comment(
+            actor=org["asset_3"], comment_id=comment.id, upload=SimpleUploadedFile("a.txt", b"a\n")
+        )
     assert not Attachment.objects.exists()
 
 
@@ -304,8 +335,12 @@ def test_only_a_comments_author_attaches_to_it(org, ticket):
 def test_attaching_refreshes_open_ticket_pages_and_notifies_the_others(org, ticket):
     async def scenario():
         async with tap(org["marshal"]) as drain:
-            await call(services.attach_to_ticket, actor=org["shadow"], ticket_id=ticket.id,
-                       upload=SimpleUploadedFile("a.txt", b"a\n"))
+            await call(
+                services.attach_to_ticket,
+                actor=org["shadow"],
+                ticket_id=ticket.id,
+                upload=SimpleUploadedFile("a.txt", b"a\n"),
+            )
             return await drain()
 
     events = {message["event"]: message["data"] for message in async_to_sync(scenario)()}
@@ -320,8 +355,9 @@ def test_attaching_refreshes_open_ticket_pages_and_notifies_the_others(org, tick
 def test_the_controllers_files_show_as_the_directorates(as_, org, ticket):
     niki = org["niki"]
     services.attach_to_ticket(actor=niki, ticket_id=ticket.id, upload=SimpleUploadedFile("order.txt", b"obey\n"))
-    services.comment_with_attachment(actor=niki, ticket_id=ticket.id, body_md="See attached.",
-                                     upload=SimpleUploadedFile("annex.csv", b"a,b\n1,2\n"))
+    services.comment_with_attachment(
+        actor=niki, ticket_id=ticket.id, body_md="See attached.", upload=SimpleUploadedFile("annex.csv", b"a,b\n1,2\n")
+    )
     for person in ("shadow", "marshal", "executor"):
         page = text(as_(org[person]).get(f"/tickets/{ticket.id}/"))
         assert "order.txt" in page and "annex.csv" in page
@@ -334,17 +370,20 @@ def test_the_controllers_files_show_as_the_directorates(as_, org, ticket):
 # Names --------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("raw, shown", [
-    ("../../etc/passwd.txt", "passwd.txt"),
-    ("..\\..\\windows\\system32\\notes.txt", "notes.txt"),
-    ("report\r\nSet-Cookie: x=1.txt", "report Set-Cookie_ x=1.txt"),
-    ('say "hi"; filename=evil.txt', "say _hi__ filename=evil.txt"),
-    ("photo\u202egnp.txt", "photo gnp.txt"),  # a right-to-left override would show "photo.txt" reversed
-    ("...hidden.txt", "hidden.txt"),
-    ("résumé.txt", "résumé.txt"),
-    ("a" * 300 + ".txt", "a" * 116 + ".txt"),
-    ("", "file"),
-])
+@pytest.mark.parametrize(
+    "raw, shown",
+    [
+        ("../../etc/passwd.txt", "passwd.txt"),
+        ("..\\..\\windows\\system32\\notes.txt", "notes.txt"),
+        ("report\r\nSet-Cookie: x=1.txt", "report Set-Cookie_ x=1.txt"),
+        ('say "hi"; filename=evil.txt', "say _hi__ filename=evil.txt"),
+        ("photo\u202egnp.txt", "photo gnp.txt"),  # a right-to-left override would show "photo.txt" reversed
+        ("...hidden.txt", "hidden.txt"),
+        ("résumé.txt", "résumé.txt"),
+        ("a" * 300 + ".txt", "a" * 116 + ".txt"),
+        ("", "file"),
+    ],
+)
 def test_filenames_are_sanitised(raw, shown):
     assert sanitised_filename(raw) == shown
 
@@ -352,8 +391,9 @@ def test_filenames_are_sanitised(raw, shown):
 def test_a_hostile_name_is_neutralised_in_the_page_and_the_header(as_, org, ticket):
     # Through the service: Django's test client would send this name unescaped, as no browser does.
     name = 'x"><img src=x onerror=alert(1)>\r\nX-Evil: 1;é.txt'
-    attachment = services.attach_to_ticket(actor=org["shadow"], ticket_id=ticket.id,
-                                           upload=SimpleUploadedFile(name, b"payload\n"))
+    attachment = services.attach_to_ticket(
+        actor=org["shadow"], ticket_id=ticket.id, upload=SimpleUploadedFile(name, b"payload\n")
+    )
     client = as_(org["shadow"])
     assert "\r" not in attachment.filename and "\n" not in attachment.filename and '"' not in attachment.filename
     page = text(client.get(f"/tickets/{ticket.id}/"))
@@ -377,7 +417,8 @@ def test_content_disposition_has_an_ascii_fallback_and_the_utf8_name():
 
 def api_upload(client, ticket, name, content):
     return client.client.post(
-        f"/api/tickets/{ticket.id}/attachments", {"file": SimpleUploadedFile(name, content)},
+        f"/api/tickets/{ticket.id}/attachments",
+        {"file": SimpleUploadedFile(name, content)},
         headers={"Authorization": f"Bearer {client.token}"},
     )
 
@@ -402,17 +443,21 @@ def test_the_api_refuses_bad_files_and_hides_what_you_cannot_see(as_member, org,
     shadow = as_member(org["shadow"])
     refused = api_upload(shadow, ticket, "photo.png", HTML)
     assert refused.status_code == 400 and refused.json()["errors"] == {"file": [refused.json()["detail"]]}
-    missing_file = shadow.client.post(f"/api/tickets/{ticket.id}/attachments", {},
-                                      headers={"Authorization": f"Bearer {shadow.token}"})
+    missing_file = shadow.client.post(
+        f"/api/tickets/{ticket.id}/attachments", {}, headers={"Authorization": f"Bearer {shadow.token}"}
+    )
     assert missing_file.status_code == 400 and "file" in missing_file.json()["errors"]
-    attachment = services.attach_to_ticket(actor=org["shadow"], ticket_id=ticket.id,
-                                           upload=SimpleUploadedFile("a.txt", b"a\n"))
+    attachment = services.attach_to_ticket(
+        actor=org["shadow"], ticket_id=ticket.id, upload=SimpleUploadedFile("a.txt", b"a\n")
+    )
     outsider = as_member(org["asset_3"])
     for path in (f"/api/attachments/{attachment.id}", f"/api/tickets/{ticket.id}/attachments"):
         hidden = outsider.get(path)
         assert hidden.status_code == 404 and hidden.json()["code"] == "not_found"
-    assert outsider.get(f"/api/attachments/{attachment.id}").json() == outsider.get(
-        "/api/attachments/0123456789abcdef01234567").json()
+    assert (
+        outsider.get(f"/api/attachments/{attachment.id}").json()
+        == outsider.get("/api/attachments/0123456789abcdef01234567").json()
+    )
     assert api_upload(outsider, ticket, "b.txt", b"b\n").status_code == 404
     assert stored_files(storage_folder) == [attachment.storage_name]
 

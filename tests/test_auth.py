@@ -241,8 +241,7 @@ def test_production_stores_passwords_with_bcrypt_sha256(db, settings):
     assert production_settings.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.BCryptSHA256PasswordHasher"
     bootstrap_directorate(niki_password=PASSWORD)
     niki = User.objects.get(rank=Rank.NIKI)
-    member = enlist(username="asset.one", display_name="Asset One", rank=Rank.ASSET, reports_to=niki,
-                    password=PASSWORD)
+    member = enlist(username="asset.one", display_name="Asset One", rank=Rank.ASSET, reports_to=niki, password=PASSWORD)
     for person in (niki, User.objects.get(id=member.id)):
         assert person.password.startswith("bcrypt_sha256$")
         assert PASSWORD not in person.password

@@ -97,14 +97,23 @@ def test_nyx_settings_have_their_defaults_and_take_good_values(env):
     defaults = read_config(env)
     assert (defaults["GEMINI_BASE_URL"], defaults["NYX_MODEL"]) == ("", "gemini-2.5-flash")
     assert (defaults["NYX_TIMEOUT_SECONDS"], defaults["NYX_RETRY_ATTEMPTS"], defaults["NYX_WORKER_INTERVAL"]) == (
-        30.0, 3, 5.0,
+        30.0,
+        3,
+        5.0,
     )
     assert (defaults["NYX_DIRECTIVE_PERIOD"], defaults["NYX_RETRY_REFUSED_AFTER"]) == (86_400, 600)
 
-    given = read_config(env | {
-        "GEMINI_BASE_URL": "http://127.0.0.1:9000", "NYX_MODEL": "gemini-2.5-pro", "NYX_TIMEOUT_SECONDS": "2.5",
-        "NYX_RETRY_ATTEMPTS": " 1 ", "NYX_DIRECTIVE_PERIOD": "0", "NYX_RETRY_INITIAL_DELAY": "0",
-    })
+    given = read_config(
+        env
+        | {
+            "GEMINI_BASE_URL": "http://127.0.0.1:9000",
+            "NYX_MODEL": "gemini-2.5-pro",
+            "NYX_TIMEOUT_SECONDS": "2.5",
+            "NYX_RETRY_ATTEMPTS": " 1 ",
+            "NYX_DIRECTIVE_PERIOD": "0",
+            "NYX_RETRY_INITIAL_DELAY": "0",
+        }
+    )
     assert given["GEMINI_BASE_URL"] == "http://127.0.0.1:9000" and given["NYX_MODEL"] == "gemini-2.5-pro"
     assert given["NYX_TIMEOUT_SECONDS"] == 2.5 and given["NYX_RETRY_ATTEMPTS"] == 1
     assert given["NYX_DIRECTIVE_PERIOD"] == 0 and given["NYX_RETRY_INITIAL_DELAY"] == 0.0
@@ -117,15 +126,18 @@ def test_a_refused_secret_is_not_echoed(env):
 
 
 def test_production_values_parse(env):
-    config = read_config(env | {
-        "DEBUG": "0",
-        "DJANGO_SECRET_KEY": f"  {SECRET} ",
-        "JWT_SECRET": OTHER_SECRET,
-        "MONGO_URI": "mongodb://db1:27017,db2:27017/directorate?replicaSet=rs0",
-        "REDIS_URL": "redis://localhost:6379/0",
-        "ALLOWED_HOSTS": " directorate.example , 10.0.0.5 ,",
-        "GEMINI_API_KEY": "  key-123  ",
-    })
+    config = read_config(
+        env
+        | {
+            "DEBUG": "0",
+            "DJANGO_SECRET_KEY": f"  {SECRET} ",
+            "JWT_SECRET": OTHER_SECRET,
+            "MONGO_URI": "mongodb://db1:27017,db2:27017/directorate?replicaSet=rs0",
+            "REDIS_URL": "redis://localhost:6379/0",
+            "ALLOWED_HOSTS": " directorate.example , 10.0.0.5 ,",
+            "GEMINI_API_KEY": "  key-123  ",
+        }
+    )
     assert config["DEBUG"] is False
     assert config["SECRET_KEY"] == SECRET and config["JWT_SECRET"] == OTHER_SECRET
     assert config["MONGO_URI"] == "mongodb://db1:27017,db2:27017/directorate?replicaSet=rs0"
@@ -134,9 +146,7 @@ def test_production_values_parse(env):
     assert config["GEMINI_API_KEY"] == "key-123"
 
 
-@pytest.mark.parametrize(
-    "url", ["mongodb+srv://cluster.example/directorate", "mongodb://localhost:27017/directorate"]
-)
+@pytest.mark.parametrize("url", ["mongodb+srv://cluster.example/directorate", "mongodb://localhost:27017/directorate"])
 def test_mongo_urls_parse(env, url):
     assert read_config(env | {"MONGO_URI": url})["MONGO_URI"] == url
 
@@ -170,7 +180,8 @@ def test_payroll_settings_parse(env):
     config = read_config(env | {"PAYROLL_HOURS_PER_PERIOD": " 37.5 ", "PAYROLL_DECAY_PERCENT": "0"})
     assert (config["PAYROLL_HOURS_PER_PERIOD"], config["PAYROLL_DECAY_PERCENT"]) == (Decimal("37.5"), Decimal("0"))
     assert read_config(env | {"PAYROLL_HOURS_PER_PERIOD": "168", "PAYROLL_DECAY_PERCENT": "100"})[
-        "PAYROLL_DECAY_PERCENT"] == Decimal("100")
+        "PAYROLL_DECAY_PERCENT"
+    ] == Decimal("100")
 
 
 def test_the_attachment_limit_is_a_number_of_bytes(env):
@@ -196,14 +207,26 @@ def manage(tmp_path, *args, **overrides):
     """
     env = dict(os.environ)
     env.pop("DJANGO_SETTINGS_MODULE", None)
-    env.update({
-        "DEBUG": "0", "DJANGO_SECRET_KEY": "", "JWT_SECRET": "", "MONGO_URI": "", "REDIS_URL": "",
-        "DIRECTORATE_VAR_DIR": str(tmp_path), "SQLITE_PATH": "", "PYTHONDONTWRITEBYTECODE": "1",
-    })
+    env.update(
+        {
+            "DEBUG": "0",
+            "DJANGO_SECRET_KEY": "",
+            "JWT_SECRET": "",
+            "MONGO_URI": "",
+            "REDIS_URL": "",
+            "DIRECTORATE_VAR_DIR": str(tmp_path),
+            "SQLITE_PATH": "",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+    )
     env.update(overrides)
     return subprocess.run(
         [sys.executable, str(Path(BASE_DIR) / "manage.py"), *args],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

@@ -78,10 +78,12 @@ def payouts(ticket):
 def test_many_clicks_on_approve_pay_once(org):
     north, vance = org["asset"], org["marshal"]
     ticket = submitted(org["shadow"], north, credits=2, pay="9.50")
-    outcomes = race(*[
-        lambda: services.approve_reward(actor=vance, ticket_id=ticket.id, credits=2, pay="9.50")
-        for _ in range(RACERS)
-    ])
+    outcomes = race(
+        *[
+            lambda: services.approve_reward(actor=vance, ticket_id=ticket.id, credits=2, pay="9.50")
+            for _ in range(RACERS)
+        ]
+    )
     assert len(winners(outcomes)) == 1
     assert refusals(outcomes) == [Conflict] * (RACERS - 1)
     assert payouts(ticket) == [("credit_award", 2, Decimal("0.00")), ("payment", 0, Decimal("9.50"))]
@@ -95,35 +97,41 @@ def test_clicks_with_different_amounts_pay_only_the_winner(org):
     north, vance = org["asset"], org["marshal"]
     ticket = submitted(org["shadow"], north, credits=1, pay="3.00")
     amounts = [(credits, f"1.{credits:02d}") for credits in range(1, RACERS + 1)]  # all normal for an asset
-    outcomes = race(*[
-        lambda credits=credits, pay=pay: services.approve_reward(actor=vance, ticket_id=ticket.id, credits=credits,
-                                                                 pay=pay)
-        for credits, pay in amounts
-    ])
+    outcomes = race(
+        *[
+            lambda credits=credits, pay=pay: services.approve_reward(
+                actor=vance, ticket_id=ticket.id, credits=credits, pay=pay
+            )
+            for credits, pay in amounts
+        ]
+    )
     assert len(winners(outcomes)) == 1 and refusals(outcomes) == [Conflict] * (RACERS - 1)
     won = Ticket.objects.get(id=ticket.id)
     assert wallet(north) == (won.reward_credits, won.reward_pay)
-    assert payouts(ticket) == [("credit_award", won.reward_credits, Decimal("0.00")),
-                               ("payment", 0, won.reward_pay)]
+    assert payouts(ticket) == [("credit_award", won.reward_credits, Decimal("0.00")), ("payment", 0, won.reward_pay)]
     assert_ledger_invariant()
 
 
 def test_many_recommendations_of_an_abnormal_award_move_it_up_once(org):
     north, vance, kade = org["asset"], org["marshal"], org["executor"]
     ticket = submitted(org["shadow"], north, credits=1, pay="15.01")
-    outcomes = race(*[
-        lambda: services.approve_reward(actor=vance, ticket_id=ticket.id, credits=1, pay="15.01")
-        for _ in range(RACERS)
-    ])
+    outcomes = race(
+        *[
+            lambda: services.approve_reward(actor=vance, ticket_id=ticket.id, credits=1, pay="15.01")
+            for _ in range(RACERS)
+        ]
+    )
     assert len(winners(outcomes)) == 1 and refusals(outcomes) == [Conflict] * (RACERS - 1)
     ticket = Ticket.objects.get(id=ticket.id)
     assert (ticket.status, ticket.reviewer_id) == (Status.AWAITING_REVIEW, kade.id)
     assert ApprovalStep.objects.filter(ticket_id=ticket.id).count() == 1
     assert payouts(ticket) == [] and wallet(north) == (0, Decimal("0.00"))
-    outcomes = race(*[
-        lambda: services.approve_reward(actor=kade, ticket_id=ticket.id, credits=1, pay="15.01")
-        for _ in range(RACERS)
-    ])
+    outcomes = race(
+        *[
+            lambda: services.approve_reward(actor=kade, ticket_id=ticket.id, credits=1, pay="15.01")
+            for _ in range(RACERS)
+        ]
+    )
     assert len(winners(outcomes)) == 1 and refusals(outcomes) == [Conflict] * (RACERS - 1)
     assert wallet(north) == (1, Decimal("15.01"))
     assert_ledger_invariant()
@@ -153,10 +161,12 @@ def test_the_old_and_the_new_reviewer_at_once_pay_once(org):
     north, vance, kade = org["asset"], org["marshal"], org["executor"]
     ticket = submitted(org["shadow"], north, credits=1, pay="3.00")
     services.escalate(actor=vance, ticket_id=ticket.id)
-    outcomes = race(*[
-        (lambda actor=actor: services.approve_reward(actor=actor, ticket_id=ticket.id, credits=1, pay="3.00"))
-        for actor in [vance, kade] * (RACERS // 2)
-    ])
+    outcomes = race(
+        *[
+            (lambda actor=actor: services.approve_reward(actor=actor, ticket_id=ticket.id, credits=1, pay="3.00"))
+            for actor in [vance, kade] * (RACERS // 2)
+        ]
+    )
     assert len(winners(outcomes)) == 1
     assert refusals(outcomes) == [Conflict] * (RACERS - 1)
     assert Transaction.objects.get(related_ticket_id=ticket.id, type="payment").approved_by_id == kade.id
@@ -180,11 +190,16 @@ def test_send_back_racing_approve_decides_once(org):
 def test_approvals_of_different_tickets_for_one_person_all_add_up(org):
     north, vance = org["asset"], org["marshal"]
     tickets = [submitted(org["shadow"], north, credits=1, pay=f"2.{n:02d}") for n in range(1, RACERS + 1)]
-    outcomes = race(*[
-        (lambda ticket=ticket: services.approve_reward(actor=vance, ticket_id=ticket.id, credits=1,
-                                                       pay=ticket.reward_pay))
-        for ticket in tickets
-    ])
+    outcomes = race(
+        *[
+            (
+                lambda ticket=ticket: services.approve_reward(
+                    actor=vance, ticket_id=ticket.id, credits=1, pay=ticket.reward_pay
+                )
+            )
+            for ticket in tickets
+        ]
+    )
     assert len(winners(outcomes)) == RACERS
     expected_pay = sum((ticket.reward_pay for ticket in tickets), Decimal("0.00"))
     assert wallet(north) == (RACERS, expected_pay)
@@ -194,10 +209,9 @@ def test_approvals_of_different_tickets_for_one_person_all_add_up(org):
 def test_deductions_at_once_never_overdraw_the_balance(org):
     north, vance = org["asset"], org["marshal"]
     economy.adjust(actor=vance, user_id=north.id, pay="10.00", reason="Float")
-    outcomes = race(*[
-        lambda: economy.adjust(actor=vance, user_id=north.id, pay="-3.00", reason="Fine")
-        for _ in range(RACERS)
-    ])
+    outcomes = race(
+        *[lambda: economy.adjust(actor=vance, user_id=north.id, pay="-3.00", reason="Fine") for _ in range(RACERS)]
+    )
     assert len(winners(outcomes)) == 3
     assert refusals(outcomes) == [Invalid] * (RACERS - 3)
     assert wallet(north) == (0, Decimal("1.00"))
@@ -223,14 +237,16 @@ def test_adjustments_and_an_approval_at_once_all_land(org):
 @pytest.mark.parametrize("step", ["start", "submit"])
 def test_double_clicks_on_start_and_submit_move_the_ticket_once(org, step):
     north = org["asset"]
-    ticket = services.create_ticket(actor=org["shadow"], title="Patrol", category="Order",
-                                    sub_category="Routine Directive", assignee_id=north.id)
+    ticket = services.create_ticket(
+        actor=org["shadow"], title="Patrol", category="Order", sub_category="Routine Directive", assignee_id=north.id
+    )
     if step == "start":
         call = lambda: services.start_work(actor=north, ticket_id=ticket.id)  # noqa: E731
     else:
         services.start_work(actor=north, ticket_id=ticket.id)
         call = lambda: services.submit_for_review(  # noqa: E731
-            actor=north, ticket_id=ticket.id, reward_credits=1, reward_pay="2.00")
+            actor=north, ticket_id=ticket.id, reward_credits=1, reward_pay="2.00"
+        )
     outcomes = race(*[call] * RACERS)
     assert len(winners(outcomes)) == 1 and refusals(outcomes) == [Conflict] * (RACERS - 1)
     if step == "submit":
@@ -241,9 +257,14 @@ def test_double_clicks_on_start_and_submit_move_the_ticket_once(org, step):
 
 def test_promotion_approved_twice_at_once_promotes_once(org):
     north, vance = org["asset"], org["marshal"]
-    ticket = services.create_ticket(actor=north, title="Promote me", category="Personnel",
-                                    sub_category="Promotion Request", assignee_id=org["shadow"].id,
-                                    subject_id=north.id)
+    ticket = services.create_ticket(
+        actor=north,
+        title="Promote me",
+        category="Personnel",
+        sub_category="Promotion Request",
+        assignee_id=org["shadow"].id,
+        subject_id=north.id,
+    )
     outcomes = race(*[lambda: services.approve_promotion(actor=vance, ticket_id=ticket.id)] * RACERS)
     assert len(winners(outcomes)) == 1 and refusals(outcomes) == [Conflict] * (RACERS - 1)
     north.refresh_from_db()

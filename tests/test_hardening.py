@@ -16,7 +16,10 @@ OVER_LIMIT = 3 * 1024 * 1024  # over Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 M
 @pytest.fixture
 def ticket(org):
     return ticket_services.create_ticket(
-        actor=org["marshal"], assignee_id=org["asset"].id, title="Fetch the files", category="Order",
+        actor=org["marshal"],
+        assignee_id=org["asset"].id,
+        title="Fetch the files",
+        category="Order",
         sub_category="Routine Directive",
     )
 
@@ -60,23 +63,29 @@ def test_a_multipart_page_form_over_the_limit_is_413(client, org, ticket):
 
 def test_a_multipart_api_body_over_the_limit_is_413_in_the_error_shape(org, client, sign_in, ticket):
     token = sign_in(org["marshal"])["access_token"]
-    response = client.post(f"/api/tickets/{ticket.id}/attachments", {"note": "x" * OVER_LIMIT},
-                           headers={"Authorization": f"Bearer {token}"})
+    response = client.post(
+        f"/api/tickets/{ticket.id}/attachments",
+        {"note": "x" * OVER_LIMIT},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert_error(response, 413, "too_large")
 
 
 def test_four_files_to_the_api_are_400_in_the_error_shape(org, client, sign_in, ticket):
     token = sign_in(org["marshal"])["access_token"]
     files = {f"file{n}": SimpleUploadedFile(f"n{n}.txt", b"hello", "text/plain") for n in range(4)}
-    response = client.post(f"/api/tickets/{ticket.id}/attachments", files,
-                           headers={"Authorization": f"Bearer {token}"})
+    response = client.post(f"/api/tickets/{ticket.id}/attachments", files, headers={"Authorization": f"Bearer {token}"})
     assert_error(response, 400, "invalid")
 
 
 def test_a_multipart_body_without_boundary_is_400_in_the_error_shape(org, client, sign_in, ticket):
     token = sign_in(org["marshal"])["access_token"]
-    response = client.post(f"/api/tickets/{ticket.id}/attachments", b"--x\r\nnothing\r\n",
-                           content_type="multipart/form-data", headers={"Authorization": f"Bearer {token}"})
+    response = client.post(
+        f"/api/tickets/{ticket.id}/attachments",
+        b"--x\r\nnothing\r\n",
+        content_type="multipart/form-data",
+        headers={"Authorization": f"Bearer {token}"},
+    )
     body = assert_error(response, 400, "invalid")
     assert set(body) == ERROR_KEYS
 
@@ -88,9 +97,18 @@ def test_a_static_path_leaving_the_folder_is_404(db):
     from directorate.asgi import application
 
     async def get(path):
-        scope = {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(), "query_string": b"",
-                 "headers": [(b"host", b"localhost")], "http_version": "1.1", "scheme": "http",
-                 "server": ("localhost", 80), "client": ("127.0.0.1", 5000)}
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "headers": [(b"host", b"localhost")],
+            "http_version": "1.1",
+            "scheme": "http",
+            "server": ("localhost", 80),
+            "client": ("127.0.0.1", 5000),
+        }
         communicator = ApplicationCommunicator(application, scope)
         await communicator.send_input({"type": "http.request", "body": b""})
         start = await communicator.receive_output(timeout=10)
@@ -125,10 +143,15 @@ def test_an_over_long_directive_topic_is_refused_and_nothing_is_issued(client, o
 
 @pytest.mark.parametrize("control", BIDI)
 def test_a_title_with_a_direction_control_is_refused_at_the_field(org, as_member, control):
-    response = as_member(org["marshal"]).post("/api/tickets", {
-        "title": f"Pay {control}321 stiderc", "category": "Order", "sub_category": "Routine Directive",
-        "assignee_id": org["asset"].id,
-    })
+    response = as_member(org["marshal"]).post(
+        "/api/tickets",
+        {
+            "title": f"Pay {control}321 stiderc",
+            "category": "Order",
+            "sub_category": "Routine Directive",
+            "assignee_id": org["asset"].id,
+        },
+    )
     assert_error(response, 400, "invalid", field="title")
 
 
@@ -139,8 +162,7 @@ def test_direction_controls_are_refused_in_notes_reasons_names_and_broadcasts(or
 
     marshal = as_member(org["marshal"])
     ticket_services.start_work(actor=org["asset"], ticket_id=ticket.id)
-    ticket_services.submit_for_review(actor=org["asset"], ticket_id=ticket.id, reward_credits="1",
-                                      reward_pay="1.00")
+    ticket_services.submit_for_review(actor=org["asset"], ticket_id=ticket.id, reward_credits="1", reward_pay="1.00")
     response = marshal.patch(f"/api/tickets/{ticket.id}/escalate", {"note": f"ok {RLO}gnorw"})
     assert_error(response, 400, "invalid", field="note")
     response = marshal.patch(f"/api/users/{org['asset'].id}/adjust", {"credits": 1, "reason": f"bonus {RLO}x"})
@@ -168,10 +190,15 @@ def test_user_text_is_isolated_where_it_is_shown(client, org, ticket):
 
 def test_a_nul_character_is_refused_by_the_api_as_by_the_forms(org, as_member, ticket):
     marshal = as_member(org["marshal"])
-    response = marshal.post("/api/tickets", {
-        "title": "Null\u0000byte", "category": "Order", "sub_category": "Routine Directive",
-        "assignee_id": org["asset"].id,
-    })
+    response = marshal.post(
+        "/api/tickets",
+        {
+            "title": "Null\u0000byte",
+            "category": "Order",
+            "sub_category": "Routine Directive",
+            "assignee_id": org["asset"].id,
+        },
+    )
     assert_error(response, 400, "invalid", field="title")
     response = marshal.post(f"/api/tickets/{ticket.id}/comment", {"body_md": "a\u0000b"})
     assert_error(response, 400, "invalid", field="body_md")
@@ -197,8 +224,10 @@ def test_a_ledger_404_says_the_same_whoever_is_asked_for(client, org, as_member)
         "malformed": "not-an-id",
         "the controller": User.objects.get(rank="niki").id,
     }
-    api_details = {name: assert_error(marshal.get("/api/transactions", user=user_id), 404, "not_found")["detail"]
-                   for name, user_id in cases.items()}
+    api_details = {
+        name: assert_error(marshal.get("/api/transactions", user=user_id), 404, "not_found")["detail"]
+        for name, user_id in cases.items()
+    }
     assert set(api_details.values()) == {"No such ledger."}, api_details
     client.force_login(org["marshal"])
     for name, user_id in cases.items():
@@ -326,11 +355,22 @@ def test_check_deploy_is_clean_with_the_documented_production_settings(tmp_path)
     from django.conf import settings
 
     env = {key: value for key, value in os.environ.items() if key not in ("MONGO_URI", "REDIS_URL")}
-    env.update(PRODUCTION_ENV, DJANGO_SECRET_KEY=secrets.token_urlsafe(48), JWT_SECRET=secrets.token_urlsafe(48),
-               DIRECTORATE_VAR_DIR=str(tmp_path), SQLITE_PATH=str(tmp_path / "deploy.sqlite3"),
-               DJANGO_SETTINGS_MODULE="directorate.settings")
-    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-                            cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=120)
+    env.update(
+        PRODUCTION_ENV,
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(48),
+        JWT_SECRET=secrets.token_urlsafe(48),
+        DIRECTORATE_VAR_DIR=str(tmp_path),
+        SQLITE_PATH=str(tmp_path / "deploy.sqlite3"),
+        DJANGO_SETTINGS_MODULE="directorate.settings",
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
@@ -371,11 +411,16 @@ def test_behind_a_proxy_the_throttle_counts_the_address_the_proxy_names(client, 
     settings.TRUSTED_PROXY_ADDRESS_HEADER = "HTTP_X_REAL_IP"
     per_address = django_settings.LOGIN_THROTTLE["per_address"]
     for number in range(per_address):
-        client.post("/login/", {"username": f"nobody.{number}", "password": "wrong-guess-123"},
-                    headers={"X-Real-IP": "198.51.100.1"})
-    refused = client.post("/login/", {"username": "asset.one", "password": PASSWORD},
-                          headers={"X-Real-IP": "198.51.100.1"})
+        client.post(
+            "/login/",
+            {"username": f"nobody.{number}", "password": "wrong-guess-123"},
+            headers={"X-Real-IP": "198.51.100.1"},
+        )
+    refused = client.post(
+        "/login/", {"username": "asset.one", "password": PASSWORD}, headers={"X-Real-IP": "198.51.100.1"}
+    )
     assert refused.status_code == 429
-    other_client = client.post("/login/", {"username": "asset.one", "password": PASSWORD},
-                               headers={"X-Real-IP": "198.51.100.2"})
+    other_client = client.post(
+        "/login/", {"username": "asset.one", "password": PASSWORD}, headers={"X-Real-IP": "198.51.100.2"}
+    )
     assert other_client.status_code == 302

@@ -81,17 +81,24 @@ def test_simultaneous_api_guesses_are_judged_at_most_up_to_the_limit(server):
     username = ASSETS[2][0]
 
     def guess():
-        return session().post(
-            f"{url}/api/auth/token", json={"username": username, "password": "wrong-guess-123"}, timeout=HTTP_TIMEOUT
-        ).status_code
+        return (
+            session()
+            .post(
+                f"{url}/api/auth/token",
+                json={"username": username, "password": "wrong-guess-123"},
+                timeout=HTTP_TIMEOUT,
+            )
+            .status_code
+        )
 
     statuses = all_at_once([guess] * GUESSES)
 
     assert set(statuses) <= {400, 429}, statuses
     assert statuses.count(400) <= LIMIT_PER_NAME, statuses  # judged: a wrong password
     assert statuses.count(429) >= GUESSES - LIMIT_PER_NAME
-    right = session().post(f"{url}/api/auth/token", json={"username": username, "password": password},
-                           timeout=HTTP_TIMEOUT)
+    right = session().post(
+        f"{url}/api/auth/token", json={"username": username, "password": password}, timeout=HTTP_TIMEOUT
+    )
     assert right.status_code == 429 and right.json()["code"] == "throttled"
     assert "access_token" not in right.text
 
@@ -164,8 +171,10 @@ def test_a_body_over_the_limit_is_refused_by_its_length(server, path, content_ty
         body = b'--x\r\nContent-Disposition: form-data; name="note"\r\n\r\n' + b"a" * size + b"\r\n--x--\r\n"
     else:
         body = b"a" * size
-    head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
     answer = raw_exchange(url, head, body)
     assert answer.startswith("HTTP/1.1 413"), answer[:300]
     if path.startswith("/api/"):
@@ -174,8 +183,12 @@ def test_a_body_over_the_limit_is_refused_by_its_length(server, path, content_ty
 
 def test_a_json_body_just_over_the_limit_is_413_in_the_error_shape(server):
     _password, url = server
-    answer = session().post(f"{url}/api/auth/refresh", data=b'{"refresh_token": "' + b"a" * 3_000_000 + b'"}',
-                            headers={"Content-Type": "application/json"}, timeout=HTTP_TIMEOUT)
+    answer = session().post(
+        f"{url}/api/auth/refresh",
+        data=b'{"refresh_token": "' + b"a" * 3_000_000 + b'"}',
+        headers={"Content-Type": "application/json"},
+        timeout=HTTP_TIMEOUT,
+    )
     assert answer.status_code == 413
     assert answer.json()["code"] == "too_large" and set(answer.json()) == {"detail", "code", "errors"}
 
@@ -187,8 +200,9 @@ def test_a_chunked_body_over_the_limit_is_413(server):
         for _ in range(30):
             yield b"a" * 100_000
 
-    answer = session().post(f"{url}/api/auth/refresh", data=chunks(), headers={"Content-Type": "application/json"},
-                            timeout=HTTP_TIMEOUT)
+    answer = session().post(
+        f"{url}/api/auth/refresh", data=chunks(), headers={"Content-Type": "application/json"}, timeout=HTTP_TIMEOUT
+    )
     assert answer.status_code == 413
 
 
@@ -252,15 +266,20 @@ def test_a_form_sign_in_through_a_tls_proxy_works_with_debug_off(production_serv
     answer = http.post(
         f"{url}/login/",
         data={"username": ASSETS[0][0], "password": password, "csrfmiddlewaretoken": token},
-        headers={**proxied, "Origin": f"https://{PUBLIC_HOST}", "Referer": f"https://{PUBLIC_HOST}/login/",
-                 "Cookie": f"csrftoken={token}"},
+        headers={
+            **proxied,
+            "Origin": f"https://{PUBLIC_HOST}",
+            "Referer": f"https://{PUBLIC_HOST}/login/",
+            "Cookie": f"csrftoken={token}",
+        },
         timeout=HTTP_TIMEOUT,
         allow_redirects=False,
     )
     assert answer.status_code == 302 and answer.headers["Location"] == "/", answer.text[:500]
     session_id = cookie_from(answer, "sessionid")
-    dashboard = http.get(f"{url}/", headers={**proxied, "Cookie": f"sessionid={session_id}"},
-                         timeout=HTTP_TIMEOUT, allow_redirects=False)
+    dashboard = http.get(
+        f"{url}/", headers={**proxied, "Cookie": f"sessionid={session_id}"}, timeout=HTTP_TIMEOUT, allow_redirects=False
+    )
     assert dashboard.status_code == 200
 
     # A form from any other origin is still refused.
@@ -295,10 +314,15 @@ def assert_closed(websocket):
 
 def member_id(url, password, name):
     """A member's id, as their marshal reads it from the API."""
-    token = session().post(f"{url}/api/auth/token",
-                           json={"username": MARSHALS[0][0], "password": password}, timeout=HTTP_TIMEOUT)
-    people = session().get(f"{url}/api/users", params={"q": name},
-                           headers={"Authorization": f"Bearer {token.json()['access_token']}"}, timeout=HTTP_TIMEOUT)
+    token = session().post(
+        f"{url}/api/auth/token", json={"username": MARSHALS[0][0], "password": password}, timeout=HTTP_TIMEOUT
+    )
+    people = session().get(
+        f"{url}/api/users",
+        params={"q": name},
+        headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+        timeout=HTTP_TIMEOUT,
+    )
     return next(person["id"] for person in people.json()["items"] if person["username"] == name)
 
 
@@ -339,8 +363,12 @@ def test_a_deactivated_members_socket_closes_before_the_next_relay(server, tmp_p
 
 def deactivate(url, username):
     """Deactivate a member the way an operator would, from outside the server process (no close message)."""
-    manage(SERVER_ENV[url], "shell", "-c",
-               f"from accounts.models import User; User.objects.filter(username={username!r}).update(is_active=False)")
+    manage(
+        SERVER_ENV[url],
+        "shell",
+        "-c",
+        f"from accounts.models import User; User.objects.filter(username={username!r}).update(is_active=False)",
+    )
 
 
 def test_a_member_holds_at_most_ten_sockets(server):

@@ -43,8 +43,12 @@ def wide(directorate, make_member):
 
     def member(rank, superior, name):
         person = User(
-            username=name, display_name=name.replace(".", " ").title(), rank=rank, reports_to=superior,
-            service_number=next(numbers), password=unusable,
+            username=name,
+            display_name=name.replace(".", " ").title(),
+            rank=rank,
+            reports_to=superior,
+            service_number=next(numbers),
+            password=unusable,
         )
         person.chain = person.chain_below(superior)
         return person
@@ -80,7 +84,7 @@ def test_saved_chain_is_the_path_from_the_top(deep):
 def test_deep_chain_subordinates(deep):
     order = ["nyx", "executor", "marshal", "shadow", "asset"]
     for depth, name in enumerate(order):
-        assert ids(subordinates_of(deep[name])) == {deep[below].id for below in order[depth + 1:]}, name
+        assert ids(subordinates_of(deep[name])) == {deep[below].id for below in order[depth + 1 :]}, name
     everyone_but_niki = {deep[name].id for name in order}
     assert ids(subordinates_of(deep["niki"])) == everyone_but_niki
 
@@ -165,7 +169,8 @@ def test_wide_visibility_is_one_query(wide, django_assert_max_num_queries):
     with django_assert_max_num_queries(1):
         seen_by_marshal = ids(people_visible_to(marshal))
     assert seen_by_marshal == ids(wide["marshals"]) | ids(subordinates_of(marshal)) | {
-        wide["executor"].id, wide["nyx"].id
+        wide["executor"].id,
+        wide["nyx"].id,
     }
     assert len(seen_by_marshal) == 10 + 45 + 2
 

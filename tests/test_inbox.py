@@ -21,7 +21,10 @@ def kept(person):
 
 def a_ticket(org, title="Survey the west gate"):
     return create_ticket(
-        actor=org["shadow"], title=title, category="Order", sub_category="Routine Directive",
+        actor=org["shadow"],
+        title=title,
+        category="Order",
+        sub_category="Routine Directive",
         assignee_id=org["asset"].id,
     )
 

@@ -35,8 +35,12 @@ def rows_of(response):
 
 def paid_ticket(org, *, title, visibility="hierarchical", credits=2, pay="7.50"):
     ticket = services.create_ticket(
-        actor=org["asset"], assignee_id=org["asset"].id, title=title, category="Order",
-        sub_category="Routine Directive", visibility=visibility,
+        actor=org["asset"],
+        assignee_id=org["asset"].id,
+        title=title,
+        category="Order",
+        sub_category="Routine Directive",
+        visibility=visibility,
     )
     services.start_work(actor=org["asset"], ticket_id=ticket.id)
     services.submit_for_review(actor=org["asset"], ticket_id=ticket.id, reward_credits=credits, reward_pay=pay)
@@ -47,7 +51,7 @@ def paid_ticket(org, *, title, visibility="hierarchical", credits=2, pay="7.50")
 @pytest.fixture
 def ledger(org):
     """The asset's ledger: a paid ticket, a private paid ticket, formula-like text, a penalty and Niki's act."""
-    shown = paid_ticket(org, title="=HYPERLINK(\"http://evil\",\"Depot\")")
+    shown = paid_ticket(org, title='=HYPERLINK("http://evil","Depot")')
     private = paid_ticket(org, title="Private errand", visibility="private", credits=1, pay="3.00")
     adjust(actor=org["marshal"], user_id=org["asset"].id, credits=-5, pay="-1.25", reason="+SUM(A1:A9)")
     adjust(actor=org["marshal"], user_id=org["asset"].id, credits=3, pay="0", reason="@cmd|'/c calc'!A0")
@@ -79,7 +83,7 @@ def test_formula_text_is_neutralised_and_numbers_stay_numbers(client, org, ledge
     reasons = {row[7] for row in rows[1:]}
     assert {"'+SUM(A1:A9)", "'@cmd|'/c calc'!A0", "'-1 for lateness; =ok", "Bonus"} <= reasons
     titles = {row[5] for row in rows[1:] if row[5]}
-    assert "'=HYPERLINK(\"http://evil\",\"Depot\")" in titles
+    assert '\'=HYPERLINK("http://evil","Depot")' in titles
     penalty = next(row for row in rows[1:] if row[7] == "'+SUM(A1:A9)")
     assert (penalty[2], penalty[3]) == ("-5", "-1.25")  # numeric cells keep their sign, unquoted
     assert not any(cell.startswith(("=", "+", "@", "\t", "\r")) for row in rows for cell in row)
@@ -110,8 +114,16 @@ def test_tickets_are_named_only_when_the_reader_may_see_them(client, org, ledger
 
 @pytest.mark.parametrize(
     "viewer, owner",
-    [("asset", "asset_2"), ("asset", "shadow"), ("shadow", "asset"), ("marshal", "asset_3"),
-     ("marshal", "executor"), ("asset", "niki"), ("executor", "niki"), ("marshal", None)],
+    [
+        ("asset", "asset_2"),
+        ("asset", "shadow"),
+        ("shadow", "asset"),
+        ("marshal", "asset_3"),
+        ("marshal", "executor"),
+        ("asset", "niki"),
+        ("executor", "niki"),
+        ("marshal", None),
+    ],
 )
 def test_a_ledger_the_page_refuses_is_refused_the_same(client, org, ledger, viewer, owner):
     client.force_login(org[viewer])

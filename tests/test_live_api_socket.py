@@ -100,7 +100,10 @@ def test_a_client_receives_exactly_its_own_spec_7_events_after_an_approval_and_a
     by_event = {message["event"]: message for message in after_approval}
     assert sorted(by_event) == ["credits_update", "notification", "reward_granted", "ticket_updated"]
     assert by_event["reward_granted"]["data"] == {
-        "user_id": asset.id, "credits": 7, "pay": "12.50", "ticket_id": ticket.id
+        "user_id": asset.id,
+        "credits": 7,
+        "pay": "12.50",
+        "ticket_id": ticket.id,
     }
     credits_update = by_event["credits_update"]["data"]
     assert {key: credits_update[key] for key in ("user_id", "new_credits")} == {"user_id": asset.id, "new_credits": 7}
@@ -249,9 +252,14 @@ def test_events_arriving_out_of_order_are_all_sent_and_a_repeat_is_not(org):
     token = access_token(asset)
 
     def event(event_id):
-        return {"type": "directorate.event", "event": "credits_update", "event_id": event_id,
-                "at": "2026-12-04T00:00:00",
-                "data": {"user_id": asset.id, "new_credits": event_id}, "html": ""}
+        return {
+            "type": "directorate.event",
+            "event": "credits_update",
+            "event_id": event_id,
+            "at": "2026-12-04T00:00:00",
+            "data": {"user_id": asset.id, "new_credits": event_id},
+            "html": "",
+        }
 
     async def scenario():
         async with api_socket(token) as socket:
@@ -267,8 +275,14 @@ def test_events_arriving_out_of_order_are_all_sent_and_a_repeat_is_not(org):
 
 def test_a_promotion_reaches_the_promoted_member_as_rank_changed_and_asks_pages_to_redraw(org):
     north, vance = org["asset"], org["marshal"]
-    ticket = services.create_ticket(actor=north, assignee_id=org["shadow"].id, title="Promotion", category="Personnel",
-                                    sub_category="Promotion Request", subject_id=north.id)
+    ticket = services.create_ticket(
+        actor=north,
+        assignee_id=org["shadow"].id,
+        title="Promotion",
+        category="Personnel",
+        sub_category="Promotion Request",
+        subject_id=north.id,
+    )
     token = access_token(north)
     tap_channel = {}
 

@@ -176,8 +176,9 @@ def test_a_socket_with_a_stale_session_cookie_is_refused(org):
     async_to_sync(scenario)()
 
 
-@pytest.mark.parametrize("origin", [FOREIGN_ORIGIN, "http://localhost.evil.example", None],
-                         ids=["foreign", "look-alike", "none"])
+@pytest.mark.parametrize(
+    "origin", [FOREIGN_ORIGIN, "http://localhost.evil.example", None], ids=["foreign", "look-alike", "none"]
+)
 def test_a_signed_in_socket_from_another_origin_is_refused(org, origin):
     """A page on another site cannot open a socket with the member's cookie (cross-site WebSocket hijacking)."""
     cookie = session_cookie(org["asset"])
@@ -281,8 +282,7 @@ def test_the_event_payloads_are_the_documented_ones(org):
 
 def test_a_broadcast_reaches_every_subordinate_and_nobody_else(org):
     executor = org["executor"]
-    subordinates = [org[name] for name in ("marshal", "marshal_2", "shadow", "shadow_2", "asset", "asset_2",
-                                           "asset_3")]
+    subordinates = [org[name] for name in ("marshal", "marshal_2", "shadow", "shadow_2", "asset", "asset_2", "asset_3")]
     outsiders = [org[name] for name in ("executor_2", "marshal_3", "nyx")]
 
     async def scenario():
@@ -370,12 +370,21 @@ def test_a_refused_service_sends_nothing(org, refusal):
     ticket = submitted(org["shadow"], asset)
     everyone = list(User.objects.all())
     attempts = {
-        "not the reviewer": (Forbidden, services.approve_reward,
-                             {"actor": org["executor"], "ticket_id": ticket.id, "credits": 7, "pay": "12.50"}),
-        "overdraw": (Invalid, economy.adjust,
-                     {"actor": reviewer, "user_id": asset.id, "pay": "-1.00", "reason": "Correction."}),
-        "invalid amount": (Invalid, services.approve_reward,
-                           {"actor": reviewer, "ticket_id": ticket.id, "credits": -1, "pay": "12.50"}),
+        "not the reviewer": (
+            Forbidden,
+            services.approve_reward,
+            {"actor": org["executor"], "ticket_id": ticket.id, "credits": 7, "pay": "12.50"},
+        ),
+        "overdraw": (
+            Invalid,
+            economy.adjust,
+            {"actor": reviewer, "user_id": asset.id, "pay": "-1.00", "reason": "Correction."},
+        ),
+        "invalid amount": (
+            Invalid,
+            services.approve_reward,
+            {"actor": reviewer, "ticket_id": ticket.id, "credits": -1, "pay": "12.50"},
+        ),
     }
     error, service, kwargs = attempts[refusal]
 
@@ -415,8 +424,12 @@ def test_events_of_a_unit_that_rolls_back_are_never_sent(org):
 
     silent, heard = async_to_sync(scenario)()
     assert silent == []
-    assert {message["event"] for message in heard} == {"ticket_updated", "credits_update", "reward_granted",
-                                                       "notification"}
+    assert {message["event"] for message in heard} == {
+        "ticket_updated",
+        "credits_update",
+        "reward_granted",
+        "notification",
+    }
 
 
 # When the channel layer fails ---------------------------------------------------------------------------------

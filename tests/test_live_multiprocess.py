@@ -43,8 +43,10 @@ PEER = ASSETS[1][0]  # asset.lark, North's peer under Holt: involved in nothing 
 def redis_url(tmp_path_factory):
     """A throwaway redis-server on a free port: nothing saved, stopped at the end."""
     if not shutil.which(REDIS_SERVER):
-        pytest.fail(f"These tests need a real redis-server ({REDIS_SERVER}): apt-get install redis-server "
-                    "(`make test` installs it).")
+        pytest.fail(
+            f"These tests need a real redis-server ({REDIS_SERVER}): apt-get install redis-server "
+            "(`make test` installs it)."
+        )
     process, url = start_redis(tmp_path_factory.mktemp("redis"), "--enable-debug-command", "local")
     try:
         yield url
@@ -183,11 +185,18 @@ def test_an_approval_on_one_process_reaches_the_assets_socket_on_the_other(serve
 
     with north.listen() as north_socket, vance.listen() as vance_socket, lark.listen() as lark_socket:
         # North sets himself a task and submits it, on B ...
-        created = north.post("/tickets/new/", {
-            "title": "Map the courier routes", "category": "Intel", "sub_category": "Recon Report",
-            "assignee": option_value(north.get("/tickets/new/"), ASSET), "visibility": "hierarchical",
-            "subject": "", "body_md": "All of them.",
-        })
+        created = north.post(
+            "/tickets/new/",
+            {
+                "title": "Map the courier routes",
+                "category": "Intel",
+                "sub_category": "Recon Report",
+                "assignee": option_value(north.get("/tickets/new/"), ASSET),
+                "visibility": "hierarchical",
+                "subject": "",
+                "body_md": "All of them.",
+            },
+        )
         ticket_id = ticket_id_from(created)
         north.post(f"/tickets/{ticket_id}/start/", {})
         receive(north_socket, {"ticket"})  # his own page follows his own change
@@ -265,8 +274,9 @@ def test_an_anonymous_socket_is_refused_by_the_server(servers):
     _password, server_a, _server_b = servers
     host = urlsplit(server_a).netloc
     try:
-        with websocket_connect(f"ws://{host}/ws/events/", origin=server_a, proxy=None,
-                               open_timeout=HTTP_TIMEOUT) as websocket:
+        with websocket_connect(
+            f"ws://{host}/ws/events/", origin=server_a, proxy=None, open_timeout=HTTP_TIMEOUT
+        ) as websocket:
             websocket.recv(timeout=EVENT_TIMEOUT)
     except InvalidStatus as refused:
         assert refused.response.status_code == 403

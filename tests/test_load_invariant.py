@@ -11,8 +11,9 @@ from benchmarks import load
 
 
 def test_mixed_load_with_crashes_keeps_the_ledger_invariant(tmp_path):
-    result = load.run(clients=8, operations=300, crash_rounds=2, seed=7, members=120, folder=tmp_path,
-                      log=lambda message: None)
+    result = load.run(
+        clients=8, operations=300, crash_rounds=2, seed=7, members=120, folder=tmp_path, log=lambda message: None
+    )
 
     assert result["violations"] == []
     outcomes = result["outcomes"]

@@ -23,7 +23,11 @@ def manage(tmp_path, settings_module, *args):
     env["DJANGO_SETTINGS_MODULE"] = settings_module
     env["SQLITE_PATH"] = str(tmp_path / "check.sqlite3")  # never the developer's database
     return subprocess.run(
-        [sys.executable, str(MANAGE), *args], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True,
+        [sys.executable, str(MANAGE), *args],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
 
@@ -43,13 +47,19 @@ def test_makemigrations_has_nothing_to_do(tmp_path, settings_module):
 
 def test_mongodb_mode_uses_its_own_contrib_migrations(tmp_path):
     """In MongoDB mode, auth and contenttypes migrate from directorate/mongo/migrations, with ObjectId keys."""
-    result = manage(tmp_path, "directorate.mongo.migration_settings", "shell", "-c", (
-        "from django.db.migrations.loader import MigrationLoader;"
-        "from django.contrib.contenttypes.models import ContentType;"
-        "loader = MigrationLoader(None, ignore_no_migrations=True);"
-        "print(sorted(key for key in loader.disk_migrations if key[0] in ('auth', 'contenttypes')));"
-        "print(type(ContentType._meta.pk).__name__)"
-    ))
+    result = manage(
+        tmp_path,
+        "directorate.mongo.migration_settings",
+        "shell",
+        "-c",
+        (
+            "from django.db.migrations.loader import MigrationLoader;"
+            "from django.contrib.contenttypes.models import ContentType;"
+            "loader = MigrationLoader(None, ignore_no_migrations=True);"
+            "print(sorted(key for key in loader.disk_migrations if key[0] in ('auth', 'contenttypes')));"
+            "print(type(ContentType._meta.pk).__name__)"
+        ),
+    )
     assert result.returncode == 0, result.stderr
     migrations, pk_class = result.stdout.strip().splitlines()[-2:]
     assert migrations == "[('auth', '0001_initial'), ('contenttypes', '0001_initial')]"

@@ -28,8 +28,12 @@ def entry(org):
     """A ledger entry written directly, with the wallet it explains (the ledger invariant holds)."""
     User.objects.filter(id=org["asset"].id).update(credits=5, balance=Decimal("1.50"))
     return Transaction.objects.create(
-        user=org["asset"], type=Transaction.Type.MANUAL_ADJ, amount_cr=5, amount_pay=Decimal("1.50"),
-        approved_by=org["marshal"], reason="Opening balance",
+        user=org["asset"],
+        type=Transaction.Type.MANUAL_ADJ,
+        amount_cr=5,
+        amount_pay=Decimal("1.50"),
+        approved_by=org["marshal"],
+        reason="Opening balance",
     )
 
 
@@ -83,8 +87,17 @@ def test_an_entry_cannot_be_deleted(entry):
         lambda e: Transaction.objects.update_or_create(id=e.id, defaults={"amount_cr": 0}),
     ],
     ids=[
-        "filter-update", "manager-update", "all-update", "values-update", "select_related-update",
-        "filter-delete", "all-delete", "manager-delete", "related-update", "related-delete", "bulk_update",
+        "filter-update",
+        "manager-update",
+        "all-update",
+        "values-update",
+        "select_related-update",
+        "filter-delete",
+        "all-delete",
+        "manager-delete",
+        "related-update",
+        "related-delete",
+        "bulk_update",
         "update_or_create",
     ],
 )
@@ -97,8 +110,12 @@ def test_bulk_changes_are_refused(entry, attempt):
 
 def test_a_new_entry_cannot_take_an_existing_id(entry, org):
     impostor = Transaction(
-        id=entry.id, user=org["asset"], type=Transaction.Type.MANUAL_ADJ, amount_cr=999,
-        approved_by=org["marshal"], reason="overwrite",
+        id=entry.id,
+        user=org["asset"],
+        type=Transaction.Type.MANUAL_ADJ,
+        amount_cr=999,
+        approved_by=org["marshal"],
+        reason="overwrite",
     )
     with pytest.raises(IntegrityError), transaction.atomic():
         impostor.save()
@@ -137,12 +154,20 @@ def test_our_models_all_use_objectid_string_keys():
 
 def test_new_rows_get_24_hex_object_ids(org, entry):
     ticket = create_ticket(
-        actor=org["marshal"], assignee_id=org["asset"].id, category="Order", sub_category="Routine Directive",
-        title="Sweep", watcher_ids=[org["shadow"].id],
+        actor=org["marshal"],
+        assignee_id=org["asset"].id,
+        category="Order",
+        sub_category="Routine Directive",
+        title="Sweep",
+        watcher_ids=[org["shadow"].id],
     )
     record_login_failure(username="someone", address="10.0.0.1")
     rows = [
-        *User.objects.all(), ticket, entry, *TicketWatcher.objects.all(), *LoginFailure.objects.all(),
+        *User.objects.all(),
+        ticket,
+        entry,
+        *TicketWatcher.objects.all(),
+        *LoginFailure.objects.all(),
         *Notification.objects.all(),
     ]
     assert len(rows) >= 12 + 1 + 1 + 1 + 2 + 1
@@ -159,7 +184,10 @@ def test_now_is_truncated_to_the_millisecond():
 
 def test_stored_times_are_whole_milliseconds(org, entry):
     ticket = create_ticket(
-        actor=org["marshal"], assignee_id=org["asset"].id, category="Order", sub_category="Routine Directive",
+        actor=org["marshal"],
+        assignee_id=org["asset"].id,
+        category="Order",
+        sub_category="Routine Directive",
         title="Sweep",
     )
     record_login_failure(username="someone", address="10.0.0.1")
@@ -167,8 +195,10 @@ def test_stored_times_are_whole_milliseconds(org, entry):
     member.display_name = "Renamed"
     member.save()
     times = [
-        ("user.created_at", member.created_at), ("user.updated_at", member.updated_at),
-        ("ticket.created_at", ticket.created_at), ("ticket.updated_at", ticket.updated_at),
+        ("user.created_at", member.created_at),
+        ("user.updated_at", member.updated_at),
+        ("ticket.created_at", ticket.created_at),
+        ("ticket.updated_at", ticket.updated_at),
         ("transaction.ts", entry.ts),
         *(("login_failure.ts", failure.ts) for failure in LoginFailure.objects.all()),
         *(("notification.ts", note.ts) for note in Notification.objects.all()),
@@ -191,8 +221,11 @@ def counts():
 def refused(org, error, actor, assignee, **changes):
     before = counts()
     fields = {
-        "actor": org[actor], "assignee_id": org[assignee].id if assignee in org else assignee,
-        "category": "Order", "sub_category": "Routine Directive", "title": "A piece of work",
+        "actor": org[actor],
+        "assignee_id": org[assignee].id if assignee in org else assignee,
+        "category": "Order",
+        "sub_category": "Routine Directive",
+        "title": "A piece of work",
     }
     with pytest.raises(error) as raised:
         create_ticket(**(fields | changes))
@@ -215,8 +248,16 @@ def refused(org, error, actor, assignee, **changes):
         ({"visibility": "public"}, "visibility"),
     ],
     ids=[
-        "unknown-category", "empty-category", "order/leave", "miscellaneous/routine-directive", "empty-title",
-        "blank-title", "no-title", "title-201", "body-20001", "unknown-visibility",
+        "unknown-category",
+        "empty-category",
+        "order/leave",
+        "miscellaneous/routine-directive",
+        "empty-title",
+        "blank-title",
+        "no-title",
+        "title-201",
+        "body-20001",
+        "unknown-visibility",
     ],
 )
 def test_invalid_fields_are_refused(org, changes, field):
@@ -227,7 +268,10 @@ def test_invalid_fields_are_refused(org, changes, field):
 def test_the_longest_title_is_accepted(org):
     before = counts()
     ticket = create_ticket(
-        actor=org["marshal"], assignee_id=org["asset"].id, category="Order", sub_category="Routine Directive",
+        actor=org["marshal"],
+        assignee_id=org["asset"].id,
+        category="Order",
+        sub_category="Routine Directive",
         title="x" * 200,
     )
     assert len(ticket.title) == 200
@@ -299,8 +343,12 @@ def test_an_inactive_actor_creates_nothing(org):
 def test_allowed_targets_create_one_ticket(org, actor, assignee):
     before = counts()
     ticket = create_ticket(
-        actor=org[actor], assignee_id=org[assignee].id, category="Request", sub_category="Support",
-        title="  Needs doing  ", watcher_ids=[org[actor].id],
+        actor=org[actor],
+        assignee_id=org[assignee].id,
+        category="Request",
+        sub_category="Support",
+        title="  Needs doing  ",
+        watcher_ids=[org[actor].id],
     )
     assert counts()[:2] == (before[0] + 1, before[1] + 1)
     stored_ticket = Ticket.objects.get(id=ticket.id)

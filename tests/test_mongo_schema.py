@@ -17,10 +17,20 @@ pytestmark = [
 def test_every_model_has_its_collection():
     collections = set(connection.introspection.table_names())
     assert {
-        "accounts_user", "accounts_notification", "accounts_loginfailure",
-        "tickets_ticket", "tickets_ticketwatcher", "tickets_approvalstep", "tickets_comment",
-        "economy_transaction", "nyx_auditentry",
-        "django_content_type", "auth_permission", "auth_group", "auth_group_permissions", "django_session",
+        "accounts_user",
+        "accounts_notification",
+        "accounts_loginfailure",
+        "tickets_ticket",
+        "tickets_ticketwatcher",
+        "tickets_approvalstep",
+        "tickets_comment",
+        "economy_transaction",
+        "nyx_auditentry",
+        "django_content_type",
+        "auth_permission",
+        "auth_group",
+        "auth_group_permissions",
+        "django_session",
     } <= collections
     assert "auth_user" not in collections  # swapped for accounts.User
 

@@ -91,8 +91,13 @@ def test_niki_routes_are_not_in_the_public_url_map(db):
 def test_the_routes_do_exist_for_niki(org):
     client = Client()
     client.force_login(org["niki"])
-    for path in ("/niki/", "/niki/audit/", "/niki/audit.csv", "/niki/pick/people?field=adjust-member&q=a",
-                 "/niki/pick/tickets?field=override-ticket"):
+    for path in (
+        "/niki/",
+        "/niki/audit/",
+        "/niki/audit.csv",
+        "/niki/pick/people?field=adjust-member&q=a",
+        "/niki/pick/tickets?field=override-ticket",
+    ):
         assert client.get(path).status_code == 200, path
     assert client.post("/niki/act/broadcast", {"broadcast-message": ""}).status_code == 400
 
@@ -161,14 +166,24 @@ def niki_has_acted(org):
     console = Client()
     console.force_login(niki)
     work = services.create_ticket(
-        actor=org["asset"], assignee_id=org["asset"].id, category="Order", sub_category="Routine Directive",
+        actor=org["asset"],
+        assignee_id=org["asset"].id,
+        category="Order",
+        sub_category="Routine Directive",
         title="Gate duty",
     )
     services.start_work(actor=org["asset"], ticket_id=work.id)
     services.submit_for_review(actor=org["asset"], ticket_id=work.id, reward_credits="40", reward_pay="30.00")
     clicked = [
-        ("override", {"back": "ticket", "override-ticket": work.id, "override-credits": "60",
-                      "override-reason": "Held the gate."}),
+        (
+            "override",
+            {
+                "back": "ticket",
+                "override-ticket": work.id,
+                "override-credits": "60",
+                "override-reason": "Held the gate.",
+            },
+        ),
         ("adjust", {"adjust-member": org["shadow"].id, "adjust-credits": "-3", "adjust-reason": "Late."}),
         ("rank", {"rank-member": org["shadow_2"].id, "rank-rank": "marshal", "rank-superior": org["executor"].id}),
     ]

@@ -18,8 +18,19 @@ from tests.downloads import materialised
 from tests.invariants import traces_of_niki
 from tickets.services import create_ticket
 
-VIEWERS = ["nyx", "executor", "executor_2", "marshal", "marshal_2", "marshal_3",
-           "shadow", "shadow_2", "asset", "asset_2", "asset_3"]
+VIEWERS = [
+    "nyx",
+    "executor",
+    "executor_2",
+    "marshal",
+    "marshal_2",
+    "marshal_3",
+    "shadow",
+    "shadow_2",
+    "asset",
+    "asset_2",
+    "asset_3",
+]
 SEARCHES = ["niki", "Niki", "NIKI", "7360", "nik", "736"]
 NO_MATCH = "zqxj"  # matches nobody: what a search for someone who is not there looks like
 MAX_PAGES = 300
@@ -31,8 +42,12 @@ def org_under_niki(org):
     niki = org["niki"]
     for name in VIEWERS:
         create_ticket(
-            actor=niki, assignee_id=org[name].id, category="Order", sub_category="Special Operation",
-            title=f"Directive for {name}", body_md="Carry it out.",
+            actor=niki,
+            assignee_id=org[name].id,
+            category="Order",
+            sub_category="Special Operation",
+            title=f"Directive for {name}",
+            body_md="Carry it out.",
         )
     return org
 

@@ -24,8 +24,19 @@ from economy.selectors import payroll_preview, recent_rewards
 from tests.invariants import database_state, traces_of_niki
 
 SALARY, DECAY = Transaction.Type.SALARY, Transaction.Type.DECAY
-PAID_RANKS = {"nyx", "executor", "executor_2", "marshal", "marshal_2", "marshal_3", "shadow", "shadow_2", "asset",
-              "asset_2", "asset_3"}
+PAID_RANKS = {
+    "nyx",
+    "executor",
+    "executor_2",
+    "marshal",
+    "marshal_2",
+    "marshal_3",
+    "shadow",
+    "shadow_2",
+    "asset",
+    "asset_2",
+    "asset_3",
+}
 
 
 def this_week():
@@ -120,8 +131,9 @@ def test_each_paid_member_gets_one_notification_with_what_was_paid(org):
     pay_this_week()
 
     [note] = Notification.objects.filter(user=org["asset"]).exclude(message__contains="adjusted")
-    assert note.message == (f"Weekly salary for {this_week()}: 40 h at ¤3.00. "
-                            f"Credit decay for {this_week()}: 2% of 150 credits.")
+    assert note.message == (
+        f"Weekly salary for {this_week()}: 40 h at ¤3.00. Credit decay for {this_week()}: 2% of 150 credits."
+    )
     assert Notification.objects.count() == before + len(PAID_RANKS)
 
 
@@ -163,8 +175,9 @@ def test_niki_leaves_no_trace(org, capsys):
     assert User.objects.get(id=niki.id).credits == 500
     assert traces_of_niki(capsys.readouterr().out, niki) == []
     payroll_texts = Transaction.objects.filter(type__in=[SALARY, DECAY]).values_list("reason", "approved_by_id")
-    assert payroll_texts and all(traces_of_niki(f"{reason} {approver}", niki) == [] for reason, approver in
-                                 payroll_texts)
+    assert payroll_texts and all(
+        traces_of_niki(f"{reason} {approver}", niki) == [] for reason, approver in payroll_texts
+    )
     for message in Notification.objects.exclude(user=niki).values_list("message", flat=True):
         assert traces_of_niki(message, niki) == []
 
@@ -250,8 +263,24 @@ def test_the_command_pays_the_last_completed_week_then_says_it_was_paid(org, cap
 
 @pytest.mark.parametrize(
     "period",
-    ["2026-w47", "2026W47", "26-W47", "2026-W7", "2026-W047", " 2026-W47", "2026-W47 ", "２０２６-W47", "2026-W٤٧",
-     "2026-W00", "2026-W54", "2025-W53", "0000-W01", "", "week 47", "9999-W52"],
+    [
+        "2026-w47",
+        "2026W47",
+        "26-W47",
+        "2026-W7",
+        "2026-W047",
+        " 2026-W47",
+        "2026-W47 ",
+        "２０２６-W47",
+        "2026-W٤٧",
+        "2026-W00",
+        "2026-W54",
+        "2025-W53",
+        "0000-W01",
+        "",
+        "week 47",
+        "9999-W52",
+    ],
 )
 @pytest.mark.parametrize("dry_run", [False, True], ids=["run", "dry-run"])
 def test_a_bad_period_is_refused_clearly_and_writes_nothing(org, period, dry_run):

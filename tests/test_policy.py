@@ -234,8 +234,15 @@ def test_the_transcription_covers_every_action_and_rank():
 def test_the_tree_holds_every_relation_for_every_actor():
     for actor_rank, actor in ACTORS.items():
         found = {relation_in_tree(actor, target, TREE) for target in TREE}
-        wanted = {"self", "direct subordinate", "indirect subordinate", "peer", "direct superior",
-                  "higher superior", "outside"}
+        wanted = {
+            "self",
+            "direct subordinate",
+            "indirect subordinate",
+            "peer",
+            "direct superior",
+            "higher superior",
+            "outside",
+        }
         if actor_rank == "asset":
             wanted -= SUBORDINATE
         if actor_rank == "shadow":
@@ -289,8 +296,20 @@ def test_nobody_but_niki_targets_niki(action):
 
 # --- the same, on people saved through the real services ----------------------------------------
 
-ORG_MEMBERS = ["niki", "nyx", "executor", "executor_2", "marshal", "marshal_2", "marshal_3",
-               "shadow", "shadow_2", "asset", "asset_2", "asset_3"]
+ORG_MEMBERS = [
+    "niki",
+    "nyx",
+    "executor",
+    "executor_2",
+    "marshal",
+    "marshal_2",
+    "marshal_3",
+    "shadow",
+    "shadow_2",
+    "asset",
+    "asset_2",
+    "asset_3",
+]
 
 
 def saved_tree(org):
@@ -331,23 +350,40 @@ def test_people_visible_to_is_exactly_view_person(org, viewer, django_assert_max
 
 # --- each predicate and its query form agree ----------------------------------------------------
 
+
 def tickets_between(org):
     """Tickets with every relation a viewer can have to one: authored, assigned, reviewed and watched,
     private and hierarchical, in every branch, open, in review and closed."""
     from tickets.models import Ticket, TicketWatcher
 
-    pairs = [("asset", "shadow"), ("shadow", "marshal"), ("asset_3", "shadow_2"), ("marshal_3", "executor_2"),
-             ("marshal", "executor"), ("executor", "nyx"), ("nyx", "asset"), ("niki", "asset_2")]
+    pairs = [
+        ("asset", "shadow"),
+        ("shadow", "marshal"),
+        ("asset_3", "shadow_2"),
+        ("marshal_3", "executor_2"),
+        ("marshal", "executor"),
+        ("executor", "nyx"),
+        ("nyx", "asset"),
+        ("niki", "asset_2"),
+    ]
     made = []
     for number, (assignee, author) in enumerate(pairs):
         for visibility in Ticket.Visibility.values:
             for status in (Ticket.Status.IN_PROGRESS, Ticket.Status.AWAITING_REVIEW, Ticket.Status.CLOSED):
                 reviewer = org[author] if status == Ticket.Status.AWAITING_REVIEW else None
-                made.append(Ticket.objects.create(
-                    title=f"t{number}", category="Order", sub_category="Routine Directive", status=status,
-                    visibility=visibility, author=org[author], assignee=org[assignee], reviewer=reviewer,
-                    target_rank=org[assignee].rank,
-                ))
+                made.append(
+                    Ticket.objects.create(
+                        title=f"t{number}",
+                        category="Order",
+                        sub_category="Routine Directive",
+                        status=status,
+                        visibility=visibility,
+                        author=org[author],
+                        assignee=org[assignee],
+                        reviewer=reviewer,
+                        target_rank=org[assignee].rank,
+                    )
+                )
     for ticket in made[::5]:
         TicketWatcher.objects.create(ticket=ticket, user=org["marshal_2"])
         TicketWatcher.objects.create(ticket=ticket, user=org["asset_2"])

@@ -71,8 +71,14 @@ def test_an_entry_is_reversed_once(org):
     economy.reverse_entry(actor=vance, entry_id=award_entry(ticket, Type.CREDIT_AWARD).id, reason="Wrong ticket")
     assert_ledger_invariant()
     for entry_type in (Type.CREDIT_AWARD, Type.PAYMENT):
-        refused(Conflict, economy.reverse_entry, actor=vance, entry_id=award_entry(ticket, entry_type).id,
-                reason="Again", says="already been reversed")
+        refused(
+            Conflict,
+            economy.reverse_entry,
+            actor=vance,
+            entry_id=award_entry(ticket, entry_type).id,
+            reason="Again",
+            says="already been reversed",
+        )
 
 
 def test_reversing_an_adjustment(org):
@@ -100,8 +106,7 @@ def test_a_reversal_needs_the_approver_or_someone_above_them(org):
 def test_a_marshal_does_not_reverse_his_superiors_decision(org):
     north = org["asset"]
     entry = economy.adjust(actor=org["executor"], user_id=north.id, credits=10, pay="0", reason="Commendation")
-    refused(Forbidden, economy.reverse_entry, actor=org["marshal"], entry_id=entry.id, reason="No",
-            says="approver")
+    refused(Forbidden, economy.reverse_entry, actor=org["marshal"], entry_id=entry.id, reason="No", says="approver")
 
 
 def test_salary_decay_and_reversals_are_not_reversible(org):
@@ -115,8 +120,9 @@ def test_a_reversal_never_takes_the_balance_below_zero(org):
     vance, north = org["marshal"], org["asset"]
     ticket = paid(org)
     economy.adjust(actor=vance, user_id=north.id, credits=0, pay="-10.00", reason="Spent on kit")
-    refused(Invalid, economy.reverse_entry, actor=vance, entry_id=award_entry(ticket).id, reason="Undo",
-            says="below zero")
+    refused(
+        Invalid, economy.reverse_entry, actor=vance, entry_id=award_entry(ticket).id, reason="Undo", says="below zero"
+    )
 
 
 def test_niki_reverses_anything_and_is_shown_as_the_directorate(org):
@@ -177,8 +183,9 @@ def test_the_abnormal_decider_of_a_submission(org):
 
 
 def request(org, author, assignee, subject, kind="Promotion Request"):
-    return new_ticket(org[author], org[assignee], title=kind, category="Personnel", sub_category=kind,
-                      subject_id=org[subject].id)
+    return new_ticket(
+        org[author], org[assignee], title=kind, category="Personnel", sub_category=kind, subject_id=org[subject].id
+    )
 
 
 def test_a_promotion_request_waits_in_the_deciders_queue_and_is_not_work(org):
@@ -217,8 +224,11 @@ def test_an_executor_demotes_a_shadow_whose_assets_move_up_to_the_marshal(org):
         assert not holt.is_above(member)
     changes = RankChange.objects.filter(ticket_id=ticket.id)
     assert sorted((c.user_id, c.from_rank, c.to_rank) for c in changes) == sorted(
-        [(holt.id, Rank.SHADOW, Rank.ASSET), (org["asset"].id, Rank.ASSET, Rank.ASSET),
-         (org["asset_2"].id, Rank.ASSET, Rank.ASSET)]
+        [
+            (holt.id, Rank.SHADOW, Rank.ASSET),
+            (org["asset"].id, Rank.ASSET, Rank.ASSET),
+            (org["asset_2"].id, Rank.ASSET, Rank.ASSET),
+        ]
     )
     assert all(c.approved_by_id == vance.id for c in changes)
     assert reload(ticket).status == Status.CLOSED

@@ -60,9 +60,9 @@ def payouts(ticket):
 
 def log_of(ticket):
     return list(
-        ApprovalStep.objects.filter(ticket_id=ticket.id).order_by("ts", "id").values_list(
-            "approver_id", "decision", "credits", "pay"
-        )
+        ApprovalStep.objects.filter(ticket_id=ticket.id)
+        .order_by("ts", "id")
+        .values_list("approver_id", "decision", "credits", "pay")
     )
 
 
@@ -78,8 +78,9 @@ def D(text):
 
 
 def test_upward_ticket_to_the_direct_superior_is_created_open_for_the_superior(org):
-    ticket = new_ticket(org["asset"], org["shadow"], title="Night-vision kit", category="Request",
-                        sub_category="Resource")
+    ticket = new_ticket(
+        org["asset"], org["shadow"], title="Night-vision kit", category="Request", sub_category="Resource"
+    )
     ticket = reload(ticket)
     assert ticket.status == Status.OPEN
     assert ticket.author_id == org["asset"].id and ticket.assignee_id == org["shadow"].id
@@ -130,23 +131,48 @@ def test_every_human_rank_may_address_its_direct_superior(org, author, assignee)
     ],
 )
 def test_tickets_to_visible_people_outside_the_rules_are_not_permitted(org, author, assignee):
-    refused(Forbidden, services.create_ticket, actor=org[author], title="x", category="Order",
-            sub_category="Routine Directive", assignee_id=org[assignee].id)
+    refused(
+        Forbidden,
+        services.create_ticket,
+        actor=org[author],
+        title="x",
+        category="Order",
+        sub_category="Routine Directive",
+        assignee_id=org[assignee].id,
+    )
 
 
-@pytest.mark.parametrize("author, assignee", [("asset", "asset_3"), ("asset", "marshal_3"), ("marshal", "executor_2"),
-                                              ("nyx", "niki"), ("executor", "niki")])
+@pytest.mark.parametrize(
+    "author, assignee",
+    [("asset", "asset_3"), ("asset", "marshal_3"), ("marshal", "executor_2"), ("nyx", "niki"), ("executor", "niki")],
+)
 def test_tickets_to_people_out_of_sight_are_not_found_like_nobody(org, author, assignee):
-    hidden = refused(NotFound, services.create_ticket, actor=org[author], title="x", category="Order",
-                     sub_category="Routine Directive", assignee_id=org[assignee].id)
-    missing = refused(NotFound, services.create_ticket, actor=org[author], title="x", category="Order",
-                      sub_category="Routine Directive", assignee_id="0" * 24)
+    hidden = refused(
+        NotFound,
+        services.create_ticket,
+        actor=org[author],
+        title="x",
+        category="Order",
+        sub_category="Routine Directive",
+        assignee_id=org[assignee].id,
+    )
+    missing = refused(
+        NotFound,
+        services.create_ticket,
+        actor=org[author],
+        title="x",
+        category="Order",
+        sub_category="Routine Directive",
+        assignee_id="0" * 24,
+    )
     assert hidden.message == missing.message
 
 
 @pytest.mark.parametrize("category, sub_category", [(c, s) for c, subs in CATEGORIES.items() for s in subs])
 def test_every_category_and_its_own_sub_categories_are_accepted(org, category, sub_category):
-    author, addressee = (org["shadow"], org["marshal"]) if sub_category == "Demotion Request" else (org["asset"], org["shadow"])
+    author, addressee = (
+        (org["shadow"], org["marshal"]) if sub_category == "Demotion Request" else (org["asset"], org["shadow"])
+    )
     subject = {"subject_id": author.id} if sub_category in ("Promotion Request", "Demotion Request") else {}
     ticket = new_ticket(author, addressee, category=category, sub_category=sub_category, **subject)
     assert (reload(ticket).category, reload(ticket).sub_category) == (category, sub_category)
@@ -154,7 +180,15 @@ def test_every_category_and_its_own_sub_categories_are_accepted(org, category, s
 
 def test_the_nine_categories_of_the_spec(org):
     assert list(CATEGORIES) == [
-        "Order", "Incident", "Personnel", "Intel", "Logistics", "Request", "Audit", "Economy", "Miscellaneous",
+        "Order",
+        "Incident",
+        "Personnel",
+        "Intel",
+        "Logistics",
+        "Request",
+        "Audit",
+        "Economy",
+        "Miscellaneous",
     ]
     assert CATEGORIES["Economy"] == ("Credit Dispute", "Payment Inquiry")
     assert len(CATEGORIES["Intel"]) == 4
@@ -162,8 +196,15 @@ def test_the_nine_categories_of_the_spec(org):
 
 def test_economy_credit_dispute_is_accepted_and_economy_leave_refused(org):
     assert new_ticket(org["asset"], org["shadow"], category="Economy", sub_category="Credit Dispute").id
-    error = refused(Invalid, services.create_ticket, actor=org["asset"], title="x", category="Economy",
-                    sub_category="Leave", assignee_id=org["shadow"].id)
+    error = refused(
+        Invalid,
+        services.create_ticket,
+        actor=org["asset"],
+        title="x",
+        category="Economy",
+        sub_category="Leave",
+        assignee_id=org["shadow"].id,
+    )
     assert "sub_category" in error.field_errors
 
 
@@ -206,11 +247,17 @@ def test_title_is_stored_trimmed(org):
 
 
 def test_promotion_request_names_the_author_or_a_subordinate(org):
-    own = new_ticket(org["asset"], org["shadow"], category="Personnel", sub_category="Promotion Request",
-                     subject_id=org["asset"].id)
+    own = new_ticket(
+        org["asset"], org["shadow"], category="Personnel", sub_category="Promotion Request", subject_id=org["asset"].id
+    )
     assert reload(own).subject_id == org["asset"].id
-    for_report = new_ticket(org["marshal"], org["executor"], category="Personnel", sub_category="Promotion Request",
-                            subject_id=org["asset"].id)
+    for_report = new_ticket(
+        org["marshal"],
+        org["executor"],
+        category="Personnel",
+        sub_category="Promotion Request",
+        subject_id=org["asset"].id,
+    )
     assert reload(for_report).subject_id == org["asset"].id
 
 
@@ -225,20 +272,46 @@ def test_promotion_request_names_the_author_or_a_subordinate(org):
     ],
 )
 def test_promotion_request_for_anyone_else_is_refused(org, author, assignee, subject, error):
-    refused(error, services.create_ticket, actor=org[author], title="Promote", category="Personnel",
-            sub_category="Promotion Request", assignee_id=org[assignee].id, subject_id=org[subject].id)
+    refused(
+        error,
+        services.create_ticket,
+        actor=org[author],
+        title="Promote",
+        category="Personnel",
+        sub_category="Promotion Request",
+        assignee_id=org[assignee].id,
+        subject_id=org[subject].id,
+    )
 
 
 def test_watchers_must_be_people_the_author_sees(org):
-    ticket = new_ticket(org["asset"], org["shadow"], watcher_ids=[org["asset_2"].id, org["marshal"].id,
-                                                                   org["asset_2"].id])
+    ticket = new_ticket(
+        org["asset"], org["shadow"], watcher_ids=[org["asset_2"].id, org["marshal"].id, org["asset_2"].id]
+    )
     assert set(TicketWatcher.objects.filter(ticket_id=ticket.id).values_list("user_id", flat=True)) == {
-        org["asset_2"].id, org["marshal"].id,
+        org["asset_2"].id,
+        org["marshal"].id,
     }
-    refused(NotFound, services.create_ticket, actor=org["asset"], title="x", category="Order",
-            sub_category="Routine Directive", assignee_id=org["shadow"].id, watcher_ids=[org["asset_3"].id])
-    refused(NotFound, services.create_ticket, actor=org["asset"], title="x", category="Order",
-            sub_category="Routine Directive", assignee_id=org["shadow"].id, watcher_ids=[org["niki"].id])
+    refused(
+        NotFound,
+        services.create_ticket,
+        actor=org["asset"],
+        title="x",
+        category="Order",
+        sub_category="Routine Directive",
+        assignee_id=org["shadow"].id,
+        watcher_ids=[org["asset_3"].id],
+    )
+    refused(
+        NotFound,
+        services.create_ticket,
+        actor=org["asset"],
+        title="x",
+        category="Order",
+        sub_category="Routine Directive",
+        assignee_id=org["shadow"].id,
+        watcher_ids=[org["niki"].id],
+    )
 
 
 # 3. Who sees a ticket --------------------------------------------------------------------------------------
@@ -253,8 +326,20 @@ def sees(person, ticket):
     return True
 
 
-ALL = ["niki", "nyx", "executor", "executor_2", "marshal", "marshal_2", "marshal_3", "shadow", "shadow_2",
-       "asset", "asset_2", "asset_3"]
+ALL = [
+    "niki",
+    "nyx",
+    "executor",
+    "executor_2",
+    "marshal",
+    "marshal_2",
+    "marshal_3",
+    "shadow",
+    "shadow_2",
+    "asset",
+    "asset_2",
+    "asset_3",
+]
 
 
 def test_hierarchical_ticket_is_seen_by_the_parties_watchers_and_the_subtree_above(org):
@@ -265,8 +350,14 @@ def test_hierarchical_ticket_is_seen_by_the_parties_watchers_and_the_subtree_abo
 
 def test_upward_ticket_is_seen_above_the_author_not_by_peers(org):
     ticket = new_ticket(org["asset_3"], org["shadow_2"])
-    assert {name for name in ALL if sees(org[name], ticket)} == {"niki", "nyx", "executor", "marshal_2", "shadow_2",
-                                                                 "asset_3"}
+    assert {name for name in ALL if sees(org[name], ticket)} == {
+        "niki",
+        "nyx",
+        "executor",
+        "marshal_2",
+        "shadow_2",
+        "asset_3",
+    }
 
 
 def test_private_ticket_is_hidden_from_superiors(org):
@@ -276,9 +367,16 @@ def test_private_ticket_is_hidden_from_superiors(org):
 
 def test_a_private_ticket_is_created_without_watchers(org):
     refused(
-        Invalid, services.create_ticket, says="A private ticket has no watchers.", actor=org["shadow"],
-        title="Quiet work", category="Order", sub_category="Routine Directive", assignee_id=org["asset"].id,
-        visibility="private", watcher_ids=[org["asset_2"].id],
+        Invalid,
+        services.create_ticket,
+        says="A private ticket has no watchers.",
+        actor=org["shadow"],
+        title="Quiet work",
+        category="Order",
+        sub_category="Routine Directive",
+        assignee_id=org["asset"].id,
+        visibility="private",
+        watcher_ids=[org["asset_2"].id],
     )
 
 
@@ -344,18 +442,36 @@ def test_start_work_is_for_the_assignee_from_open_only(org):
 
 def test_submit_is_for_the_assignee_from_in_progress_only(org):
     ticket = new_ticket(org["shadow"], org["asset"])
-    refused(Conflict, services.submit_for_review, actor=org["asset"], ticket_id=ticket.id, reward_credits=1,
-            reward_pay="3.00")  # still open
+    refused(
+        Conflict,
+        services.submit_for_review,
+        actor=org["asset"],
+        ticket_id=ticket.id,
+        reward_credits=1,
+        reward_pay="3.00",
+    )  # still open
     services.start_work(actor=org["asset"], ticket_id=ticket.id)
-    refused(Forbidden, services.submit_for_review, actor=org["shadow"], ticket_id=ticket.id, reward_credits=1,
-            reward_pay="3.00")
+    refused(
+        Forbidden,
+        services.submit_for_review,
+        actor=org["shadow"],
+        ticket_id=ticket.id,
+        reward_credits=1,
+        reward_pay="3.00",
+    )
     services.submit_for_review(actor=org["asset"], ticket_id=ticket.id, reward_credits=1, reward_pay="3.00")
     ticket = reload(ticket)
     assert ticket.status == Status.AWAITING_REVIEW
     assert (ticket.reward_credits, ticket.reward_pay, ticket.proposed_by_id) == (1, D("3.00"), org["asset"].id)
     assert notified(org["marshal"], "Awaiting your review")
-    refused(Conflict, services.submit_for_review, actor=org["asset"], ticket_id=ticket.id, reward_credits=5,
-            reward_pay="3.00")
+    refused(
+        Conflict,
+        services.submit_for_review,
+        actor=org["asset"],
+        ticket_id=ticket.id,
+        reward_credits=5,
+        reward_pay="3.00",
+    )
 
 
 @pytest.mark.parametrize(
@@ -392,8 +508,14 @@ def test_only_the_current_reviewer_decides(org, service, extra):
 
 @pytest.mark.parametrize(
     "assignee, reviewer",
-    [("asset", "marshal"), ("shadow", "marshal"), ("asset_3", "marshal_2"), ("marshal", "executor"),
-     ("marshal_3", "executor_2"), ("executor", "nyx")],
+    [
+        ("asset", "marshal"),
+        ("shadow", "marshal"),
+        ("asset_3", "marshal_2"),
+        ("marshal", "executor"),
+        ("marshal_3", "executor_2"),
+        ("executor", "nyx"),
+    ],
 )
 def test_reviewer_is_the_nearest_superior_allowed_to_approve_the_assignee(org, assignee, reviewer):
     ticket = submitted(org[assignee], org[assignee], credits=1, pay="1.00")  # a directive to oneself
@@ -410,8 +532,9 @@ def test_reviewer_of_an_asset_reporting_straight_to_an_executor_is_the_executor(
 @pytest.mark.parametrize("name", ["nyx", "niki"])
 def test_nyx_and_niki_do_not_submit_rewards(org, name):
     ticket = started(org[name], org[name])
-    refused(Forbidden, services.submit_for_review, actor=org[name], ticket_id=ticket.id, reward_credits=1,
-            reward_pay="1.00")
+    refused(
+        Forbidden, services.submit_for_review, actor=org[name], ticket_id=ticket.id, reward_credits=1, reward_pay="1.00"
+    )
 
 
 # 3. Default proposal ---------------------------------------------------------------------------------------
@@ -424,8 +547,13 @@ def test_default_proposal_for_a_shadow_who_worked_two_and_a_half_hours(org):
 
 @pytest.mark.parametrize(
     "assignee, hours, expected",
-    [("asset", "5", (1, D("15.00"))), ("shadow", "2.5", (2, D("11.25"))), ("marshal", "1.5", (3, D("9.00"))),
-     ("executor", "0.25", (4, D("2.00"))), ("asset", "744", (1, D("2232.00")))],
+    [
+        ("asset", "5", (1, D("15.00"))),
+        ("shadow", "2.5", (2, D("11.25"))),
+        ("marshal", "1.5", (3, D("9.00"))),
+        ("executor", "0.25", (4, D("2.00"))),
+        ("asset", "744", (1, D("2232.00"))),
+    ],
 )
 def test_default_proposal_is_base_credit_and_base_pay_times_hours(org, assignee, hours, expected):
     ticket = submitted(org[assignee], org[assignee], hours=hours)
@@ -567,8 +695,14 @@ def test_an_executor_closes_an_abnormal_award_for_a_marshal_unless_he_authored_i
 
 @pytest.mark.parametrize(
     "credits, pay, closes",
-    [(1, "15.00", True), (1, "15.01", False), (100, "3.00", True), (101, "3.00", False), (100, "15.00", True),
-     (0, "0.00", True)],
+    [
+        (1, "15.00", True),
+        (1, "15.01", False),
+        (100, "3.00", True),
+        (101, "3.00", False),
+        (100, "15.00", True),
+        (0, "0.00", True),
+    ],
 )
 def test_the_abnormal_boundary_for_an_asset(org, credits, pay, closes):
     ticket = submitted(org["shadow"], org["asset"], credits=credits, pay=pay)
@@ -684,8 +818,15 @@ def test_escalating_an_abnormal_award_by_choice_skips_the_author_and_the_propose
 def test_escalate_refuses_a_note_over_500_characters(org):
     ticket = submitted(org["shadow"], org["asset"], credits=1, pay="3.00")
     refused(Invalid, services.escalate, actor=org["marshal"], ticket_id=ticket.id, note="n" * 501)
-    refused(Invalid, services.approve_reward, actor=org["marshal"], ticket_id=ticket.id, credits=1, pay="3.00",
-            note="n" * 501)
+    refused(
+        Invalid,
+        services.approve_reward,
+        actor=org["marshal"],
+        ticket_id=ticket.id,
+        credits=1,
+        pay="3.00",
+        note="n" * 501,
+    )
 
 
 @pytest.mark.parametrize("comment", ["", "   ", None, "x" * 10_001])
@@ -815,8 +956,14 @@ def test_close_without_reward_is_only_for_nyx_or_niki_as_assignee(org):
 
 
 def promotion(org, author, assignee, subject):
-    return new_ticket(org[author], org[assignee], title="Promotion", category="Personnel",
-                      sub_category="Promotion Request", subject_id=org[subject].id)
+    return new_ticket(
+        org[author],
+        org[assignee],
+        title="Promotion",
+        category="Personnel",
+        sub_category="Promotion Request",
+        subject_id=org[subject].id,
+    )
 
 
 def test_a_marshal_promotes_north_to_shadow_and_north_moves_up_to_the_marshal(org):
@@ -828,8 +975,14 @@ def test_a_marshal_promotes_north_to_shadow_and_north_moves_up_to_the_marshal(or
     assert (north.rank, north.reports_to_id) == (Rank.SHADOW, vance.id)
     assert north.chain == f"{vance.chain}{north.id}/"
     change = RankChange.objects.get(user_id=north.id)
-    assert (change.from_rank, change.to_rank, change.from_superior_id, change.to_superior_id, change.approved_by_id,
-            change.ticket_id) == (Rank.ASSET, Rank.SHADOW, holt.id, vance.id, vance.id, ticket.id)
+    assert (
+        change.from_rank,
+        change.to_rank,
+        change.from_superior_id,
+        change.to_superior_id,
+        change.approved_by_id,
+        change.ticket_id,
+    ) == (Rank.ASSET, Rank.SHADOW, holt.id, vance.id, vance.id, ticket.id)
     ticket = reload(ticket)
     assert ticket.status == Status.CLOSED
     assert log_of(ticket) == [(vance.id, Decision.APPROVED, 0, D("0.00"))]
@@ -922,8 +1075,9 @@ def test_no_promotion_creates_a_second_nyx_or_niki(org, subject):
 
 
 def test_only_promotion_requests_promote(org):
-    ticket = new_ticket(org["asset"], org["shadow"], category="Personnel", sub_category="Commendation",
-                        subject_id=org["asset"].id)
+    ticket = new_ticket(
+        org["asset"], org["shadow"], category="Personnel", sub_category="Commendation", subject_id=org["asset"].id
+    )
     refused(Invalid, services.approve_promotion, actor=org["marshal"], ticket_id=ticket.id)
 
 
@@ -975,7 +1129,13 @@ def test_a_marshal_adjusts_a_subordinate_with_a_reason_and_the_ledger_records_it
     assert wallet(org["asset"]) == (5, D("10.50"))
     entry = reload(entry)
     assert (entry.type, entry.user_id, entry.amount_cr, entry.amount_pay, entry.approved_by_id, entry.reason) == (
-        Transaction.Type.MANUAL_ADJ, org["asset"].id, 5, D("10.50"), org["marshal"].id, "Bonus")
+        Transaction.Type.MANUAL_ADJ,
+        org["asset"].id,
+        5,
+        D("10.50"),
+        org["marshal"].id,
+        "Bonus",
+    )
     assert entry.related_ticket_id is None
     assert notified(org["asset"], "adjusted your account")
 
@@ -1008,8 +1168,9 @@ def test_adjustments_are_for_marshals_and_up_over_subordinates_only(org, actor, 
     refused(error, economy.adjust, actor=org[actor], user_id=org[target].id, credits=1, reason="Because")
 
 
-@pytest.mark.parametrize("actor, target", [("marshal", "shadow"), ("executor", "asset_3"), ("nyx", "marshal_3"),
-                                           ("niki", "nyx")])
+@pytest.mark.parametrize(
+    "actor, target", [("marshal", "shadow"), ("executor", "asset_3"), ("nyx", "marshal_3"), ("niki", "nyx")]
+)
 def test_adjustments_reach_the_whole_subtree(org, actor, target):
     economy.adjust(actor=org[actor], user_id=org[target].id, credits=2, pay="1.00", reason="Because")
     assert wallet(org[target]) == (2, D("1.00"))
@@ -1125,16 +1286,64 @@ def test_own_ledger_without_a_user(org):
 
 # Invalid amounts of every kind -----------------------------------------------------------------------------
 
+
 def short(value):
     text = repr(value)
     return text if len(text) <= 20 else f"{text[:12]}...({len(text)} chars)"
 
 
-BAD_CREDITS = [-1, "-1", 10_001, "10001", "abc", "1.5", 1.5, "1e3", "NaN", "Infinity", "-Infinity", True, False,
-               "9" * 5000, "  ", [], "0x10", "1_000", "+5", "\u0661\u0662", "\uff11"]
-BAD_PAY = ["-0.01", -5, "100000.01", "abc", "NaN", "sNaN", "Infinity", "-Infinity", "1.005", "1.001", True, False,
-           "9" * 5000, "1e30", "1e100000", "-1e100000", float("nan"), float("inf"), "12,50", "  ", [], "1_000.00",
-           "+5", "\u0661\u0662.50", "5.", ".5", 2.5]
+BAD_CREDITS = [
+    -1,
+    "-1",
+    10_001,
+    "10001",
+    "abc",
+    "1.5",
+    1.5,
+    "1e3",
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    True,
+    False,
+    "9" * 5000,
+    "  ",
+    [],
+    "0x10",
+    "1_000",
+    "+5",
+    "\u0661\u0662",
+    "\uff11",
+]
+BAD_PAY = [
+    "-0.01",
+    -5,
+    "100000.01",
+    "abc",
+    "NaN",
+    "sNaN",
+    "Infinity",
+    "-Infinity",
+    "1.005",
+    "1.001",
+    True,
+    False,
+    "9" * 5000,
+    "1e30",
+    "1e100000",
+    "-1e100000",
+    float("nan"),
+    float("inf"),
+    "12,50",
+    "  ",
+    [],
+    "1_000.00",
+    "+5",
+    "\u0661\u0662.50",
+    "5.",
+    ".5",
+    2.5,
+]
 BAD_HOURS = ["0", 0, "-1", "744.01", "abc", "NaN", "Infinity", "1.001", True, "1e30", "1e100000"]
 
 
@@ -1153,16 +1362,23 @@ def test_approve_refuses_malformed_pay(org, value):
 @pytest.mark.parametrize("value", BAD_CREDITS, ids=short)
 def test_submit_refuses_malformed_credits(org, value):
     ticket = started(org["shadow"], org["asset"])
-    error = refused(Invalid, services.submit_for_review, actor=org["asset"], ticket_id=ticket.id,
-                    reward_credits=value, reward_pay="3.00")
+    error = refused(
+        Invalid,
+        services.submit_for_review,
+        actor=org["asset"],
+        ticket_id=ticket.id,
+        reward_credits=value,
+        reward_pay="3.00",
+    )
     assert "reward_credits" in error.field_errors
 
 
 @pytest.mark.parametrize("value", BAD_PAY, ids=short)
 def test_submit_refuses_malformed_pay(org, value):
     ticket = started(org["shadow"], org["asset"])
-    error = refused(Invalid, services.submit_for_review, actor=org["asset"], ticket_id=ticket.id,
-                    reward_credits=1, reward_pay=value)
+    error = refused(
+        Invalid, services.submit_for_review, actor=org["asset"], ticket_id=ticket.id, reward_credits=1, reward_pay=value
+    )
     assert "reward_pay" in error.field_errors
 
 
@@ -1176,5 +1392,6 @@ def test_submit_refuses_malformed_hours(org, value):
 def test_the_largest_amounts_allowed_are_accepted(org):
     ticket = submitted(org["shadow"], org["asset"], credits=10_000, pay="100000.00")
     assert (ticket.reward_credits, ticket.reward_pay) == (10_000, D("100000.00"))
-    refused(Invalid, services.approve_reward, actor=org["marshal"], ticket_id=ticket.id, credits=10_001,
-            pay="100000.00")
+    refused(
+        Invalid, services.approve_reward, actor=org["marshal"], ticket_id=ticket.id, credits=10_001, pay="100000.00"
+    )

@@ -27,8 +27,13 @@ def index(request, settings):
 
 def new_ticket(author, assignee, title, body="", **kw):
     return services.create_ticket(
-        actor=author, title=title, body_md=body, category="Order", sub_category="Routine Directive",
-        assignee_id=assignee.id, **kw,
+        actor=author,
+        title=title,
+        body_md=body,
+        category="Order",
+        sub_category="Routine Directive",
+        assignee_id=assignee.id,
+        **kw,
     )
 
 
@@ -78,7 +83,8 @@ def test_a_member_never_finds_a_ticket_they_may_not_see(org, tickets):
             results = set(found(person, word))
             assert results <= seen, (person.username, word)
             expected = {
-                ticket.id for ticket in Ticket.objects.filter(id__in=seen)
+                ticket.id
+                for ticket in Ticket.objects.filter(id__in=seen)
                 if any(token.startswith(word) for token in search.words_of(_text_of(ticket)))
             }
             assert results == expected, (person.username, word)
@@ -149,8 +155,13 @@ def test_the_migration_indexes_the_tickets_already_there(directorate):
     OldTicket, OldComment = old.get_model("tickets", "Ticket"), old.get_model("tickets", "Comment")
     nyx = directorate["nyx"]
     ticket = OldTicket.objects.create(
-        title="Old survey", body_md="Of the harbour", category="Order", sub_category="Routine Directive",
-        author_id=nyx.id, assignee_id=nyx.id, target_rank="nyx",
+        title="Old survey",
+        body_md="Of the harbour",
+        category="Order",
+        sub_category="Routine Directive",
+        author_id=nyx.id,
+        assignee_id=nyx.id,
+        target_rank="nyx",
     )
     OldComment.objects.create(ticket=ticket, author_id=nyx.id, body_md="Lighthouse dark")
     executor = MigrationExecutor(connection)

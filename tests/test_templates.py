@@ -36,8 +36,7 @@ def test_main_urls_follow_the_urlconf_and_the_script_prefix():
 
 def test_options_mark_the_selected_value_and_escape_everything():
     assert options([("a", "Alpha"), ("b&c", '<b>"Beta"</b>')], "b&c") == (
-        '<option value="a">Alpha</option>'
-        '<option value="b&amp;c" selected>&lt;b&gt;&quot;Beta&quot;&lt;/b&gt;</option>'
+        '<option value="a">Alpha</option><option value="b&amp;c" selected>&lt;b&gt;&quot;Beta&quot;&lt;/b&gt;</option>'
     )
     assert options([("a", "Alpha")], "") == '<option value="a">Alpha</option>'
 

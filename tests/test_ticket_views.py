@@ -49,12 +49,22 @@ def url(ticket, action=None):
 # Signing in and methods --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method, path", [
-    ("get", "/"), ("get", "/tickets/"), ("get", "/tickets/new/"), ("post", "/tickets/new/"),
-    ("get", "/tickets/sub-categories/?category=Intel"), ("get", "/tickets/{id}/"), ("post", "/tickets/{id}/start/"),
-    ("post", "/tickets/{id}/approve/"), ("post", "/tickets/{id}/comment/"), ("get", "/ledger/"),
-    ("post", "/people/{person}/adjust/"),
-])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("get", "/"),
+        ("get", "/tickets/"),
+        ("get", "/tickets/new/"),
+        ("post", "/tickets/new/"),
+        ("get", "/tickets/sub-categories/?category=Intel"),
+        ("get", "/tickets/{id}/"),
+        ("post", "/tickets/{id}/start/"),
+        ("post", "/tickets/{id}/approve/"),
+        ("post", "/tickets/{id}/comment/"),
+        ("get", "/ledger/"),
+        ("post", "/people/{person}/adjust/"),
+    ],
+)
 def test_signed_out_requests_go_to_the_sign_in_page(client, org, method, path):
     ticket = new_ticket(org["shadow"], org["asset"])
     before = database_state()
@@ -65,8 +75,9 @@ def test_signed_out_requests_go_to_the_sign_in_page(client, org, method, path):
     assert database_state() == before
 
 
-@pytest.mark.parametrize("action", ["start", "submit", "approve", "escalate", "send-back", "close", "promote",
-                                    "comment", "watch", "unwatch"])
+@pytest.mark.parametrize(
+    "action", ["start", "submit", "approve", "escalate", "send-back", "close", "promote", "comment", "watch", "unwatch"]
+)
 def test_get_on_a_ticket_action_is_405(as_, org, action):
     ticket = new_ticket(org["shadow"], org["asset"])
     before = database_state()
@@ -88,12 +99,19 @@ def board(org):
     """Tickets around marshal Vance, each with a unique title."""
     tickets = {
         "north_recon": new_ticket(org["shadow"], org["asset"], title="North recon"),
-        "north_request": new_ticket(org["asset"], org["shadow"], title="North asks kit", category="Request",
-                                    sub_category="Resource"),
-        "vance_own": new_ticket(org["marshal"], org["marshal"], title="Vance paperwork", category="Audit",
-                                sub_category="Process Check"),
-        "vance_from_kade": new_ticket(org["executor"], org["marshal"], title="Kade orders Vance", category="Order",
-                                      sub_category="Routine Directive"),
+        "north_request": new_ticket(
+            org["asset"], org["shadow"], title="North asks kit", category="Request", sub_category="Resource"
+        ),
+        "vance_own": new_ticket(
+            org["marshal"], org["marshal"], title="Vance paperwork", category="Audit", sub_category="Process Check"
+        ),
+        "vance_from_kade": new_ticket(
+            org["executor"],
+            org["marshal"],
+            title="Kade orders Vance",
+            category="Order",
+            sub_category="Routine Directive",
+        ),
         "review": submitted(org["shadow"], org["asset_2"], title="Lark patrol awaiting"),
         "private": new_ticket(org["shadow"], org["asset"], title="Holt private note", visibility="private"),
         "other_branch": new_ticket(org["marshal_2"], org["asset_3"], title="Sato branch work"),
@@ -108,28 +126,38 @@ def titles(response):
 def test_the_list_shows_everything_i_may_see_and_nothing_else(as_, org, board):
     response = as_(org["marshal"]).get("/tickets/")
     assert response.status_code == 200
-    assert titles(response) == {"North recon", "North asks kit", "Vance paperwork", "Kade orders Vance",
-                                "Lark patrol awaiting"}
+    assert titles(response) == {
+        "North recon",
+        "North asks kit",
+        "Vance paperwork",
+        "Kade orders Vance",
+        "Lark patrol awaiting",
+    }
     assert titles(as_(org["asset"]).get("/tickets/")) == {"North recon", "North asks kit", "Holt private note"}
     assert titles(as_(org["asset_3"]).get("/tickets/")) == {"Sato branch work"}
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("scope=mine", {"Vance paperwork", "Kade orders Vance"}),
-    ("scope=authored", {"Vance paperwork"}),
-    ("scope=queue", {"Lark patrol awaiting"}),
-    ("scope=subordinates", {"North recon", "North asks kit", "Lark patrol awaiting"}),
-    ("scope=nonsense", {"North recon", "North asks kit", "Vance paperwork", "Kade orders Vance",
-                        "Lark patrol awaiting"}),
-    ("status=awaiting_review", {"Lark patrol awaiting"}),
-    ("status=open&category=Intel", {"North recon"}),
-    ("category=Request", {"North asks kit"}),
-    ("category=Audit&scope=mine", {"Vance paperwork"}),
-    ("q=north", {"North recon", "North asks kit"}),
-    ("q=ORDERS", {"Kade orders Vance"}),
-    ("q=private", set()),  # Holt's private ticket stays out of Vance's sight, even by title
-    ("status=closed", set()),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("scope=mine", {"Vance paperwork", "Kade orders Vance"}),
+        ("scope=authored", {"Vance paperwork"}),
+        ("scope=queue", {"Lark patrol awaiting"}),
+        ("scope=subordinates", {"North recon", "North asks kit", "Lark patrol awaiting"}),
+        (
+            "scope=nonsense",
+            {"North recon", "North asks kit", "Vance paperwork", "Kade orders Vance", "Lark patrol awaiting"},
+        ),
+        ("status=awaiting_review", {"Lark patrol awaiting"}),
+        ("status=open&category=Intel", {"North recon"}),
+        ("category=Request", {"North asks kit"}),
+        ("category=Audit&scope=mine", {"Vance paperwork"}),
+        ("q=north", {"North recon", "North asks kit"}),
+        ("q=ORDERS", {"Kade orders Vance"}),
+        ("q=private", set()),  # Holt's private ticket stays out of Vance's sight, even by title
+        ("status=closed", set()),
+    ],
+)
 def test_list_scopes_and_filters(as_, org, board, query, expected):
     response = as_(org["marshal"]).get(f"/tickets/?{query}")
     assert response.status_code == 200
@@ -189,14 +217,15 @@ def walk(client, first_url, headers=None):
 def many(org):
     """32 Intel tickets and 3 Logistics tickets assigned to North."""
     intel = [new_ticket(org["shadow"], org["asset"], title=f"Recon {n:02d}").id for n in range(32)]
-    logistics = [new_ticket(org["shadow"], org["asset"], title=f"Crate {n}", category="Logistics",
-                            sub_category="Transport").id for n in range(3)]
+    logistics = [
+        new_ticket(org["shadow"], org["asset"], title=f"Crate {n}", category="Logistics", sub_category="Transport").id
+        for n in range(3)
+    ]
     return intel, logistics
 
 
 def test_a_list_row_shows_each_column_escaped(as_, org):
-    ticket = started(org["shadow"], org["asset"], title='<b onmouseover="x()">Depot & "yard"</b>',
-                     visibility="private")
+    ticket = started(org["shadow"], org["asset"], title='<b onmouseover="x()">Depot & "yard"</b>', visibility="private")
     row = re.search(rf'<tr><td><a href="/tickets/{ticket.id}/">.*?</tr>', text(as_(org["asset"]).get("/tickets/")))
     moment = reload(ticket).updated_at
     assert row.group(0) == (
@@ -259,15 +288,18 @@ def test_a_changed_ticket_moves_to_the_top(as_, org, many):
     assert listed_ids(as_(org["asset"]).get("/tickets/"))[0] == oldest
 
 
-@pytest.mark.parametrize("cursor", [
-    "garbage!!",
-    "x",
-    base64.urlsafe_b64encode(b"2024-01-01T00:00:00+00:00|short").decode(),
-    base64.urlsafe_b64encode(b"2024-01-01T00:00:00|" + b"a" * 24).decode(),  # no time zone
-    base64.urlsafe_b64encode(b"not a date|" + b"a" * 24).decode(),
-    base64.urlsafe_b64encode(b"a|b|c").decode(),
-    base64.urlsafe_b64encode("\u00e9\u00e9".encode("latin-1")).decode(),
-])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "garbage!!",
+        "x",
+        base64.urlsafe_b64encode(b"2024-01-01T00:00:00+00:00|short").decode(),
+        base64.urlsafe_b64encode(b"2024-01-01T00:00:00|" + b"a" * 24).decode(),  # no time zone
+        base64.urlsafe_b64encode(b"not a date|" + b"a" * 24).decode(),
+        base64.urlsafe_b64encode(b"a|b|c").decode(),
+        base64.urlsafe_b64encode("\u00e9\u00e9".encode("latin-1")).decode(),
+    ],
+)
 def test_a_broken_page_link_is_a_clear_400(as_, org, many, cursor):
     client = as_(org["asset"])
     response = client.get("/tickets/", {"after": cursor})
@@ -311,7 +343,10 @@ def test_sub_categories_of_intel(as_, org):
     response = as_(org["asset"]).get("/tickets/sub-categories/?category=Intel")
     assert response.status_code == 200 and is_fragment(response)
     assert re.findall(r'<option value="([^"]*)"', text(response)) == [
-        "Recon Report", "Data Leak", "Counter-Espionage", "Asset Status",
+        "Recon Report",
+        "Data Leak",
+        "Counter-Espionage",
+        "Asset Status",
     ]
     unknown = as_(org["asset"]).get("/tickets/sub-categories/?category=Nope")
     assert re.findall(r'<option value="([^"]*)"', text(unknown)) == [""]
@@ -319,8 +354,15 @@ def test_sub_categories_of_intel(as_, org):
 
 
 def form_data(org, **changes):
-    data = {"title": "Night-vision kit", "category": "Request", "sub_category": "Resource",
-            "assignee": org["shadow"].id, "visibility": "hierarchical", "subject": "", "body_md": "Cracked lens."}
+    data = {
+        "title": "Night-vision kit",
+        "category": "Request",
+        "sub_category": "Resource",
+        "assignee": org["shadow"].id,
+        "visibility": "hierarchical",
+        "subject": "",
+        "body_md": "Cracked lens.",
+    }
     data.update(changes)
     return data
 
@@ -331,35 +373,53 @@ def test_creating_a_ticket_redirects_to_it(as_, org):
     ticket = Ticket.objects.get(title="Night-vision kit")
     assert response.status_code == 302 and response["Location"] == url(ticket)
     assert (ticket.author_id, ticket.assignee_id, ticket.category, ticket.sub_category, ticket.body_md) == (
-        org["asset"].id, org["shadow"].id, "Request", "Resource", "Cracked lens.")
+        org["asset"].id,
+        org["shadow"].id,
+        "Request",
+        "Resource",
+        "Cracked lens.",
+    )
     page = client.get(response["Location"])
     assert "Ticket created." in text(page)
 
 
 def test_creating_a_promotion_request_through_the_form(as_, org):
-    response = as_(org["marshal"]).post("/tickets/new/", form_data(
-        org, title="Promote Holt", category="Personnel", sub_category="Promotion Request",
-        assignee=org["executor"].id, subject=org["shadow"].id))
+    response = as_(org["marshal"]).post(
+        "/tickets/new/",
+        form_data(
+            org,
+            title="Promote Holt",
+            category="Personnel",
+            sub_category="Promotion Request",
+            assignee=org["executor"].id,
+            subject=org["shadow"].id,
+        ),
+    )
     assert response.status_code == 302
     assert Ticket.objects.get(title="Promote Holt").subject_id == org["shadow"].id
 
 
-@pytest.mark.parametrize("changes, shown", [
-    ({"title": ""}, "This field is required."),
-    ({"title": "t" * 201}, "Ensure this value has at most 200 characters"),
-    ({"category": "Nope"}, "Select a valid choice."),
-    ({"category": "Economy", "sub_category": "Leave"}, "Not a sub-category of Economy."),
-    ({"sub_category": ""}, "This field is required."),
-    ({"assignee": "ASSET_2"}, "Select a valid choice."),  # a peer is not addressable
-    ({"assignee": "MARSHAL"}, "Select a valid choice."),  # nor two levels up
-    ({"visibility": "public"}, "Select a valid choice."),
-    ({"body_md": "b" * 20_001}, "The body has at most 20000 characters."),
-    ({"category": "Personnel", "sub_category": "Promotion Request"}, "Choose the person to promote."),
-    ({"subject": "ASSET_3"}, "Select a valid choice."),
-])
+@pytest.mark.parametrize(
+    "changes, shown",
+    [
+        ({"title": ""}, "This field is required."),
+        ({"title": "t" * 201}, "Ensure this value has at most 200 characters"),
+        ({"category": "Nope"}, "Select a valid choice."),
+        ({"category": "Economy", "sub_category": "Leave"}, "Not a sub-category of Economy."),
+        ({"sub_category": ""}, "This field is required."),
+        ({"assignee": "ASSET_2"}, "Select a valid choice."),  # a peer is not addressable
+        ({"assignee": "MARSHAL"}, "Select a valid choice."),  # nor two levels up
+        ({"visibility": "public"}, "Select a valid choice."),
+        ({"body_md": "b" * 20_001}, "The body has at most 20000 characters."),
+        ({"category": "Personnel", "sub_category": "Promotion Request"}, "Choose the person to promote."),
+        ({"subject": "ASSET_3"}, "Select a valid choice."),
+    ],
+)
 def test_an_invalid_ticket_is_a_400_showing_the_field_error(as_, org, changes, shown):
-    changes = {key: org[value.lower()].id if value in ("ASSET_2", "MARSHAL", "ASSET_3") else value
-               for key, value in changes.items()}
+    changes = {
+        key: org[value.lower()].id if value in ("ASSET_2", "MARSHAL", "ASSET_3") else value
+        for key, value in changes.items()
+    }
     before = database_state()
     response = as_(org["asset"]).post("/tickets/new/", form_data(org, **changes))
     assert response.status_code == 400
@@ -426,8 +486,14 @@ def test_nyx_is_offered_close_without_reward(as_, org):
 
 
 def test_the_promotion_panel_is_for_those_who_may_approve_it(as_, org):
-    ticket = new_ticket(org["asset"], org["shadow"], title="Promote me", category="Personnel",
-                        sub_category="Promotion Request", subject_id=org["asset"].id)
+    ticket = new_ticket(
+        org["asset"],
+        org["shadow"],
+        title="Promote me",
+        category="Personnel",
+        sub_category="Promotion Request",
+        subject_id=org["asset"].id,
+    )
     assert "promote" in forms_on(as_(org["marshal"]).get(url(ticket)))
     assert "promote" in forms_on(as_(org["executor"]).get(url(ticket)))
     assert "promote" not in forms_on(as_(org["shadow"]).get(url(ticket)))
@@ -436,8 +502,14 @@ def test_the_promotion_panel_is_for_those_who_may_approve_it(as_, org):
 
 def test_the_promotion_panel_is_not_offered_when_the_approval_would_be_refused(as_, org):
     # The shadow would become a marshal: the marshal's own rank, beyond what a marshal may grant.
-    ticket = new_ticket(org["shadow"], org["marshal"], title="Promote me", category="Personnel",
-                        sub_category="Promotion Request", subject_id=org["shadow"].id)
+    ticket = new_ticket(
+        org["shadow"],
+        org["marshal"],
+        title="Promote me",
+        category="Personnel",
+        sub_category="Promotion Request",
+        subject_id=org["shadow"].id,
+    )
     assert "promote" not in forms_on(as_(org["marshal"]).get(url(ticket)))
     assert "promote" in forms_on(as_(org["executor"]).get(url(ticket)))
     with pytest.raises(Forbidden):
@@ -447,8 +519,11 @@ def test_the_promotion_panel_is_not_offered_when_the_approval_would_be_refused(a
 def test_a_ticket_out_of_sight_is_404_like_one_that_does_not_exist(as_, org):
     ticket = new_ticket(org["shadow"], org["asset"])
     private = new_ticket(org["shadow"], org["asset"], visibility="private")
-    answers = [as_(org["marshal_2"]).get(url(ticket)), as_(org["marshal"]).get(url(private)),
-               as_(org["marshal"]).get("/tickets/" + "0" * 24 + "/")]
+    answers = [
+        as_(org["marshal_2"]).get(url(ticket)),
+        as_(org["marshal"]).get(url(private)),
+        as_(org["marshal"]).get("/tickets/" + "0" * 24 + "/"),
+    ]
     assert [response.status_code for response in answers] == [404, 404, 404]
     bodies = {re.sub(r'value="[^"]+"', "", text(response).split("<main", 1)[1]) for response in answers}
     assert len(bodies) == 1 and "No such ticket." in bodies.pop()
@@ -479,8 +554,9 @@ def test_the_whole_cycle_through_the_views(as_, org, htmx):
     response = act(as_(north), ticket, "submit", {"hours_worked": "2", "reward_credits": "", "reward_pay": ""}, htmx)
     assert_done(response, ticket, htmx)
     assert (reload(ticket).reward_credits, reload(ticket).reward_pay) == (1, Decimal("6.00"))
-    assert_done(act(as_(vance), ticket, "approve", {"credits": "1", "pay": "6.00", "note": "Good."}, htmx),
-                ticket, htmx)
+    assert_done(
+        act(as_(vance), ticket, "approve", {"credits": "1", "pay": "6.00", "note": "Good."}, htmx), ticket, htmx
+    )
     ticket = reload(ticket)
     assert ticket.status == Status.CLOSED
     assert (User.objects.get(id=north.id).credits, User.objects.get(id=north.id).balance) == (1, Decimal("6.00"))
@@ -520,8 +596,9 @@ def test_close_and_promote_through_the_views(as_, org, htmx):
     request = new_ticket(org["executor"], org["nyx"], category="Request", sub_category="Support")
     assert_done(act(as_(org["nyx"]), request, "close", {"note": "Done."}, htmx), request, htmx)
     assert reload(request).status == Status.CLOSED
-    promotion = new_ticket(org["asset"], org["shadow"], category="Personnel", sub_category="Promotion Request",
-                           subject_id=org["asset"].id)
+    promotion = new_ticket(
+        org["asset"], org["shadow"], category="Personnel", sub_category="Promotion Request", subject_id=org["asset"].id
+    )
     assert_done(act(as_(org["marshal"]), promotion, "promote", htmx=htmx), promotion, htmx)
     north = User.objects.get(id=org["asset"].id)
     assert (north.rank, north.reports_to_id) == (Rank.SHADOW, org["marshal"].id)
@@ -554,8 +631,12 @@ def test_decisions_on_a_closed_ticket_are_409(as_, org, htmx):
     ticket = submitted(org["shadow"], org["asset"])
     services.approve_reward(actor=org["marshal"], ticket_id=ticket.id, credits=1, pay="3.00")
     before = database_state()
-    for action, data in (("approve", {"credits": "1", "pay": "3.00"}), ("escalate", {}),
-                         ("send-back", {"note": "x"}), ("comment", {"body_md": "late"})):
+    for action, data in (
+        ("approve", {"credits": "1", "pay": "3.00"}),
+        ("escalate", {}),
+        ("send-back", {"note": "x"}),
+        ("comment", {"body_md": "late"}),
+    ):
         response = act(as_(org["marshal"]), ticket, action, data, htmx)
         assert response.status_code == 409, action
         assert "This ticket is closed and read-only." in text(response)
@@ -657,8 +738,9 @@ def test_a_subordinates_ledger_does_not_name_a_ticket_out_of_the_readers_sight(a
 
 def test_adjusting_from_the_profile_route(as_, org):
     client = as_(org["marshal"])
-    response = client.post(f"/people/{org['asset'].id}/adjust/", {"credits": "-2", "pay": "3.50",
-                                                                 "reason": "Late, but thorough"})
+    response = client.post(
+        f"/people/{org['asset'].id}/adjust/", {"credits": "-2", "pay": "3.50", "reason": "Late, but thorough"}
+    )
     assert response.status_code == 302 and response["Location"] == f"/people/{org['asset'].id}/"
     north = User.objects.get(id=org["asset"].id)
     assert (north.credits, north.balance) == (-2, Decimal("3.50"))
@@ -667,12 +749,18 @@ def test_adjusting_from_the_profile_route(as_, org):
     assert "Adjustment recorded in the ledger." in text(client.get(response["Location"]))
 
 
-@pytest.mark.parametrize("viewer, person, shown", [
-    ("marshal", "asset", True), ("marshal", "marshal", True), ("asset", "asset", True),
-    ("asset", "shadow", False), ("shadow", "asset_2", False), ("marshal", "marshal_2", False),
-])
-def test_a_profile_shows_the_wallet_and_ledger_link_to_those_who_may_read_the_ledger(as_, org, viewer, person,
-                                                                                      shown):
+@pytest.mark.parametrize(
+    "viewer, person, shown",
+    [
+        ("marshal", "asset", True),
+        ("marshal", "marshal", True),
+        ("asset", "asset", True),
+        ("asset", "shadow", False),
+        ("shadow", "asset_2", False),
+        ("marshal", "marshal_2", False),
+    ],
+)
+def test_a_profile_shows_the_wallet_and_ledger_link_to_those_who_may_read_the_ledger(as_, org, viewer, person, shown):
     page = text(as_(org[viewer]).get(f"/people/{org[person].id}/"))
     assert ("All entries" in page) is shown
     assert ("<dt>Social credits</dt>" in page) is shown
@@ -681,15 +769,18 @@ def test_a_profile_shows_the_wallet_and_ledger_link_to_those_who_may_read_the_le
         assert as_(org[viewer]).get(f"/ledger/?user={org[person].id}").status_code == 200
 
 
-@pytest.mark.parametrize("actor, target, data, status, message", [
-    ("marshal", "asset", {"credits": "1", "reason": ""}, 400, "A reason is required"),
-    ("marshal", "asset", {"pay": "-0.01", "reason": "Fine"}, 400, "below zero"),
-    ("marshal", "asset", {"pay": "1.005", "reason": "Fine"}, 400, "at most two decimals"),
-    ("marshal", "asset", {"reason": "Nothing"}, 400, "must change credits or pay"),
-    ("shadow", "asset", {"credits": "1", "reason": "Fine"}, 403, "Manual adjustments are for marshals"),
-    ("marshal", "marshal_2", {"credits": "1", "reason": "Fine"}, 403, "Manual adjustments are for marshals"),
-    ("marshal", "asset_3", {"credits": "1", "reason": "Fine"}, 404, "No such person."),
-])
+@pytest.mark.parametrize(
+    "actor, target, data, status, message",
+    [
+        ("marshal", "asset", {"credits": "1", "reason": ""}, 400, "A reason is required"),
+        ("marshal", "asset", {"pay": "-0.01", "reason": "Fine"}, 400, "below zero"),
+        ("marshal", "asset", {"pay": "1.005", "reason": "Fine"}, 400, "at most two decimals"),
+        ("marshal", "asset", {"reason": "Nothing"}, 400, "must change credits or pay"),
+        ("shadow", "asset", {"credits": "1", "reason": "Fine"}, 403, "Manual adjustments are for marshals"),
+        ("marshal", "marshal_2", {"credits": "1", "reason": "Fine"}, 403, "Manual adjustments are for marshals"),
+        ("marshal", "asset_3", {"credits": "1", "reason": "Fine"}, 404, "No such person."),
+    ],
+)
 def test_refused_adjustments(as_, org, actor, target, data, status, message):
     before = database_state()
     response = as_(org[actor]).post(f"/people/{org[target].id}/adjust/", data)
@@ -738,8 +829,11 @@ def test_a_refused_submission_is_explained_at_its_field(as_, org, htmx, data, fi
     body = text(response)
     # The message sits in the field's own error block, the input is marked invalid and keeps what was typed.
     assert re.search(rf'id="submit-{field}_error" role="alert"><p class="field-error">{re.escape(message)}</p>', body)
-    assert re.search(rf'<input[^>]*aria-invalid="true"[^>]*id="submit-{field}"|<input[^>]*id="submit-{field}"'
-                     rf'[^>]*aria-invalid="true"', body)
+    assert re.search(
+        rf'<input[^>]*aria-invalid="true"[^>]*id="submit-{field}"|<input[^>]*id="submit-{field}"'
+        rf'[^>]*aria-invalid="true"',
+        body,
+    )
     assert field + ":" not in body  # no internal field names in what a member reads
     for value in data.values():
         assert f'value="{value}"' in body
@@ -767,8 +861,9 @@ def test_a_large_adjustment_asks_to_confirm_and_errors_sit_at_their_fields(as_, 
     assert response.status_code == 200 and "Confirm a large adjustment" in text(response)
     response = client.post(path, {"credits": "1", "pay": "12,50", "reason": "Heroics"})
     assert response.status_code == 400
-    assert re.search(r'id="adjust-pay_error" role="alert"><p class="field-error">Write decimals with a point',
-                     text(response))
+    assert re.search(
+        r'id="adjust-pay_error" role="alert"><p class="field-error">Write decimals with a point', text(response)
+    )
     assert database_state() == before
     response = client.post(path, {"credits": "150", "pay": "0", "reason": "Heroics", "confirmed": "yes"})
     assert response.status_code == 302 and User.objects.get(id=org["asset"].id).credits == 150
@@ -807,8 +902,9 @@ def test_the_queue_shows_who_brought_it_up_and_how_long_it_waited_oldest_first(a
 
 
 def test_the_dashboard_lists_tickets_i_wrote_and_the_form_says_what_earns(as_, org):
-    request = new_ticket(org["asset"], org["shadow"], title="Night-vision kit", category="Request",
-                         sub_category="Resource")
+    request = new_ticket(
+        org["asset"], org["shadow"], title="Night-vision kit", category="Request", sub_category="Resource"
+    )
     client = as_(org["asset"])
     body = text(client.get("/"))
     assert "Written by me" in body and f"/tickets/{request.id}/" in body

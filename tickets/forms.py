@@ -37,8 +37,8 @@ class TicketCreateForm(forms.Form):
 
     def __init__(self, *args, addressable=(), subjects=(), author=None, reviewer=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].choices = addressee_choices(addressable, author) if author else person_choices(
-            addressable
+        self.fields["assignee"].choices = (
+            addressee_choices(addressable, author) if author else person_choices(addressable)
         )
         if author is not None and reviewer is not None:
             # Whether the ticket can earn its writer a reward, said where they choose (docs/rules.md section 18).

@@ -141,9 +141,13 @@ def index_new(tickets):
                 cursor,
                 [
                     (
-                        ticket.id, ticket.title, ticket.body_md, "",
-                        _seen_by_words(ticket.visibility, ticket.author.chain, ticket.assignee.chain,
-                                       ticket.reviewer_id, ()),
+                        ticket.id,
+                        ticket.title,
+                        ticket.body_md,
+                        "",
+                        _seen_by_words(
+                            ticket.visibility, ticket.author.chain, ticket.assignee.chain, ticket.reviewer_id, ()
+                        ),
                     )
                     for ticket in tickets
                 ],

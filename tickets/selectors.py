@@ -187,9 +187,7 @@ def keyset_page(
 
     The caller chooses the related rows and columns it shows (select_related, only, values).
     """
-    items, next_cursor = keyset.page(
-        tickets, field="updated_at", cursor=cursor, size=size, oldest_first=oldest_first
-    )
+    items, next_cursor = keyset.page(tickets, field="updated_at", cursor=cursor, size=size, oldest_first=oldest_first)
     return Page(items=items, next_cursor=next_cursor)
 
 
@@ -239,4 +237,3 @@ def search_page(viewer: User, filters: Any, cursor: str | None = None, size: int
         tickets, filters.text, viewer=viewer, start=start, count=size + 1, fields=LIST_ROW_FIELDS
     )
     return Page(items=items[:size], next_cursor=str(start + size) if len(items) > size else None)
-

@@ -45,8 +45,10 @@ def assert_clean(page, name):
 def screen_page(new_context, console_log, screen):
     settings = SCREENS[screen]
     context = new_context(
-        viewport=settings["viewport"], device_scale_factor=1,
-        is_mobile=settings.get("is_mobile", False), has_touch=settings.get("has_touch", False),
+        viewport=settings["viewport"],
+        device_scale_factor=1,
+        is_mobile=settings.get("is_mobile", False),
+        has_touch=settings.get("has_touch", False),
     )
     console_log.watch(context)
     return context.new_page()

@@ -63,8 +63,12 @@ def test_the_dashboard_draws_every_figure_and_fits(new_context, console_log, his
     page.get_by_role("link", name="Analytics", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Economy analytics")
     expect(page.locator("#summary [data-figure=entries]")).not_to_have_text("0")
-    for name in ("Credits per day by entry type", "Pay per day by entry type", "Current credits by rank",
-                 "Top earners by credits gained in the period"):
+    for name in (
+        "Credits per day by entry type",
+        "Pay per day by entry type",
+        "Current credits by rank",
+        "Top earners by credits gained in the period",
+    ):
         expect(page.get_by_role("img", name=name)).to_be_visible()
     # Each piece of a bar has its own title; the hidden tables hold a row for each of the 30 days.
     assert page.locator("#chart-credits rect").count() > 20

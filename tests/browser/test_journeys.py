@@ -181,8 +181,14 @@ def test_a_promotion_request_is_decided_by_the_marshal(open_as, screen):
     username, name = PROMOTED[screen]
     title = f"Promote {name} {secrets.token_hex(3)}"
     asset = open_as(username, screen)
-    new_ticket(asset, title, category="Personnel", sub_category="Promotion Request",
-               addressee="Shadow Ada Quill (shadow.quill)", concerning=f"Asset {name} ({username})")
+    new_ticket(
+        asset,
+        title,
+        category="Personnel",
+        sub_category="Promotion Request",
+        addressee="Shadow Ada Quill (shadow.quill)",
+        concerning=f"Asset {name} ({username})",
+    )
     expect(asset.locator("#ticket")).to_contain_text("Awaiting the decision of Marshal Mira Sato")
 
     # The addressee has no work to start on it.

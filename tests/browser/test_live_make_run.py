@@ -36,8 +36,11 @@ def make_run_layout(tmp_path, demo_password):
 
     def start_worker():
         log = open(tmp_path / "worker.log", "ab")
-        started.append(subprocess.Popen([PYTHON, "manage.py", "worker"], cwd=PROJECT_DIR, env=env, stdout=log,
-                                        stderr=subprocess.STDOUT))
+        started.append(
+            subprocess.Popen(
+                [PYTHON, "manage.py", "worker"], cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        )
         log.close()
 
     try:

@@ -195,8 +195,7 @@ def test_the_live_connection_comes_back_after_the_server_restarts(watched_contex
     wait_until_live(asset)
     reloads = Reloads(asset)
 
-    restart(while_down=lambda: asset.wait_for_function(f"() => ({SOCKET_STATE})() === {CLOSED}",
-                                                       timeout=LIVE_TIMEOUT))
+    restart(while_down=lambda: asset.wait_for_function(f"() => ({SOCKET_STATE})() === {CLOSED}", timeout=LIVE_TIMEOUT))
     asset.wait_for_function(f"() => ({SOCKET_STATE})() === {OPEN}", timeout=RECONNECT_TIMEOUT)
 
     marshal = sign_in(MARSHAL, on=watched_context(base_url=url).new_page())
@@ -208,7 +207,8 @@ def test_the_live_connection_comes_back_after_the_server_restarts(watched_contex
 
 
 def test_an_approval_served_by_one_process_updates_a_page_connected_to_the_other(
-    watched_context, servers  # noqa: F811 - the fixture imported above
+    watched_context,
+    servers,  # noqa: F811 - the fixture imported above
 ):
     password, server_a, server_b = servers
 

@@ -35,20 +35,88 @@ SHARES = {Rank.EXECUTOR: 0.002, Rank.MARSHAL: 0.02, Rank.SHADOW: 0.12}
 STATUS_SHARES = {"open": 0.12, "in_progress": 0.13, "awaiting_review": 0.10}
 ESCALATED_SHARE = 0.05  # of the tickets awaiting review: abnormal awards recommended up to an executor
 HISTORY_DAYS = 365
-FIRST = ("Ada", "Bo", "Cy", "Dag", "Eli", "Fen", "Gil", "Hana", "Ivo", "Juno", "Kit", "Lena", "Mira", "Nell",
-         "Oren", "Pia", "Quin", "Rhea", "Silas", "Teo", "Uma", "Vera", "Wes", "Xan", "Yara", "Zeno")
-LAST = ("Ash", "Brand", "Crane", "Dale", "Ferro", "Grey", "Holt", "Kade", "Lark", "Moss", "North", "Pike",
-        "Quill", "Reyes", "Sato", "Stone", "Vance", "Voss", "Wren", "Yates")
+FIRST = (
+    "Ada",
+    "Bo",
+    "Cy",
+    "Dag",
+    "Eli",
+    "Fen",
+    "Gil",
+    "Hana",
+    "Ivo",
+    "Juno",
+    "Kit",
+    "Lena",
+    "Mira",
+    "Nell",
+    "Oren",
+    "Pia",
+    "Quin",
+    "Rhea",
+    "Silas",
+    "Teo",
+    "Uma",
+    "Vera",
+    "Wes",
+    "Xan",
+    "Yara",
+    "Zeno",
+)
+LAST = (
+    "Ash",
+    "Brand",
+    "Crane",
+    "Dale",
+    "Ferro",
+    "Grey",
+    "Holt",
+    "Kade",
+    "Lark",
+    "Moss",
+    "North",
+    "Pike",
+    "Quill",
+    "Reyes",
+    "Sato",
+    "Stone",
+    "Vance",
+    "Voss",
+    "Wren",
+    "Yates",
+)
 VERBS = ("Inspect", "Repair", "Report on", "Secure", "Audit", "Deliver", "Survey", "Resolve", "Escort", "Catalogue")
 # Ticket bodies: two of these sentences, so that a search finds words in bodies as well as titles.
-SENTENCES = ("The fence wire was cut overnight.", "Lanterns are needed for the night shift.",
-             "Two crates of rations are missing.", "The relay hums and drops calls.", "Permits expire on Friday.",
-             "A patrol saw smoke near the river.", "The archive door is jammed.", "Fuel stocks run low.",
-             "The checkpoint log has gaps.", "Radios need new batteries.", "Roof leaks over the ledger office.",
-             "Ask the quartermaster for spare parts.", "Signal flares were used without orders.",
-             "The gate lock is broken.", "Maps of sector 7 are out of date.", "Report any strangers at once.")
-OBJECTS = ("the east depot", "sector 7 relay", "the archive", "supply line B", "the northern checkpoint",
-           "ration cards", "the signal tower", "district 4 patrols", "the ledger office", "transit permits")
+SENTENCES = (
+    "The fence wire was cut overnight.",
+    "Lanterns are needed for the night shift.",
+    "Two crates of rations are missing.",
+    "The relay hums and drops calls.",
+    "Permits expire on Friday.",
+    "A patrol saw smoke near the river.",
+    "The archive door is jammed.",
+    "Fuel stocks run low.",
+    "The checkpoint log has gaps.",
+    "Radios need new batteries.",
+    "Roof leaks over the ledger office.",
+    "Ask the quartermaster for spare parts.",
+    "Signal flares were used without orders.",
+    "The gate lock is broken.",
+    "Maps of sector 7 are out of date.",
+    "Report any strangers at once.",
+)
+OBJECTS = (
+    "the east depot",
+    "sector 7 relay",
+    "the archive",
+    "supply line B",
+    "the northern checkpoint",
+    "ration cards",
+    "the signal tower",
+    "district 4 patrols",
+    "the ledger office",
+    "transit permits",
+)
 
 
 def username(rank, number):
@@ -81,8 +149,12 @@ class Command(BaseCommand):
         parser.add_argument("--users", type=int, required=True, help="human members to enlist (at least 10)")
         parser.add_argument("--tickets", type=int, required=True, help="tickets to create")
         parser.add_argument("--seed", type=int, default=0, help="random seed (the same seed gives the same data)")
-        parser.add_argument("--review-share", type=float, default=STATUS_SHARES["awaiting_review"],
-                            help="share of tickets awaiting review (default 0.10)")
+        parser.add_argument(
+            "--review-share",
+            type=float,
+            default=STATUS_SHARES["awaiting_review"],
+            help="share of tickets awaiting review (default 0.10)",
+        )
         parser.add_argument("--password", default=None, help="the members' shared password (default: generated)")
         parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -117,8 +189,12 @@ class Command(BaseCommand):
         executors = max(1, round(total * SHARES[Rank.EXECUTOR]))
         marshals = max(2, round(total * SHARES[Rank.MARSHAL]))
         shadows = max(4, round(total * SHARES[Rank.SHADOW]))
-        plan = [(Rank.EXECUTOR, executors), (Rank.MARSHAL, marshals), (Rank.SHADOW, shadows),
-                (Rank.ASSET, total - executors - marshals - shadows)]
+        plan = [
+            (Rank.EXECUTOR, executors),
+            (Rank.MARSHAL, marshals),
+            (Rank.SHADOW, shadows),
+            (Rank.ASSET, total - executors - marshals - shadows),
+        ]
         low, high = SERVICE_NUMBER_RANGE
         numbers = iter(rng.sample([n for n in range(low, high + 1) if n not in taken], total))
         moment = now()
@@ -134,22 +210,24 @@ class Command(BaseCommand):
                 joined = moment - timedelta(
                     days=HISTORY_DAYS + rng.randrange(365), milliseconds=rng.randrange(86_400_000)
                 )
-                people.append(User(
-                    id=member_id,
-                    username=username(rank, number),
-                    display_name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
-                    service_number=next(numbers),
-                    rank=rank,
-                    reports_to=superior,
-                    chain=f"{superior.chain}{member_id}{CHAIN_SEPARATOR}",
-                    password=password_hash,
-                    created_at=joined,
-                    updated_at=joined,
-                ))
+                people.append(
+                    User(
+                        id=member_id,
+                        username=username(rank, number),
+                        display_name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+                        service_number=next(numbers),
+                        rank=rank,
+                        reports_to=superior,
+                        chain=f"{superior.chain}{member_id}{CHAIN_SEPARATOR}",
+                        password=password_hash,
+                        created_at=joined,
+                        updated_at=joined,
+                    )
+                )
             for start in range(0, len(people), BATCH):
                 with atomic():
-                    User.objects.bulk_create(people[start:start + BATCH])
-                done += len(people[start:start + BATCH])
+                    User.objects.bulk_create(people[start : start + BATCH])
+                done += len(people[start : start + BATCH])
                 if progress:
                     progress.update(done)
             by_rank[rank] = people
@@ -170,8 +248,12 @@ class Command(BaseCommand):
         # (a marshal for assets and shadows, an executor for marshals); an executor for abnormal awards.
         reviewer_of = {p.id: ancestor(p, Rank.EXECUTOR if p.rank == Rank.MARSHAL else Rank.MARSHAL) for p in workers}
         executor_of = {p.id: ancestor(p, Rank.EXECUTOR) for p in workers}
-        categories = [(category, sub) for category, subs in CATEGORIES.items() for sub in subs
-                      if (category, sub) != ("Personnel", "Promotion Request")]
+        categories = [
+            (category, sub)
+            for category, subs in CATEGORIES.items()
+            for sub in subs
+            if (category, sub) != ("Personnel", "Promotion Request")
+        ]
         wallets = {}
         moment = now()
         counts = dict.fromkeys(("open", "in_progress", "awaiting_review", "closed"), 0)
@@ -190,8 +272,15 @@ class Command(BaseCommand):
                 updated = created + timedelta(milliseconds=rng.randrange(1, 3 * 86_400_000))
                 updated = min(updated, moment)
                 draw = rng.random()
-                status = ("open" if draw < cut_open else "in_progress" if draw < cut_progress
-                          else "awaiting_review" if draw < cut_review else "closed")
+                status = (
+                    "open"
+                    if draw < cut_open
+                    else "in_progress"
+                    if draw < cut_progress
+                    else "awaiting_review"
+                    if draw < cut_review
+                    else "closed"
+                )
                 ticket = Ticket(
                     id=new_object_id(),
                     title=f"{rng.choice(VERBS)} {rng.choice(OBJECTS)}",
@@ -225,26 +314,50 @@ class Command(BaseCommand):
                         # An abnormal proposal the marshal recommended; the executor above decides.
                         ticket.reward_credits = 150
                         ticket.reward_pay = abnormal_pay_limit(assignee.rank) + 1
-                        steps.append(ApprovalStep(
-                            ticket=ticket, approver=ticket.reviewer, decision=ApprovalStep.Decision.RECOMMENDED,
-                            credits=ticket.reward_credits, pay=ticket.reward_pay, note="Abnormal award: escalated.",
-                            ts=updated,
-                        ))
+                        steps.append(
+                            ApprovalStep(
+                                ticket=ticket,
+                                approver=ticket.reviewer,
+                                decision=ApprovalStep.Decision.RECOMMENDED,
+                                credits=ticket.reward_credits,
+                                pay=ticket.reward_pay,
+                                note="Abnormal award: escalated.",
+                                ts=updated,
+                            )
+                        )
                         ticket.reviewer = executor_of[assignee.id]
                     continue
                 ticket.closed_at = updated
-                steps.append(ApprovalStep(
-                    ticket=ticket, approver=ticket.reviewer, decision=ApprovalStep.Decision.APPROVED,
-                    credits=ticket.reward_credits, pay=ticket.reward_pay, ts=updated,
-                ))
-                entries.append(Transaction(
-                    user=assignee, type=Transaction.Type.CREDIT_AWARD, amount_cr=ticket.reward_credits,
-                    related_ticket=ticket, approved_by=ticket.reviewer, ts=updated,
-                ))
-                entries.append(Transaction(
-                    user=assignee, type=Transaction.Type.PAYMENT, amount_pay=ticket.reward_pay,
-                    related_ticket=ticket, approved_by=ticket.reviewer, ts=updated,
-                ))
+                steps.append(
+                    ApprovalStep(
+                        ticket=ticket,
+                        approver=ticket.reviewer,
+                        decision=ApprovalStep.Decision.APPROVED,
+                        credits=ticket.reward_credits,
+                        pay=ticket.reward_pay,
+                        ts=updated,
+                    )
+                )
+                entries.append(
+                    Transaction(
+                        user=assignee,
+                        type=Transaction.Type.CREDIT_AWARD,
+                        amount_cr=ticket.reward_credits,
+                        related_ticket=ticket,
+                        approved_by=ticket.reviewer,
+                        ts=updated,
+                    )
+                )
+                entries.append(
+                    Transaction(
+                        user=assignee,
+                        type=Transaction.Type.PAYMENT,
+                        amount_pay=ticket.reward_pay,
+                        related_ticket=ticket,
+                        approved_by=ticket.reviewer,
+                        ts=updated,
+                    )
+                )
                 credits, pay = wallets.get(assignee.id, (0, Decimal("0.00")))
                 wallets[assignee.id] = (credits + ticket.reward_credits, pay + ticket.reward_pay)
             with atomic():
@@ -261,5 +374,5 @@ class Command(BaseCommand):
             people.append(person)
         for start in range(0, len(people), 500):
             with atomic():
-                User.objects.bulk_update(people[start:start + 500], ["credits", "balance"])
+                User.objects.bulk_update(people[start : start + 500], ["credits", "balance"])
         return ", ".join(f"{count:,} {status.replace('_', ' ')}" for status, count in counts.items())
