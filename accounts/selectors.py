@@ -133,7 +133,7 @@ def inbox_of(user: User) -> QuerySet[Notification]:
     return Notification.objects.filter(user_id=user.id).order_by("-ts", "-id")
 
 
-def inbox_groups(user: User, *, unread_only: bool = False) -> QuerySet[Notification, dict[str, Any]]:
+def inbox_groups(user: User, *, unread_only: bool = False) -> QuerySet[Any, Any]:
     """A member's notifications for the inbox page, identical ones (same words, same ticket) as one row,
     the most recent first: each row has `message`, `ticket_id`, `count`, `unread` (how many of them are
     unread), `latest` (the newest one's time) and `newest_id` (its id, the row's handle for reading it).

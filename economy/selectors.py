@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import QuerySet
 
@@ -108,7 +109,7 @@ def payroll_preview(period: Period) -> PayrollReport:
     return PayrollReport(period=period, lines=[line for line in lines if line.salary or line.decay])
 
 
-def reversible_ids(viewer, owner, entries):
+def reversible_ids(viewer: User, owner: User, entries: Any) -> set[str]:
     """The ids of `entries` (of `owner`'s ledger) that `viewer` may reverse now: the same rule as
     `economy.services.reversible_entry`, for showing the Reverse control."""
     if viewer.id == owner.id or not can(viewer, Action.ADJUST_CREDITS, owner):

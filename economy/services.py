@@ -119,7 +119,7 @@ REVERSIBLE = (Transaction.Type.CREDIT_AWARD, Transaction.Type.PAYMENT, Transacti
 AWARD_TYPES = (Transaction.Type.CREDIT_AWARD, Transaction.Type.PAYMENT)
 
 
-def reversible_entry(actor, entry_id):
+def reversible_entry(actor: User, entry_id: object) -> Transaction:
     """A ledger entry `actor` may reverse, or NotFound / Forbidden / Conflict saying why not.
 
     Reversible: a ticket's credit award or payment, and a manual adjustment. The reverser must be allowed to
@@ -142,7 +142,7 @@ def reversible_entry(actor, entry_id):
 
 
 @retry_on_write_conflict
-def reverse_entry(*, actor, entry_id, reason):
+def reverse_entry(*, actor: User, entry_id: object, reason: str | None) -> list[Transaction]:
     """Undo a decided award or adjustment with new, opposite ledger entries and a reason (docs/rules.md 18).
 
     Nothing is changed or removed: each reversed entry gets one `reversal` entry of the opposite amounts, and
@@ -189,18 +189,19 @@ def reverse_entry(*, actor, entry_id, reason):
                     "The reversal would take the balance below zero: the money has been spent.",
                     field_errors={"reason": ["The balance does not cover this reversal."]},
                 )
-            what = f"the award for {entry.related_ticket.title}" if entry.type in AWARD_TYPES else "an adjustment"
+            ticket = entry.related_ticket if entry.type in AWARD_TYPES else None
+            what = f"the award for {ticket.title}" if ticket else "an adjustment"
             notify(
                 recipients=[entry.user],
                 message=f"{shown_name(actor)} reversed {what}: {_signed_amounts(credits, pay)}. {reason}",
-                ticket=entry.related_ticket if entry.type in AWARD_TYPES else None,
+                ticket=ticket,
             )
     except IntegrityError:
         raise Conflict("This entry has already been reversed.") from None
     return reversals
 
 
-def _reason(reason):
+def _reason(reason: str | None) -> str:
     reason = (reason or "").strip()
     if not reason:
         raise Invalid("Give a reason.", field_errors={"reason": ["Give a reason."]})
@@ -209,7 +210,7 @@ def _reason(reason):
     return reason
 
 
-def _signed_amounts(credits, pay):
+def _signed_amounts(credits: int, pay: Decimal) -> str:
     parts = []
     if credits:
         parts.append(f"{credits:+d} credit{'' if abs(credits) == 1 else 's'}")

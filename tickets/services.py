@@ -251,7 +251,7 @@ def submit_for_review(
     return ticket
 
 
-def approval_outcome(ticket, *, actor, credits, pay):
+def approval_outcome(ticket: Ticket, *, actor: User, credits: Any, pay: Any) -> tuple[str, User | None]:
     """What approving `credits` and `pay` on `ticket` would do, by the rule `approve_reward` applies:
     ("approve", None) closes and pays; ("recommend", next_reviewer) records a recommendation and moves
     the review up. Raises Forbidden when `actor` may not approve these amounts at all."""
@@ -274,7 +274,7 @@ def approval_outcome(ticket, *, actor, credits, pay):
     return "recommend", next_reviewer
 
 
-def abnormal_decider(ticket, *, proposer):
+def abnormal_decider(ticket: Ticket, *, proposer: User | None) -> User:
     """Who would decide an abnormal award on `ticket` proposed by `proposer` (its assignee, at submission):
     the nearest superior of the assignee with escalation authority who neither wrote the ticket nor proposed
     the amounts. Shown on the submit form, by the same search `approve_reward` makes."""
@@ -287,7 +287,7 @@ def abnormal_decider(ticket, *, proposer):
     )
 
 
-def normal_reviewer(assignee):
+def normal_reviewer(assignee: User) -> User:
     """Who reviews the work of `assignee` (the reviewer `submit_for_review` chooses)."""
     return _first_above(assignee, Action.APPROVE_NORMAL_REWARD, assignee)
 
@@ -472,7 +472,7 @@ approve_rank_change = approve_promotion
 
 
 @retry_on_write_conflict
-def deny_rank_change(*, actor, ticket_id, reason):
+def deny_rank_change(*, actor: User, ticket_id: object, reason: str | None) -> Ticket:
     """Decide a promotion or demotion request against it, with a reason: the ticket closes, no rank changes."""
     reason = _comment_text(reason, field="reason", missing="Say why the request is denied.")[:NOTE_MAX]
     ticket = ticket_for(actor, ticket_id)
@@ -493,11 +493,11 @@ def deny_rank_change(*, actor, ticket_id, reason):
     return ticket
 
 
-def is_rank_change(ticket):
+def is_rank_change(ticket: Ticket) -> bool:
     return (ticket.category, ticket.sub_category) in RANK_CHANGES
 
 
-def rank_change_decider(subject, new_rank):
+def rank_change_decider(subject: User, new_rank: str) -> User:
     """The nearest superior of `subject` who may move them to `new_rank` (docs/rules.md section 18).
 
     Never Nyx: no output of the model may change a rank, so a request Nyx would decide goes to the Directorate.
@@ -510,7 +510,7 @@ def rank_change_decider(subject, new_rank):
     raise Conflict("No one above can take this decision.")  # unreachable while Niki heads every chain
 
 
-def may_decide_rank_change(actor, ticket):
+def may_decide_rank_change(actor: User, ticket: Ticket) -> bool:
     """Whether `actor` is offered Approve and Deny on a personnel request (the services decide for good)."""
     if not is_rank_change(ticket) or ticket.subject is None or ticket.status == Status.CLOSED:
         return False
@@ -525,13 +525,13 @@ def may_decide_rank_change(actor, ticket):
     return not promote or may_raise_to(actor, new_rank)
 
 
-def _require_rank_authority(actor, subject, *, promote):
+def _require_rank_authority(actor: User, subject: User, *, promote: bool) -> None:
     if not can(actor, Action.APPROVE_PROMOTION, subject):
         noun = "promotions" if promote else "demotions"
         raise Forbidden(f"You may not decide {noun} for this person.")
 
 
-def _new_rank(subject, *, promote, error=Invalid):
+def _new_rank(subject: User, *, promote: bool, error: type[Exception] = Invalid) -> str:
     """The rank a personnel request would give `subject`, or `error` when there is none."""
     if subject.rank not in HUMAN_RANKS:
         raise error("Nyx and the Directorate hold no rank that a request can change.")
@@ -546,11 +546,11 @@ def _new_rank(subject, *, promote, error=Invalid):
     return HUMAN_RANKS[HUMAN_RANKS.index(subject.rank) - 1]
 
 
-def _ranks_from(rank):
+def _ranks_from(rank: str) -> list[Rank]:
     return [candidate for candidate in Rank if level(candidate) >= level(rank)]
 
 
-def _close_decided(ticket):
+def _close_decided(ticket: Ticket) -> None:
     updated = (
         Ticket.objects.filter(id=ticket.id)
         .exclude(status=Status.CLOSED)
@@ -562,7 +562,7 @@ def _close_decided(ticket):
     _announce(ticket)
 
 
-def _refuse_rank_change(ticket):
+def _refuse_rank_change(ticket: Ticket) -> None:
     if is_rank_change(ticket):
         raise Invalid("A personnel request is decided with Approve or Deny, not as a reward.")
 
