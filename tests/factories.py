@@ -8,6 +8,22 @@ from tickets import services
 
 PASSWORD = "correct-horse-battery-staple"
 
+# The people of the `org` fixture (tests/conftest.py), from the top down.
+ORG = (
+    "niki",
+    "nyx",
+    "executor",
+    "executor_2",
+    "marshal",
+    "marshal_2",
+    "marshal_3",
+    "shadow",
+    "shadow_2",
+    "asset",
+    "asset_2",
+    "asset_3",
+)
+
 DIRECTIVE = {"title": "Observe the east depot", "category": "Intel", "sub_category": "Recon Report"}
 ROUTINE = {"title": "Sweep sector 7", "category": "Order", "sub_category": "Routine Directive"}
 SPECIAL_OPERATION = {"category": "Order", "sub_category": "Special Operation"}

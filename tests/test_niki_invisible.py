@@ -15,22 +15,11 @@ from bson import ObjectId
 from django.urls import URLResolver, get_resolver, reverse
 
 from tests.downloads import materialised
+from tests.factories import ORG
 from tests.invariants import traces_of_niki
 from tickets.services import create_ticket
 
-VIEWERS = [
-    "nyx",
-    "executor",
-    "executor_2",
-    "marshal",
-    "marshal_2",
-    "marshal_3",
-    "shadow",
-    "shadow_2",
-    "asset",
-    "asset_2",
-    "asset_3",
-]
+VIEWERS = list(ORG[1:])  # everyone but Niki
 SEARCHES = ["niki", "Niki", "NIKI", "7360", "nik", "736"]
 NO_MATCH = "zqxj"  # matches nobody: what a search for someone who is not there looks like
 MAX_PAGES = 300

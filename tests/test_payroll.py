@@ -21,22 +21,11 @@ from economy.models import PayrollRun, Transaction
 from economy.periods import last_completed_period, parse_period, week_of
 from economy.rates import rate_for
 from economy.selectors import payroll_preview, recent_rewards
+from tests.factories import ORG
 from tests.invariants import database_state, traces_of_niki
 
 SALARY, DECAY = Transaction.Type.SALARY, Transaction.Type.DECAY
-PAID_RANKS = {
-    "nyx",
-    "executor",
-    "executor_2",
-    "marshal",
-    "marshal_2",
-    "marshal_3",
-    "shadow",
-    "shadow_2",
-    "asset",
-    "asset_2",
-    "asset_3",
-}
+PAID_RANKS = set(ORG[1:])  # everyone but Niki
 
 
 def this_week():

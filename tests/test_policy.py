@@ -18,6 +18,7 @@ from accounts.policy import Action, can, may_at_all, rank_may_ever
 from accounts.ranks import Rank
 from accounts.selectors import people_visible_to
 from directorate.db import new_object_id
+from tests.factories import ORG
 
 RANKS = ["asset", "shadow", "marshal", "executor", "nyx", "niki"]  # lowest first, as the spec lists them
 
@@ -296,20 +297,7 @@ def test_nobody_but_niki_targets_niki(action):
 
 # --- the same, on people saved through the real services ----------------------------------------
 
-ORG_MEMBERS = [
-    "niki",
-    "nyx",
-    "executor",
-    "executor_2",
-    "marshal",
-    "marshal_2",
-    "marshal_3",
-    "shadow",
-    "shadow_2",
-    "asset",
-    "asset_2",
-    "asset_3",
-]
+ORG_MEMBERS = list(ORG)
 
 
 def saved_tree(org):

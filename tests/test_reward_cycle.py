@@ -23,7 +23,7 @@ from economy.models import Transaction
 from economy.rates import abnormal_pay_limit, default_proposal, is_abnormal
 from economy.selectors import ledger_of, ledger_owner_for
 from tests import factories
-from tests.factories import reload, wallet
+from tests.factories import ORG, reload, wallet
 from tests.invariants import assert_ledger_invariant, database_state
 from tickets import services
 from tickets.categories import CATEGORIES
@@ -326,20 +326,7 @@ def sees(person, ticket):
     return True
 
 
-ALL = [
-    "niki",
-    "nyx",
-    "executor",
-    "executor_2",
-    "marshal",
-    "marshal_2",
-    "marshal_3",
-    "shadow",
-    "shadow_2",
-    "asset",
-    "asset_2",
-    "asset_3",
-]
+ALL = list(ORG)
 
 
 def test_hierarchical_ticket_is_seen_by_the_parties_watchers_and_the_subtree_above(org):

@@ -10,21 +10,11 @@ from accounts.ranks import Rank
 from accounts.services import move_member
 from directorate.db import atomic
 from directorate.errors import NotFound
+from tests.factories import ORG
 from tickets import selectors, services
 from tickets.models import Ticket
 
-MEMBERS = [
-    "executor",
-    "executor_2",
-    "marshal",
-    "marshal_2",
-    "marshal_3",
-    "shadow",
-    "shadow_2",
-    "asset",
-    "asset_2",
-    "asset_3",
-]
+MEMBERS = list(ORG[2:])  # below Nyx
 VIEWERS = ["niki", "nyx", *MEMBERS]
 
 

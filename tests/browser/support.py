@@ -1,5 +1,17 @@
 """Helpers shared by the browser tests."""
 
+# The screens pages are checked at, and a script listing what sticks out of the screen sideways.
+SCREENS = {
+    "desktop": {"viewport": {"width": 1280, "height": 800}, "suffix": ""},
+    "phone": {"viewport": {"width": 390, "height": 844}, "suffix": "-phone", "is_mobile": True, "has_touch": True},
+}
+OVERFLOW = """() => {
+  const width = document.documentElement.clientWidth;
+  const wide = [...document.querySelectorAll("body *")].filter(el => el.getBoundingClientRect().right > width + 1);
+  const shown = wide.slice(0, 5).map(el => el.outerHTML.slice(0, 80));
+  return {scrollWidth: document.documentElement.scrollWidth, width, wide: shown};
+}"""
+
 
 class ConsoleLog:
     """Console messages and uncaught errors of every page of a browser context."""
@@ -14,3 +26,16 @@ class ConsoleLog:
 
     def csp_violations(self):
         return [text for text in self.messages if "Content Security Policy" in text]
+
+
+def screen_page(new_context, console_log, screen):
+    """A new page in a browser context the size of `screen` (a key of SCREENS), its console watched."""
+    settings = SCREENS[screen]
+    context = new_context(
+        viewport=settings["viewport"],
+        device_scale_factor=1,
+        is_mobile=settings.get("is_mobile", False),
+        has_touch=settings.get("has_touch", False),
+    )
+    console_log.watch(context)
+    return context.new_page()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_layout import SCREENS
+from tests.browser.support import SCREENS, screen_page
 from tests.browser.test_reward_journey import file_and_submit
 
 pytestmark = pytest.mark.browser
@@ -40,18 +40,6 @@ def assert_clean(page, name):
     found = violations(page)
     report = "\n".join(f"{v['id']} ({v['impact']}): {v['help']}\n    " + "\n    ".join(v["nodes"]) for v in found)
     assert found == [], f"axe found violations on {name}:\n{report}"
-
-
-def screen_page(new_context, console_log, screen):
-    settings = SCREENS[screen]
-    context = new_context(
-        viewport=settings["viewport"],
-        device_scale_factor=1,
-        is_mobile=settings.get("is_mobile", False),
-        has_touch=settings.get("has_touch", False),
-    )
-    console_log.watch(context)
-    return context.new_page()
 
 
 @pytest.mark.parametrize("screen", SCREENS)

@@ -10,9 +10,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import manage, server_environment
-from tests.browser.test_layout import OVERFLOW, SCREENS
+from tests.browser.support import OVERFLOW, SCREENS, screen_page
 from tests.browser.test_reward_journey import screenshot
-from tests.browser.test_screens import screen_context
 from tests.servers import Daphne
 
 pytestmark = pytest.mark.browser
@@ -48,7 +47,7 @@ def history_server(tmp_path_factory):
 
 def signed_in_page(new_context, console_log, screen, server):
     url, password = server
-    page = screen_context(new_context, console_log, screen)
+    page = screen_page(new_context, console_log, screen)
     page.goto(f"{url}/login/")
     page.get_by_label("Service name").fill(EXECUTOR)
     page.get_by_label("Password").fill(password)

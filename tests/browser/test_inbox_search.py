@@ -11,22 +11,10 @@ import secrets
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_layout import SCREENS
+from tests.browser.support import SCREENS, screen_page
 from tests.browser.test_reward_journey import file_and_submit, screenshot
 
 pytestmark = pytest.mark.browser
-
-
-def screen_page(new_context, console_log, screen):
-    settings = SCREENS[screen]
-    context = new_context(
-        viewport=settings["viewport"],
-        device_scale_factor=1,
-        is_mobile=settings.get("is_mobile", False),
-        has_touch=settings.get("has_touch", False),
-    )
-    console_log.watch(context)
-    return context.new_page()
 
 
 def unread(page):

@@ -11,33 +11,16 @@ import pytest
 from playwright.sync_api import expect
 
 from desk.demo import MARSHALS
+from tests.browser.support import OVERFLOW, SCREENS, screen_page
 
 pytestmark = pytest.mark.browser
 
 MARSHAL, MARSHAL_NAME = MARSHALS[0]
-SCREENS = {
-    "desktop": {"viewport": {"width": 1280, "height": 800}, "suffix": ""},
-    "phone": {"viewport": {"width": 390, "height": 844}, "suffix": "-phone", "is_mobile": True, "has_touch": True},
-}
-OVERFLOW = """() => {
-  const width = document.documentElement.clientWidth;
-  const wide = [...document.querySelectorAll("body *")].filter(el => el.getBoundingClientRect().right > width + 1);
-  const shown = wide.slice(0, 5).map(el => el.outerHTML.slice(0, 80));
-  return {scrollWidth: document.documentElement.scrollWidth, width, wide: shown};
-}"""
 
 
 @pytest.mark.parametrize("screen", SCREENS)
 def test_main_pages_fit_the_screen(new_context, console_log, sign_in, screen):
-    settings = SCREENS[screen]
-    context = new_context(
-        viewport=settings["viewport"],
-        device_scale_factor=1,
-        is_mobile=settings.get("is_mobile", False),
-        has_touch=settings.get("has_touch", False),
-    )
-    console_log.watch(context)
-    page = context.new_page()
+    page = screen_page(new_context, console_log, screen)
     folder = os.environ.get("DIRECTORATE_SCREENSHOTS")
 
     def check(name):
@@ -49,7 +32,7 @@ def test_main_pages_fit_the_screen(new_context, console_log, sign_in, screen):
         if folder:
             Path(folder).mkdir(parents=True, exist_ok=True)
             page.screenshot(
-                path=Path(folder) / f"{name}{settings['suffix']}.png", full_page=True, animations="disabled"
+                path=Path(folder) / f"{name}{SCREENS[screen]['suffix']}.png", full_page=True, animations="disabled"
             )
 
     page.goto("/login/")

@@ -8,24 +8,12 @@ import secrets
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_layout import OVERFLOW, SCREENS
+from tests.browser.support import OVERFLOW, SCREENS, screen_page
 from tests.browser.test_reward_journey import file_and_submit, screenshot
 
 pytestmark = pytest.mark.browser
 
 ASSET, MARSHAL, EXECUTOR = "asset.north", "marshal.vance", "executor.kade"
-
-
-def screen_context(new_context, console_log, screen):
-    settings = SCREENS[screen]
-    context = new_context(
-        viewport=settings["viewport"],
-        device_scale_factor=1,
-        is_mobile=settings.get("is_mobile", False),
-        has_touch=settings.get("has_touch", False),
-    )
-    console_log.watch(context)
-    return context.new_page()
 
 
 def fits(page, name, screen, *, full_page=True):
@@ -38,13 +26,13 @@ def fits(page, name, screen, *, full_page=True):
 
 @pytest.mark.parametrize("screen", SCREENS)
 def test_the_inbox_and_the_nyx_console_fit(new_context, console_log, sign_in, screen):
-    page = screen_context(new_context, console_log, screen)
+    page = screen_page(new_context, console_log, screen)
     sign_in(MARSHAL, on=page)
     page.goto("/inbox/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Inbox")
     fits(page, "inbox", screen)
 
-    executor = screen_context(new_context, console_log, screen)
+    executor = screen_page(new_context, console_log, screen)
     sign_in(EXECUTOR, on=executor)
     executor.get_by_role("navigation", name="Main").get_by_role("link", name="Nyx", exact=True).click()
     expect(executor.get_by_role("heading", level=1)).to_have_text("Nyx console")
@@ -59,13 +47,13 @@ def test_the_inbox_and_the_nyx_console_fit(new_context, console_log, sign_in, sc
 
 @pytest.mark.parametrize("screen", SCREENS)
 def test_the_ticket_page_and_the_help_overlay_fit(new_context, console_log, sign_in, screen):
-    asset = screen_context(new_context, console_log, screen)
+    asset = screen_page(new_context, console_log, screen)
     sign_in(ASSET, on=asset)
     title = f"Perimeter log {secrets.token_hex(3)}"
     url = file_and_submit(asset, title, hours="3")
     fits(asset, "ticket-submitted", screen)
 
-    marshal = screen_context(new_context, console_log, screen)
+    marshal = screen_page(new_context, console_log, screen)
     sign_in(MARSHAL, on=marshal)
     if screen == "desktop":  # the review queue, its first row selected with j
         marshal.keyboard.press("j")
