@@ -1,18 +1,14 @@
 """The inbox page (docs/rules.md 20): following a notification's link reads it, unread or all, identical notices
 as one row, and sentences that name only what was awarded. Every test ends with each member's unread count
-checked against their notifications (the `ledger_invariant` fixture)."""
+checked against their notifications (tests/conftest.py checks it after every database test)."""
 
 import re
-
-import pytest
 
 from accounts.models import Notification, User
 from accounts.presentation import amounts_in_words
 from accounts.services import notify
 from economy import services as economy
 from tickets.services import create_ticket
-
-pytestmark = pytest.mark.usefixtures("ledger_invariant")
 
 
 def kept(person):

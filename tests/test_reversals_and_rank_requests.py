@@ -18,16 +18,9 @@ from tickets import services
 from tickets.models import ApprovalStep, Ticket
 from tickets.selectors import review_queue
 
-pytestmark = pytest.mark.usefixtures("ledger_invariant")
-
 Status = Ticket.Status
 Decision = ApprovalStep.Decision
 Type = Transaction.Type
-
-
-@pytest.fixture
-def directorate(directorate_shared_hash):
-    return directorate_shared_hash
 
 
 def D(text):

@@ -13,8 +13,6 @@ from tickets import search, services
 from tickets.models import Comment, Ticket
 from tickets.selectors import TicketFilters, filtered_tickets, list_page, visible_tickets
 
-pytestmark = pytest.mark.usefixtures("ledger_invariant")
-
 
 @pytest.fixture(params=["fts5", "terms"])
 def index(request, settings):
