@@ -241,7 +241,7 @@ def test_niki_acts_arrive_as_the_directorates(org):
     received = async_to_sync(scenario)()
 
     notifications = [message["data"]["message"] for message in received if message["event"] == "notification"]
-    assert notifications == ["Reward approved by The Directorate: 7 credits, ¤12.50 for Observe the east depot"]
+    assert notifications == ["Reward approved by The Directorate: 7 credits and ¤12.50 for Observe the east depot"]
     assert "reward_granted" in {message["event"] for message in received}
     assert traces_of_niki(json.dumps(received, ensure_ascii=False), niki) == []
 

@@ -140,7 +140,7 @@ class SearchTerm(ObjectIdModel):
 
 
 class TicketSearchRow(models.Model):
-    """A row of SQLite's FTS5 table `ticket_search` (created by migration 0005 on SQLite only; tickets/search.py).
+    """A row of SQLite's FTS5 table `ticket_search` (created by migration 0006 on SQLite only; tickets/search.py).
 
     Not managed by Django: a virtual table that Django cannot create. Read only through tickets/search.py.
     """

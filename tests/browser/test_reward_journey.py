@@ -59,9 +59,9 @@ def file_and_submit(
 
 
 def open_from_queue(page, title):
-    page.goto("/")
-    queue = page.locator("section", has=page.get_by_role("heading", name=re.compile("My review queue")))
-    queue.get_by_role("link", name=title).click()
+    """Open `title` from the reviewer's whole queue, newest first (the dashboard lists only its ten oldest)."""
+    page.goto("/tickets/?scope=queue")
+    page.locator("#ticket-results").get_by_role("link", name=title).click()
     expect(page.get_by_role("heading", name="Review")).to_be_visible()
 
 
