@@ -440,9 +440,12 @@ def field_block(body, name, prefix="id_"):
 
 
 def own_work(org, **changes):
-    return form_data(
-        org, title="Sweep sector 7", category="Order", sub_category="Routine Directive", assignee=org["asset"].id
-    ) | changes
+    return (
+        form_data(
+            org, title="Sweep sector 7", category="Order", sub_category="Routine Directive", assignee=org["asset"].id
+        )
+        | changes
+    )
 
 
 def test_the_new_ticket_form_offers_a_proposal_with_the_limit_warning(as_, org):
@@ -465,7 +468,10 @@ def test_a_proposal_on_the_new_ticket_is_stored_and_prefills_the_submit_form(as_
     assert "disabled" in field_block(open_page, "reward_pay", "submit-")
     client.post(url(ticket, "start"))
     submit_form = text(client.get(url(ticket)))
-    credits, pay = field_block(submit_form, "reward_credits", "submit-"), field_block(submit_form, "reward_pay", "submit-")
+    credits, pay = (
+        field_block(submit_form, "reward_credits", "submit-"),
+        field_block(submit_form, "reward_pay", "submit-"),
+    )
     assert 'value="20"' in credits and 'value="12.50"' in pay and "disabled" not in credits + pay
     assert "Your reward proposal" not in submit_form
 

@@ -76,10 +76,10 @@ def sub_category_choices(category):
     return [(sub, sub) for sub in subs] if subs else [("", "Choose a category first")]
 
 
-def proposal_initial(ticket):
+def proposal_initial(ticket: Ticket) -> dict[str, object]:
     """The submit form's starting figures: the proposal stored on `ticket` when it was filed. A figure of 0
     is no proposal, so the empty input keeps its default at submission (docs/rules.md section 18)."""
-    initial = {}
+    initial: dict[str, object] = {}
     if ticket.reward_credits:
         initial["reward_credits"] = ticket.reward_credits
     if ticket.reward_pay:
@@ -87,7 +87,7 @@ def proposal_initial(ticket):
     return initial
 
 
-def proposal_form(ticket):
+def proposal_form(ticket: Ticket) -> "SubmitForm":
     """The submit form's inputs as an open ticket shows them: prefilled, read-only until work has started."""
     form = SubmitForm(initial=proposal_initial(ticket))
     for field in form.fields.values():

@@ -90,7 +90,10 @@ def create_ticket(
         verb = "promote" if (category, sub_category) == PROMOTION else "demote"
         errors["subject_id"] = [f"Choose the person to {verb}."]
     proposal: dict[str, Any] = {}
-    for field, value, parse in (("reward_credits", reward_credits, parse_credits), ("reward_pay", reward_pay, parse_money)):
+    for field, value, parse in (
+        ("reward_credits", reward_credits, parse_credits),
+        ("reward_pay", reward_pay, parse_money),
+    ):
         if value not in (None, ""):
             try:
                 proposal[field] = parse(value, field=field)
@@ -108,7 +111,9 @@ def create_ticket(
     if proposal and upward:
         raise Invalid(
             "A request to your superior earns you nothing, so it takes no reward proposal.",
-            field_errors={field: ["A request to your superior takes no reward: leave this empty."] for field in proposal},
+            field_errors={
+                field: ["A request to your superior takes no reward: leave this empty."] for field in proposal
+            },
         )
     if proposal and not can(assignee, Action.SUBMIT_REWARD, assignee):
         raise Invalid(
