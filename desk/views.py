@@ -33,7 +33,16 @@ from economy.rates import ABNORMAL_CREDITS, abnormal_pay_limit, is_abnormal, nee
 from economy.validation import parse_credits, parse_money
 from tickets import selectors as tickets
 from tickets import services as ticket_services
-from tickets.forms import ApproveForm, DenyForm, EscalateForm, PromoteForm, SendBackForm, SubmitForm
+from tickets.forms import (
+    ApproveForm,
+    DenyForm,
+    EscalateForm,
+    PromoteForm,
+    SendBackForm,
+    SubmitForm,
+    proposal_form,
+    proposal_initial,
+)
 from tickets.models import Ticket
 
 # The dashboard -------------------------------------------------------------------------------------------
@@ -90,7 +99,7 @@ def ticket_context(user, ticket, forms=None, confirm=None):
         "proposal_abnormal": is_abnormal(assignee.rank, credits=ticket.reward_credits, pay=ticket.reward_pay),
         "abnormal_credits": ABNORMAL_CREDITS,
         "abnormal_pay": abnormal_pay_limit(assignee.rank),
-        "submit_form": forms.get("submit") or SubmitForm(),
+        "submit_form": forms.get("submit") or SubmitForm(initial=proposal_initial(ticket)),
         "approve_form": forms.get("approve")
         or ApproveForm(initial={"credits": ticket.reward_credits, "pay": ticket.reward_pay}),
         "escalate_form": forms.get("escalate") or EscalateForm(),
@@ -109,6 +118,9 @@ def ticket_context(user, ticket, forms=None, confirm=None):
             "reviewer": ticket_services.normal_reviewer(assignee),
             "abnormal_decider": ticket_services.abnormal_decider(ticket, proposer=user),
         }
+        if ticket.status == Ticket.Status.OPEN:
+            # The proposal the member will submit, shown with the brief; it is sent after Start work.
+            context["proposal_form"] = proposal_form(ticket)
     if is_reviewer and not rank_change:
         outcome, next_reviewer = _outcome_or_none(ticket, user, ticket.reward_credits, ticket.reward_pay)
         context["approve_outcome"] = outcome

@@ -367,6 +367,106 @@ def test_a_private_ticket_is_created_without_watchers(org):
     )
 
 
+# A reward proposed where the work is described (docs/rules.md section 18) ---------------------------------
+
+
+@pytest.mark.parametrize(("author", "assignee"), [("asset", "asset"), ("shadow", "asset")])
+def test_a_directive_stores_the_reward_proposed_when_it_is_filed(org, author, assignee):
+    ticket = reload(new_ticket(org[author], org[assignee], reward_credits="20", reward_pay="12.50"))
+    assert (ticket.status, ticket.reward_credits, ticket.reward_pay) == (Status.OPEN, 20, Decimal("12.50"))
+    assert ticket.reviewer_id is None and ticket.proposed_by_id is None  # proposed to review only at submission
+
+
+def test_a_proposal_may_give_one_figure_and_the_other_keeps_its_default(org):
+    ticket = reload(new_ticket(org["asset"], org["asset"], reward_pay="7.00"))
+    assert (ticket.reward_credits, ticket.reward_pay) == (0, Decimal("7.00"))
+    services.start_work(actor=org["asset"], ticket_id=ticket.id)
+    services.submit_for_review(actor=org["asset"], ticket_id=ticket.id, reward_pay="7.00")
+    assert reload(ticket).reward_credits == default_proposal(Rank.ASSET, hours=0)[0]
+
+
+def test_a_request_to_the_superior_takes_no_reward_proposal(org):
+    error = refused(
+        Invalid,
+        services.create_ticket,
+        says="earns you nothing",
+        actor=org["asset"],
+        title="Night-vision kit",
+        category="Request",
+        sub_category="Resource",
+        assignee_id=org["shadow"].id,
+        reward_credits="5",
+    )
+    assert list(error.field_errors) == ["reward_credits"]
+    assert "leave this empty" in error.field_errors["reward_credits"][0]
+
+
+@pytest.mark.parametrize(
+    ("credits", "pay", "field", "says"),
+    [
+        ("-1", None, "reward_credits", "Must be between 0 and 10000."),
+        ("2.5", None, "reward_credits", "Must be a whole number."),
+        (None, "-3.00", "reward_pay", "Must be between 0 and 100000.00."),
+        (None, "lots", "reward_pay", "Must be an amount such as 12.50."),
+        (None, "12,50", "reward_pay", "Write decimals with a point: 12.50, not 12,50."),
+        (None, "1.005", "reward_pay", "An amount has at most two decimals."),
+    ],
+)
+def test_a_bad_proposal_is_refused_at_its_field_and_nothing_is_written(org, credits, pay, field, says):
+    error = refused(
+        Invalid,
+        services.create_ticket,
+        actor=org["asset"],
+        assignee_id=org["asset"].id,
+        reward_credits=credits,
+        reward_pay=pay,
+        **factories.ROUTINE,
+    )
+    assert error.field_errors[field] == [says]
+
+
+def test_a_personnel_request_takes_no_reward_proposal(org):
+    error = refused(
+        Invalid,
+        services.create_ticket,
+        actor=org["shadow"],
+        title="Promote North",
+        category="Personnel",
+        sub_category="Promotion Request",
+        assignee_id=org["marshal"].id,
+        subject_id=org["asset"].id,
+        reward_pay="5.00",
+    )
+    assert error.field_errors == {"reward_pay": ["A personnel request carries no reward: leave this empty."]}
+
+
+def test_a_directive_to_a_rank_without_rewards_takes_no_proposal(org):
+    error = refused(
+        Invalid,
+        services.create_ticket,
+        actor=org["niki"],
+        assignee_id=org["nyx"].id,
+        reward_credits="5",
+        **factories.ROUTINE,
+    )
+    assert list(error.field_errors) == ["reward_credits"]
+
+
+def test_a_proposal_is_checked_with_the_other_fields_and_named_at_each(org):
+    error = refused(
+        Invalid,
+        services.create_ticket,
+        actor=org["asset"],
+        assignee_id=org["asset"].id,
+        title="",
+        category="Order",
+        sub_category="Routine Directive",
+        reward_credits="x",
+        reward_pay="12,50",
+    )
+    assert set(error.field_errors) == {"title", "reward_credits", "reward_pay"}
+
+
 def test_the_current_reviewer_sees_a_private_ticket_while_reviewing_it(org):
     ticket = submitted(org["shadow"], org["asset"], credits=1, pay="15.01", visibility="private")
     assert reload(ticket).reviewer_id == org["marshal"].id

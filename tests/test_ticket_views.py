@@ -13,6 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
+from accounts.presentation import shown_name
 from accounts.ranks import Rank
 from directorate.errors import Forbidden
 from economy import services as economy
@@ -425,6 +426,90 @@ def test_an_invalid_ticket_is_a_400_showing_the_field_error(as_, org, changes, s
     assert response.status_code == 400
     assert shown in text(response)
     assert 'class="field-error"' in text(response) or 'class="form-errors"' in text(response)
+    assert database_state() == before
+
+
+# A reward proposed on the new-ticket form (docs/rules.md section 18) -------------------------------------
+
+
+def field_block(body, name, prefix="id_"):
+    """The markup of one form field: its label, input, help and errors."""
+    match = re.search(rf'<div class="field[^"]*">\s*<label for="{prefix}{name}">.*?</div>', body, re.S)
+    assert match, f"no field {name}"
+    return match.group(0)
+
+
+def own_work(org, **changes):
+    return (
+        form_data(
+            org, title="Sweep sector 7", category="Order", sub_category="Routine Directive", assignee=org["asset"].id
+        )
+        | changes
+    )
+
+
+def test_the_new_ticket_form_offers_a_proposal_with_the_limit_warning(as_, org):
+    body = text(as_(org["asset"]).get("/tickets/new/"))
+    assert 'name="reward_credits"' in body and 'name="reward_pay"' in body
+    pay = field_block(body, "reward_pay")
+    assert f"decided by {shown_name(services.normal_reviewer(org['asset']))}. " in pay
+    assert f"Over the limit: will be decided by {shown_name(org['executor'])}." in pay
+
+
+def test_a_proposal_on_the_new_ticket_is_stored_and_prefills_the_submit_form(as_, org):
+    client = as_(org["asset"])
+    response = client.post("/tickets/new/", own_work(org, reward_credits="20", reward_pay="12.50"))
+    ticket = Ticket.objects.get(title="Sweep sector 7")
+    assert response.status_code == 302 and (ticket.reward_credits, ticket.reward_pay) == (20, Decimal("12.50"))
+    open_page = text(client.get(url(ticket)))
+    preview = open_page.split("Your reward proposal")[1].split("</fieldset>")[0]
+    assert "Over the limit" not in preview and "after Start work" in preview
+    assert 'value="20"' in field_block(open_page, "reward_credits", "submit-")
+    assert "disabled" in field_block(open_page, "reward_pay", "submit-")
+    client.post(url(ticket, "start"))
+    submit_form = text(client.get(url(ticket)))
+    credits, pay = (
+        field_block(submit_form, "reward_credits", "submit-"),
+        field_block(submit_form, "reward_pay", "submit-"),
+    )
+    assert 'value="20"' in credits and 'value="12.50"' in pay and "disabled" not in credits + pay
+    assert "Your reward proposal" not in submit_form
+
+
+def test_a_proposal_over_the_limit_is_warned_of_when_filed(as_, org):
+    client = as_(org["asset"])
+    response = client.post("/tickets/new/", own_work(org, reward_credits="150"), follow=True)
+    body = text(response)
+    assert "The proposed reward is over the limit: it will be decided by" in body
+    preview = body.split("Your reward proposal")[1].split("</fieldset>")[0]
+    assert "Over the limit: will be decided by" in preview
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "shown"),
+    [
+        ({"reward_pay": "12,50"}, "reward_pay", "Write decimals with a point: 12.50, not 12,50."),
+        ({"reward_pay": "1.005"}, "reward_pay", "An amount has at most two decimals."),
+        ({"reward_credits": "-4"}, "reward_credits", "Must be between 0 and 10000."),
+        ({"reward_credits": "ten"}, "reward_credits", "Must be a whole number."),
+    ],
+)
+def test_a_bad_proposal_is_a_400_with_the_error_at_its_field(as_, org, changes, field, shown):
+    before = database_state()
+    response = as_(org["asset"]).post("/tickets/new/", own_work(org, **changes))
+    assert response.status_code == 400
+    block = field_block(text(response), field)
+    assert "has-error" in block and shown in block
+    assert 'class="form-errors"' not in text(response)
+    assert database_state() == before
+
+
+def test_a_request_upward_with_a_proposal_is_refused_at_the_field(as_, org):
+    before = database_state()
+    response = as_(org["asset"]).post("/tickets/new/", form_data(org, reward_credits="5", reward_pay="2.00"))
+    assert response.status_code == 400
+    for field in ("reward_credits", "reward_pay"):
+        assert "A request to your superior takes no reward" in field_block(text(response), field)
     assert database_state() == before
 
 

@@ -34,9 +34,26 @@ class TicketCreateForm(forms.Form):
     visibility = forms.ChoiceField(choices=Ticket.Visibility.choices, initial=Ticket.Visibility.HIERARCHICAL)
     subject = forms.ChoiceField(label="Concerning (personnel tickets)", required=False)
     body_md = forms.CharField(label="Details (markdown)", required=False, widget=forms.Textarea(attrs={"rows": 8}))
+    # The reward proposed for the work, for a ticket to yourself or a subordinate (docs/rules.md section 18).
+    reward_credits = forms.CharField(label="Proposed credits (optional)", required=False, max_length=40)
+    reward_pay = forms.CharField(label="Proposed pay in ¤ (optional)", required=False, max_length=40)
 
-    def __init__(self, *args, addressable=(), subjects=(), author=None, reviewer=None, **kwargs):
+    def __init__(self, *args, addressable=(), subjects=(), author=None, reviewer=None, limit_warning="", **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["reward_credits"].widget.attrs.update(inputmode="numeric", autocomplete="off")
+        self.fields["reward_pay"].widget.attrs.update(inputmode="decimal", autocomplete="off")
+        self.fields["reward_credits"].help_text = (
+            "Only for a ticket to yourself or a subordinate; a request to your superior takes none. "
+            "Left empty: your rank's base credit when you submit."
+        )
+        self.fields["reward_pay"].help_text = " ".join(
+            part
+            for part in (
+                "Write amounts with a point: 12.50. Left empty: base hourly pay × the hours you give when you submit.",
+                limit_warning,
+            )
+            if part
+        )
         self.fields["assignee"].choices = (
             addressee_choices(addressable, author) if author else person_choices(addressable)
         )
@@ -57,6 +74,25 @@ class TicketCreateForm(forms.Form):
 def sub_category_choices(category):
     subs = CATEGORIES.get(category or "", ())
     return [(sub, sub) for sub in subs] if subs else [("", "Choose a category first")]
+
+
+def proposal_initial(ticket: Ticket) -> dict[str, object]:
+    """The submit form's starting figures: the proposal stored on `ticket` when it was filed. A figure of 0
+    is no proposal, so the empty input keeps its default at submission (docs/rules.md section 18)."""
+    initial: dict[str, object] = {}
+    if ticket.reward_credits:
+        initial["reward_credits"] = ticket.reward_credits
+    if ticket.reward_pay:
+        initial["reward_pay"] = ticket.reward_pay
+    return initial
+
+
+def proposal_form(ticket: Ticket) -> "SubmitForm":
+    """The submit form's inputs as an open ticket shows them: prefilled, read-only until work has started."""
+    form = SubmitForm(initial=proposal_initial(ticket))
+    for field in form.fields.values():
+        field.disabled = True
+    return form
 
 
 # The forms of a ticket's actions. They carry what was typed, as text: the services parse and check it, and

@@ -62,8 +62,14 @@ def create_ticket(
     visibility: str = Ticket.Visibility.HIERARCHICAL,
     watcher_ids: Iterable[object] = (),
     subject_id: object = None,
+    reward_credits: Any = None,
+    reward_pay: Any = None,
 ) -> Ticket:
-    """Open a ticket addressed upward to the actor's superior, or as a directive to self or a subordinate."""
+    """Open a ticket addressed upward to the actor's superior, or as a directive to self or a subordinate.
+
+    A directive may carry the reward proposed for its work (`reward_credits`, `reward_pay`, each optional),
+    checked as at submission; the submit form starts from it. A request addressed upward takes none.
+    """
     title = (title or "").strip()
     errors = {}
     if not title:
@@ -83,6 +89,18 @@ def create_ticket(
     if (category, sub_category) in RANK_CHANGES and not subject_id:
         verb = "promote" if (category, sub_category) == PROMOTION else "demote"
         errors["subject_id"] = [f"Choose the person to {verb}."]
+    proposal: dict[str, Any] = {}
+    for field, value, parse in (
+        ("reward_credits", reward_credits, parse_credits),
+        ("reward_pay", reward_pay, parse_money),
+    ):
+        if value not in (None, ""):
+            try:
+                proposal[field] = parse(value, field=field)
+            except Invalid as error:
+                errors.update(error.field_errors)
+    if (category, sub_category) in RANK_CHANGES and proposal:
+        errors.update({field: ["A personnel request carries no reward: leave this empty."] for field in proposal})
     if errors:
         raise Invalid("The ticket was not created: correct the marked fields.", field_errors=errors)
 
@@ -90,6 +108,18 @@ def create_ticket(
     upward = assignee.id == actor.reports_to_id
     if not can(actor, Action.CREATE_TICKET_UPWARD if upward else Action.CREATE_DIRECTIVE, assignee):
         raise Forbidden("You may address tickets only to your superior, yourself or your subordinates.")
+    if proposal and upward:
+        raise Invalid(
+            "A request to your superior earns you nothing, so it takes no reward proposal.",
+            field_errors={
+                field: ["A request to your superior takes no reward: leave this empty."] for field in proposal
+            },
+        )
+    if proposal and not can(assignee, Action.SUBMIT_REWARD, assignee):
+        raise Invalid(
+            f"{shown_name(assignee)} earns no rewards, so the ticket takes no reward proposal.",
+            field_errors={field: [f"{shown_name(assignee)} earns no rewards: leave this empty."] for field in proposal},
+        )
     subject = None
     if subject_id:
         subject = person_for(actor, subject_id)
@@ -114,6 +144,8 @@ def create_ticket(
         assignee=assignee,
         subject=subject,
         target_rank=assignee.rank,
+        reward_credits=proposal.get("reward_credits", 0),
+        reward_pay=proposal.get("reward_pay", Decimal("0.00")),
     )
     if decider is not None:
         ticket.status = Status.AWAITING_REVIEW

@@ -8,6 +8,7 @@ from accounts.policy import Action, can
 from accounts.presentation import shown_name
 from accounts.selectors import addressable_people, request_subjects
 from directorate.errors import Invalid
+from economy.rates import ABNORMAL_CREDITS, abnormal_pay_limit, is_abnormal
 from tickets import selectors, services
 from tickets.categories import CATEGORIES
 from tickets.forms import TicketCreateForm, sub_category_choices
@@ -52,14 +53,17 @@ def ticket_list(request):
 
 def ticket_create(request):
     addressable = addressable_people(request.user)
+    earns = can(request.user, Action.SUBMIT_REWARD, request.user)
+    reviewer = services.normal_reviewer(request.user) if earns else None
+    own_work = Ticket(author=request.user, assignee=request.user)
+    decider = services.abnormal_decider(own_work, proposer=request.user) if earns else None
     form = TicketCreateForm(
         request.POST or None,
         addressable=addressable,
         subjects=request_subjects(request.user),
         author=request.user,
-        reviewer=shown_name(services.normal_reviewer(request.user))
-        if can(request.user, Action.SUBMIT_REWARD, request.user)
-        else None,
+        reviewer=shown_name(reviewer) if reviewer else None,
+        limit_warning=_limit_warning(request.user.rank, reviewer, decider) if reviewer and decider else "",
         initial={"category": request.GET.get("category", "")},
     )
     status = 200
@@ -76,11 +80,19 @@ def ticket_create(request):
                     body_md=data["body_md"],
                     visibility=data["visibility"],
                     subject_id=data["subject"] or None,
+                    reward_credits=data["reward_credits"],
+                    reward_pay=data["reward_pay"],
                 )
             except Invalid as error:
                 _attach_errors(form, error)
             else:
                 messages.success(request, "Ticket created.")
+                if is_abnormal(ticket.assignee.rank, credits=ticket.reward_credits, pay=ticket.reward_pay):
+                    over = services.abnormal_decider(ticket, proposer=ticket.assignee)
+                    messages.warning(
+                        request,
+                        f"The proposed reward is over the limit: it will be decided by {shown_name(over)}.",
+                    )
                 return redirect("ticket", ticket_id=ticket.id)
         status = 400
     return render(request, "tickets/create.html", {"form": form}, status=status)
@@ -96,8 +108,16 @@ def sub_categories(request):
     )
 
 
+def _limit_warning(rank, reviewer, decider):
+    """The abnormal-award warning of the submit form, for the writer's own work."""
+    return (
+        f"For your own work: up to {ABNORMAL_CREDITS} credits and \u00a4{abnormal_pay_limit(rank)}, decided by "
+        f"{shown_name(reviewer)}. Over the limit: will be decided by {shown_name(decider)}."
+    )
+
+
 def _attach_errors(form, error):
-    known = {"title", "category", "sub_category", "visibility", "body_md"}
+    known = {"title", "category", "sub_category", "visibility", "body_md", "reward_credits", "reward_pay"}
     renamed = {"subject_id": "subject", "assignee_id": "assignee"}
     for field, field_messages in error.field_errors.items():
         name = renamed.get(field, field)

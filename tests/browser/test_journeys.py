@@ -29,6 +29,7 @@ SCREENS = {
 REWARD_ASSET = {"desktop": ("asset.voss", "Nell Voss"), "phone": ("asset.crane", "Ivo Crane")}
 PROMOTED = {"desktop": ("asset.pike", "Bo Pike"), "phone": ("asset.stone", "Cy Stone")}
 MARSHAL, EXECUTOR, SATO = "marshal.vance", "executor.kade", "marshal.sato"
+PROPOSER = "asset.wren"  # files one ticket with a proposal; no other browser test uses this member
 
 
 def screenshot(page, name, screen):
@@ -63,9 +64,11 @@ def open_from_queue(page, title):
     expect(page.get_by_role("heading", level=1)).to_have_text(title)
 
 
-def new_ticket(page, title, *, category, sub_category, addressee=None, concerning=None):
-    page.goto("/")
-    page.get_by_role("link", name="New ticket").first.click()
+def new_ticket(page, title, *, category, sub_category, addressee=None, concerning=None, submit=True):
+    """Fill the new-ticket form and create the ticket; `submit=False`: fill the form already open, no more."""
+    if submit:
+        page.goto("/")
+        page.get_by_role("link", name="New ticket").first.click()
     page.get_by_label("Title").fill(title)
     page.get_by_label("Category", exact=True).select_option(category)
     expect(page.get_by_label("Sub category")).to_contain_text(sub_category)
@@ -74,8 +77,9 @@ def new_ticket(page, title, *, category, sub_category, addressee=None, concernin
         page.get_by_label("Address to").select_option(label=addressee)
     if concerning:
         page.get_by_label("Concerning (personnel tickets)").select_option(label=concerning)
-    page.get_by_role("button", name="Create ticket").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text(title)
+    if submit:
+        page.get_by_role("button", name="Create ticket").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(title)
 
 
 @pytest.mark.parametrize("screen", SCREENS)
@@ -174,6 +178,43 @@ def test_an_abnormal_award_from_the_asset_to_the_executor_and_back(open_as, scre
     expect(reversals.filter(has_text="Approved on the wrong ticket")).to_have_count(2)
     screenshot(executor, "journey-reversed", screen)
     expect(asset.locator(".wallet-credits")).to_have_text(str(credits_before))
+
+
+def test_an_asset_proposes_the_reward_when_filing_and_submits_it_after_starting(open_as):
+    screen, username = "desktop", PROPOSER
+    title = f"Map the tunnels {secrets.token_hex(3)}"
+    asset = open_as(username, screen)
+
+    # The new-ticket form takes the proposal, with the limit warning beside it.
+    asset.get_by_role("link", name="New ticket").first.click()
+    expect(asset.locator("#id_reward_pay_helptext")).to_contain_text("Over the limit: will be decided by")
+    asset.get_by_label("Proposed credits (optional)").fill("12")
+    asset.get_by_label("Proposed pay in ¤ (optional)").fill("9,75")
+    new_ticket(asset, title, category="Order", sub_category="Routine Directive", submit=False)
+    asset.get_by_role("button", name="Create ticket").click()
+    expect(asset.locator("#id_reward_pay_helptext ~ p.field-error")).to_have_text(
+        "Write decimals with a point: 9.75, not 9,75."
+    )
+    asset.get_by_label("Proposed pay in ¤ (optional)").fill("9.75")
+    asset.get_by_role("button", name="Create ticket").click()
+    expect(asset.get_by_role("heading", level=1)).to_have_text(title)
+
+    # The open ticket shows the proposal it will submit; Start work opens the inputs, prefilled.
+    preview = asset.locator("fieldset.proposal-preview")
+    expect(preview).to_contain_text("Your reward proposal")
+    expect(preview.get_by_label("Credits")).to_have_value("12")
+    expect(preview.get_by_label("Credits")).to_be_disabled()
+    screenshot(asset, "journey-proposal-open", screen)
+    asset.get_by_role("button", name="Start work").click()
+    expect(asset.locator(".ticket-meta .status")).to_have_text("In progress")
+    expect(asset.locator("fieldset.proposal-preview")).to_have_count(0)
+    expect(asset.get_by_label("Credits")).to_have_value("12")
+    expect(asset.get_by_label("Pay (¤)")).to_have_value("9.75")
+    expect(asset.get_by_label("Pay (¤)")).to_be_enabled()
+    asset.get_by_role("button", name="Submit for review").click()
+    expect(asset.locator(".ticket-meta .status")).to_have_text("Awaiting review")
+    expect(asset.locator("#ticket-result .message")).to_contain_text("Submitted for review by")
+    expect(asset.locator(".facts")).to_contain_text("12 cr · ¤9.75")
 
 
 @pytest.mark.parametrize("screen", SCREENS)
