@@ -17,7 +17,10 @@ application never bends to them. Each bridge restores one behaviour real MongoDB
    and `count()`): missing in mongoeco.
 4. `$dateTrunc` with `unit: "week"` and `startOfWeek`: mongoeco ignores `startOfWeek` and always
    starts weeks on Sunday; MongoDB honours it ("mon" for our analytics).
-5. A write conflict between transactions is reported as MongoDB reports one: code 112 `WriteConflict`,
+5. A nested inclusion in `$project` (`{"accounts_user": {"hidden": 1}}`, what the backend emits for
+   `values("assignee__hidden")`) includes the nested field, as on MongoDB; mongoeco evaluates the inner
+   document as a literal and returns 1s. The command is rewritten to the equivalent dotted paths.
+6. A write conflict between transactions is reported as MongoDB reports one: code 112 `WriteConflict`,
    labelled `TransientTransactionError` (what drivers and our services retry on). mongoeco finds
    conflicts only at commit, and across the whole database rather than per document (stricter than
    MongoDB, so a retry is needed more often, never less), and reports them without code or label; it
@@ -60,6 +63,46 @@ def _bridge_lowercase_buildinfo(body):
     if body and next(iter(body)) == "buildinfo":
         return {"buildInfo": body["buildinfo"], **{key: value for key, value in body.items() if key != "buildinfo"}}
     return body
+
+
+def _bridge_nested_inclusion(body):
+    """Bridge 5: `{"$project": {"a": {"b": 1}}}` includes `a.b`, as on MongoDB (sub-pipelines too)."""
+    if body and next(iter(body)) == "aggregate" and isinstance(body.get("pipeline"), list):
+        body["pipeline"] = _flatten_projections(body["pipeline"])
+    return body
+
+
+def _flatten_projections(pipeline):
+    stages = []
+    for stage in pipeline:
+        if not isinstance(stage, dict):
+            stages.append(stage)
+            continue
+        stage = dict(stage)
+        if isinstance(stage.get("$project"), dict):
+            stage["$project"] = dict(_inclusion_paths(stage["$project"]))
+        for operator in ("$lookup", "$unionWith"):
+            inner = stage.get(operator)
+            if isinstance(inner, dict) and isinstance(inner.get("pipeline"), list):
+                stage[operator] = {**inner, "pipeline": _flatten_projections(inner["pipeline"])}
+        stages.append(stage)
+    return stages
+
+
+def _inclusion_paths(spec, prefix=""):
+    for name, value in spec.items():
+        if isinstance(value, dict) and value and _is_inclusion(value):
+            yield from _inclusion_paths(value, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}", value
+
+
+def _is_inclusion(spec):
+    """A document of field names down to 0/1/true/false only (no expression operator)."""
+    return all(
+        not name.startswith("$") and (_is_inclusion(value) if isinstance(value, dict) else value in (0, 1, True, False))
+        for name, value in spec.items()
+    )
 
 
 def _bridge_not(document, spec, variables, dialect, context):
@@ -135,7 +178,7 @@ def _engine_class():
 
     class BridgedMemoryEngine(MemoryEngine):
         def _commit_session_transaction(self, session):
-            """Bridge 5: a write conflict found at commit is MongoDB's WriteConflict, a transient error."""
+            """Bridge 6: a write conflict found at commit is MongoDB's WriteConflict, a transient error."""
             try:
                 return super()._commit_session_transaction(session)
             except OperationFailure as error:
@@ -189,7 +232,7 @@ def _server_class():
             original = self._executor._build_request_context
 
             def build(body, **kwargs):
-                return original(_bridge_lowercase_buildinfo(body), **kwargs)
+                return original(_bridge_nested_inclusion(_bridge_lowercase_buildinfo(body)), **kwargs)
 
             self._executor._build_request_context = build
             try:
