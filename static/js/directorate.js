@@ -139,11 +139,12 @@
     const next = document.querySelector("#ticket .next-in-queue");
     if (!decided || !next) return;
     next.hidden = false;
+    const link = next.querySelector("a");
+    if (!link) return;
     const active = document.activeElement;
-    if (!active || active === document.body || !document.contains(active) || active.closest("#ticket") === null) {
-      const link = next.querySelector("a");
-      if (link && (!active || active === document.body || active === document.getElementById("main"))) link.focus();
-    }
+    if (!active || active === document.body || active === document.getElementById("main")) link.focus();
+    // A redraw above the offer can move it after it took the focus: keep the focused offer on screen.
+    if (document.activeElement === link) link.scrollIntoView({ block: "nearest" });
   }
 
   document.addEventListener("htmx:beforeSwap", (event) => {

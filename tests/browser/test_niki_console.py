@@ -35,7 +35,7 @@ CAST = {
         "promoted": ("asset.ferro", "Kit Ferro"),
     },
     "phone": {
-        "filer": ("asset.pike", "Asset Bo Pike"),
+        "filer": ("asset.lark", "Asset Pia Lark"),  # never promoted by another test: the label stays
         "paid": ("asset.stone", "Cy Stone"),
         "moved": ("asset.grey", "Dag Grey"),
         "promoted": ("asset.ash", "Uma Ash"),
