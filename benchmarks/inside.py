@@ -36,6 +36,7 @@ from economy.models import Transaction  # noqa: E402
 from economy.rates import is_abnormal  # noqa: E402
 from tickets import selectors  # noqa: E402
 from tickets.models import Ticket  # noqa: E402
+from tickets.services import RANK_CHANGES  # noqa: E402
 
 HOST = "127.0.0.1"
 
@@ -58,10 +59,12 @@ def normal_awaiting(limit):
     """Tickets awaiting review with normal amounts: each approval closes and pays one."""
     rows = (
         Ticket.objects.filter(status=Ticket.Status.AWAITING_REVIEW, reviewer__rank=Rank.MARSHAL)
-        .values_list("id", "reviewer_id", "reward_credits", "reward_pay", "target_rank")
+        .values_list("id", "reviewer_id", "reward_credits", "reward_pay", "target_rank", "category", "sub_category")
         .order_by("id")[: limit * 2]
     )
-    picked = [row for row in rows if not is_abnormal(row[4], credits=row[2], pay=row[3])]
+    picked = [
+        row[:5] for row in rows if not is_abnormal(row[4], credits=row[2], pay=row[3]) and row[5:] not in RANK_CHANGES
+    ]
     return picked[:limit]
 
 

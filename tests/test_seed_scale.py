@@ -10,6 +10,7 @@ from accounts.services import bootstrap_directorate
 from economy.models import Transaction
 from tests.invariants import assert_ledger_invariant
 from tickets.models import ApprovalStep, Ticket
+from tickets.services import RANK_CHANGES
 
 pytestmark = pytest.mark.django_db
 
@@ -37,6 +38,8 @@ def test_seeds_a_consistent_organisation():
         expected = User.objects.filter(chain__startswith=person.chain, hidden=False).exclude(id=person.id)
         assert set(subordinates_of(person).values_list("id", flat=True)) == set(expected.values_list("id", flat=True))
     assert set(Ticket.objects.values_list("status", flat=True)) == set(Ticket.Status.values)
+    # Personnel requests are decided, never paid: the paid workload has none.
+    assert not set(Ticket.objects.values_list("category", "sub_category")) & set(RANK_CHANGES)
     for ticket in Ticket.objects.exclude(status__in=["open", "in_progress"]):
         assert people[ticket.reviewer_id].chain != people[ticket.assignee_id].chain
         assert people[ticket.assignee_id].chain.startswith(people[ticket.reviewer_id].chain)

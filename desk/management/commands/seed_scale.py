@@ -27,6 +27,7 @@ from economy.rates import CENT, abnormal_pay_limit, rate_for
 from tickets import search
 from tickets.categories import CATEGORIES
 from tickets.models import ApprovalStep, Ticket
+from tickets.services import RANK_CHANGES
 
 BATCH = 2000
 # Per 1,000 members: 2 executors, 20 marshals, 120 shadows, the rest assets.
@@ -252,7 +253,7 @@ class Command(BaseCommand):
             (category, sub)
             for category, subs in CATEGORIES.items()
             for sub in subs
-            if (category, sub) != ("Personnel", "Promotion Request")
+            if (category, sub) not in RANK_CHANGES  # personnel requests are decided, not paid
         ]
         wallets = {}
         moment = now()
