@@ -1,9 +1,9 @@
 """Recording live events in the log and handing them to the channel layer.
 
 `record_and_send` runs after the service's unit has committed (`directorate.events.publish`). It writes the
-rows in one atomic unit of its own, numbered after the largest number in the log; two processes writing at once
-cannot both take a number (unique constraint, and on SQLite the unit holds the write lock from its start), and
-the loser takes the next numbers. So numbers grow in commit order, and a reader that asks for "after N" misses
+rows of all that unit's events in one atomic unit of their own, numbered after the largest number in the log;
+two processes writing at once cannot both take a number (unique constraint, and on SQLite the unit holds the
+write lock from its start), and the loser takes the next numbers. So numbers grow in commit order, and a reader that asks for "after N" misses
 nothing committed before.
 
 The channel layer message carries the event for every kind of socket: the JSON an API client receives and the
@@ -41,8 +41,9 @@ def shared_layer():
 # Recording -------------------------------------------------------------------------------------------------
 
 
-def record(event, items):
-    """Write one log row per (recipient_id, data), numbered in commit order; returns the rows."""
+def record(batches):
+    """Write one log row per (recipient_id, data) of each (event, items) batch, in order, numbered in commit
+    order; returns the rows."""
     for attempt in range(RECORD_ATTEMPTS):
         try:
             with atomic():
@@ -50,7 +51,9 @@ def record(event, items):
                 moment = now()
                 rows = [
                     LiveEvent(seq=last + number, recipient_id=recipient_id, event=event, data=data, at=moment)
-                    for number, (recipient_id, data) in enumerate(items, start=1)
+                    for number, (event, recipient_id, data) in enumerate(
+                        ((event, *item) for event, items in batches for item in items), start=1
+                    )
                 ]
                 LiveEvent.objects.bulk_create(rows)
             return rows
@@ -111,9 +114,10 @@ def message_for(row, fragments):
     }
 
 
-def record_and_send(event, items):
-    """Record the events, then send them on (Redis) or wake this process's relay (in-memory layer)."""
-    rows = record(event, items)
+def record_and_send(batches):
+    """Record the events of one committed unit (a list of (event, items)), then send them on (Redis) or wake this
+    process's relay (in-memory layer)."""
+    rows = record(batches)
     if shared_layer():
         fragments = Fragments()
         SENDER.send([(user_group(row.recipient_id), message_for(row, fragments)) for row in rows])

@@ -88,6 +88,7 @@ class _Unit:
         self.database = _mongodb_unit() if is_mongodb() else transaction.atomic()
         self.database.__enter__()
         self.rollback_callbacks = []
+        self.batches = {}  # after_commit_batched: flush -> items collected in this unit
         _units().append(self)
         return self
 
@@ -117,9 +118,15 @@ class _Unit:
             raise
         if not outermost:
             units[-1].rollback_callbacks.extend(self.rollback_callbacks)
+            for flush, items in self.batches.items():
+                units[-1].batches.setdefault(flush, []).extend(items)
+        else:
+            for flush, items in self.batches.items():
+                on_commit(functools.partial(flush, items), robust=True)
         return False
 
     def _fail(self):
+        self.batches = {}
         callbacks, self.rollback_callbacks = self.rollback_callbacks, []
         for callback in reversed(callbacks):
             try:
@@ -184,6 +191,17 @@ def retry_on_write_conflict(service):
                 time.sleep(random.uniform(0, 0.005 * 2**attempt))
 
     return run
+
+
+def after_commit_batched(flush, item):
+    """Run `flush([item, ...])` once the outermost open unit commits, with every item given during the unit
+    (nested units included, in order; none from a unit that failed). Outside a unit, `flush([item])` after
+    commit. For side effects that cost less written together, such as the live events of one decision."""
+    units = _units()
+    if units:
+        units[-1].batches.setdefault(flush, []).append(item)
+    else:
+        on_commit(functools.partial(flush, [item]), robust=True)
 
 
 def on_rollback(callback):

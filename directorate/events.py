@@ -3,8 +3,8 @@
 Services name the recipients; consumers only relay what reaches their member's group. Amounts travel as
 strings so that no float ever stands in for money.
 
-Every event is first written to the live event log (`accounts.models.LiveEvent`), numbered in commit order, in its
-own small atomic unit after the service's unit committed. Then:
+Every event is first written to the live event log (`accounts.models.LiveEvent`), numbered in commit order, in a
+small atomic unit of its own after the service's unit committed: one for all the events of that unit. Then:
 
 - without `REDIS_URL` (the in-memory channel layer), each server process relays new rows of the log to its own
   sockets (`accounts.relay`): an event written by the worker, or by another process, reaches every open page;
@@ -22,7 +22,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from directorate.db import on_commit
+from directorate.db import after_commit_batched, on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -44,15 +44,15 @@ def publish(recipient_ids, event, data):
 def publish_each(event, items):
     """Send `event` to several recipients after commit, each with their own data: `items` is (recipient_id, data)."""
     items = [(str(recipient_id), data) for recipient_id, data in items if recipient_id]
-    if not items:
-        return
+    if items:
+        # The events of one unit are recorded together, in one small unit of the log's own.
+        after_commit_batched(_record_and_send, (event, items))
 
-    def record_and_send():
-        # Named in settings (LIVE_EVENT_DELIVERY, `accounts.live.record_and_send`): the project package imports
-        # no app (docs/architecture.md).
-        import_string(settings.LIVE_EVENT_DELIVERY)(event, items)
 
-    on_commit(record_and_send, robust=True)
+def _record_and_send(batches):
+    # Named in settings (LIVE_EVENT_DELIVERY, `accounts.live.record_and_send`): the project package imports no app
+    # (docs/architecture.md).
+    import_string(settings.LIVE_EVENT_DELIVERY)(batches)
 
 
 def session_tag(session_key):

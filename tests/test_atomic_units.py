@@ -21,7 +21,7 @@ from accounts.models import User
 from attachments import services as attachments
 from attachments.models import Attachment
 from attachments.storage import GridFSStorage, attachment_storage
-from directorate.db import RETRY_ATTEMPTS, is_mongodb
+from directorate.db import RETRY_ATTEMPTS, after_commit_batched, atomic, is_mongodb
 from directorate.errors import Conflict
 from economy import services as economy
 from economy.models import Transaction
@@ -251,3 +251,25 @@ def test_attachments_are_kept_in_gridfs_on_mongodb_and_on_disk_otherwise(gridfs_
     assert storage.exists(name) and storage.size(name) == len(PNG) and stored_files() == [name]
     storage.delete(name)
     assert not storage.exists(name) and stored_files() == []
+
+
+def test_side_effects_batched_in_a_unit_run_once_after_the_outermost_commit_without_a_failed_inner_unit(
+    db, django_capture_on_commit_callbacks
+):
+    flushed = []
+    with django_capture_on_commit_callbacks(execute=True):
+        with atomic():
+            after_commit_batched(flushed.append, "outer")
+            with atomic():
+                after_commit_batched(flushed.append, "inner")
+            with contextlib.suppress(Conflict), atomic():
+                after_commit_batched(flushed.append, "failed")
+                raise Conflict("refused")
+            after_commit_batched(flushed.append, "last")
+            assert flushed == []  # nothing before the commit
+    assert flushed == [["outer", "inner", "last"]]
+
+    with contextlib.suppress(Conflict), django_capture_on_commit_callbacks(execute=True), atomic():
+        after_commit_batched(flushed.append, "rolled back")
+        raise Conflict("refused")
+    assert flushed == [["outer", "inner", "last"]]

@@ -6,6 +6,7 @@ from ninja import Query, Router, Status
 from accounts.schemas import PersonOut, person_out
 from directorate.schemas import errors
 from tickets import selectors, services
+from tickets.models import Ticket
 from tickets.schemas import (
     ApproveIn,
     CommentIn,
@@ -72,7 +73,7 @@ def ticket_detail(request, ticket_id: str):
 
 def decided(ticket):
     """The ticket as stored after a decision (a service may change it with a conditional update alone)."""
-    ticket.refresh_from_db()
+    ticket.refresh_from_db(from_queryset=Ticket.objects.select_related("author", "assignee", "reviewer"))
     return ticket_out(ticket)
 
 

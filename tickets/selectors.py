@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from accounts.models import User
-from accounts.policy import Action, may_at_all, sees_everyone
+from accounts.policy import Action, may_at_all, may_see_ticket, sees_everyone
 from accounts.selectors import in_subtree
 from directorate import keyset
 from directorate.errors import Invalid, NotFound
@@ -83,10 +83,19 @@ def _in_subtree_of(viewer: User, *people: str, by_chain: bool = False) -> Q:
 
 
 def ticket_for(viewer: User, ticket_id: object) -> Ticket:
-    """One ticket `viewer` may see, or NotFound (the same for tickets that exist out of sight)."""
-    visible = visible_tickets(viewer, narrowed_to_ids=True)
-    ticket = visible.filter(id=str(ticket_id)).select_related("author", "assignee", "reviewer").first()
-    if ticket is None:
+    """One ticket `viewer` may see, or NotFound (the same for tickets that exist out of sight).
+
+    One ticket is read with its people and judged by the policy's predicate (`may_see_ticket`, the row form of
+    `visible_tickets`); whether the viewer watches it is read only when nothing else lets them see it.
+    """
+    ticket = Ticket.objects.filter(id=str(ticket_id)).select_related("author", "assignee", "reviewer").first()
+    if ticket is None or not (
+        may_see_ticket(viewer, ticket)
+        or (
+            ticket.visibility == Ticket.Visibility.HIERARCHICAL
+            and TicketWatcher.objects.filter(ticket_id=ticket.id, user_id=viewer.id).exists()
+        )
+    ):
         raise NotFound("No such ticket.")
     return ticket
 
