@@ -3,8 +3,8 @@
 `record_and_send` runs after the service's unit has committed (`directorate.events.publish`). It writes the
 rows of all that unit's events in one atomic unit of their own, numbered after the largest number in the log;
 two processes writing at once cannot both take a number (unique constraint, and on SQLite the unit holds the
-write lock from its start), and the loser takes the next numbers. So numbers grow in commit order, and a reader that asks for "after N" misses
-nothing committed before.
+write lock from its start), and the loser takes the next numbers. So numbers grow in commit order, and a
+reader that asks for "after N" misses nothing committed before.
 
 The channel layer message carries the event for every kind of socket: the JSON an API client receives and the
 HTML fragment a browser swaps in, rendered once per distinct fragment rather than once per socket.
