@@ -8,6 +8,7 @@ write of the database they need runs in a subprocess (`benchmarks/inside.py`) wi
 import json
 import os
 import secrets
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -96,6 +97,29 @@ def prepare_database(env, *, users, tickets, review_share=None, stream_stderr=Tr
     return manage(
         env, "seed_scale", "--users", str(users), "--tickets", str(tickets), *extra, stream_stderr=stream_stderr
     )
+
+
+def keep_database(env, kept):
+    """Save a copy of the run's freshly seeded database as `kept`, for later runs (`run.py --databases`)."""
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    _copy_sqlite(Path(env["SQLITE_PATH"]), kept)
+
+
+def reuse_database(env, kept):
+    """Start the run from a copy of a database seeded earlier, migrated to the current models."""
+    Path(env["DIRECTORATE_VAR_DIR"]).mkdir(parents=True, exist_ok=True)
+    _copy_sqlite(kept, Path(env["SQLITE_PATH"]))
+    manage(env, "migrate", "--no-input", "-v", "0")
+
+
+def _copy_sqlite(source, target):
+    """A closed SQLite database with its write-ahead log, if it has one."""
+    for suffix in ("", "-wal"):
+        origin, copy = Path(f"{source}{suffix}"), Path(f"{target}{suffix}")
+        if origin.exists():
+            shutil.copyfile(origin, copy)
+        else:
+            copy.unlink(missing_ok=True)
 
 
 def http_session():

@@ -1,7 +1,8 @@
 """The Django side of the benchmarks, run as `python -m benchmarks.inside <command>` with a run's environment.
 
 It prints one line of JSON. Commands:
-  bench-plan TICKETS APPROVALS   pick who and what run.py requests, sign them in, count each page's queries
+  bench-plan TICKETS APPROVALS   pick who and what run.py requests, sign them in, fill one inbox, count each
+                                 page's queries
   load-plan                      tokens and targets for load.py's clients
   check                          the ledger invariant, "no ticket paid twice" and the unread counts, as a list of
                                  violations
@@ -25,13 +26,16 @@ from django.conf import settings  # noqa: E402
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.db.models import Count  # noqa: E402
+from django.middleware.csrf import CSRF_SECRET_LENGTH  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.utils.crypto import get_random_string  # noqa: E402
 
 from accounts.models import Notification, User  # noqa: E402
 from accounts.ranks import Rank  # noqa: E402
 from accounts.selectors import in_subtree  # noqa: E402
-from accounts.services import start_token_family  # noqa: E402
+from accounts.services import mark_all_read, notify, start_token_family  # noqa: E402
+from directorate.db import atomic  # noqa: E402
 from economy.models import Transaction  # noqa: E402
 from economy.rates import is_abnormal  # noqa: E402
 from tickets import selectors  # noqa: E402
@@ -68,6 +72,24 @@ def normal_awaiting(limit):
     return picked[:limit]
 
 
+def fill_inbox(person, ticket_ids, *, notices=400, unread=40):
+    """Give `person` an inbox as a year of work leaves it: `notices` notifications about their tickets, through
+    the service, the newest `unread` of them unread."""
+    tickets = list(Ticket.objects.filter(id__in=ticket_ids))
+    for number in range(notices):
+        ticket = tickets[number % len(tickets)]
+        if number == notices - unread:
+            mark_all_read(actor=person)
+        with atomic():
+            notify(recipients=[person], message=f"Reward approved: 10 credits for {ticket.title}", ticket=ticket)
+    person.refresh_from_db()
+
+
+def csrf_pair():
+    """A CSRF secret for a benchmark client: sent as the cookie and, as htmx sends it, as the header."""
+    return get_random_string(CSRF_SECRET_LENGTH)
+
+
 def count_queries(client, method, path, **extra):
     with CaptureQueriesContext(connection) as queries:
         response = getattr(client, method)(path, **extra)
@@ -96,14 +118,29 @@ def bench_plan(tickets, approvals):
         .order_by("-updated_at")
         .values_list("id", flat=True)[:tickets]
     )
-    picked = normal_awaiting(approvals + 1)
-    tokens = {}
+    # The member with the longest ledger also gets a full inbox (nothing is seeded there).
+    owned = list(Ticket.objects.filter(assignee_id=ledger_owner.id).values_list("id", flat=True)[:200])
+    fill_inbox(ledger_owner, owned or ticket_ids)
+    picked = normal_awaiting(2 * approvals + 2)
+    tokens, sessions = {}, {}
     plan = []
     for ticket_id, reviewer_id, credits, pay, _ in picked:
         if reviewer_id not in tokens:
-            tokens[reviewer_id] = token_for(User.objects.get(id=reviewer_id))
-        plan.append({"id": ticket_id, "credits": credits, "pay": str(pay), "token": tokens[reviewer_id]})
-    counted, plan = plan[0], plan[1:]
+            reviewer = User.objects.get(id=reviewer_id)
+            tokens[reviewer_id] = token_for(reviewer)
+            sessions[reviewer_id] = session_for(reviewer)
+        plan.append(
+            {
+                "id": ticket_id,
+                "credits": credits,
+                "pay": str(pay),
+                "token": tokens[reviewer_id],
+                "session": sessions[reviewer_id],
+            }
+        )
+    # The API's approvals and the form's take alternate tickets of the list; one of each is counted here.
+    counted, counted_form, plan = plan[0], plan[1], plan[2:]
+    api_plan, form_plan = plan[0::2], plan[1::2]
 
     client = Client(HTTP_HOST=HOST)
     client.force_login(marshal)
@@ -113,12 +150,22 @@ def bench_plan(tickets, approvals):
         "ticket": count_queries(client, "get", f"/tickets/{ticket_ids[0]}/"),
     }
     queries["list"] = count_queries(client, "get", "/tickets/")
+    queries["dashboard"] = count_queries(client, "get", "/")
     queries["search"] = count_queries(client, "get", "/tickets/?q=cut")
     client.force_login(executor)
     queries["list_exec"] = count_queries(client, "get", "/tickets/")
     queries["search_exec"] = count_queries(client, "get", "/tickets/?q=cut")
     client.force_login(ledger_owner)
     queries["ledger"] = count_queries(client, "get", "/ledger/")
+    queries["inbox"] = count_queries(client, "get", "/inbox/")
+    client.force_login(User.objects.get(id=Ticket.objects.get(id=counted_form["id"]).reviewer_id))
+    queries["approve_form"] = count_queries(
+        client,
+        "post",
+        f"/tickets/{counted_form['id']}/approve/",
+        data={"credits": counted_form["credits"], "pay": counted_form["pay"]},
+        headers={"HX-Request": "true"},
+    )
     queries["approve"] = count_queries(
         Client(HTTP_HOST=HOST),
         "patch",
@@ -145,7 +192,9 @@ def bench_plan(tickets, approvals):
         "queue_page_rows": len(queue.items),
         "ledger_entries": owner_row["n"],
         "ticket_ids": ticket_ids,
-        "approvals": plan,
+        "approvals": api_plan,
+        "form_approvals": form_plan,
+        "csrf": csrf_pair(),
         "queries": queries,
         "tickets_total": Ticket.objects.count(),
         "members_total": User.objects.count(),

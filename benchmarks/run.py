@@ -28,23 +28,42 @@ from benchmarks.harness import (
     environment,
     http_session,
     inside,
+    keep_database,
     percentile,
     prepare_database,
+    reuse_database,
 )
 from tests.servers import Daphne
 
-TARGETS = ("floor", "queue", "ticket", "ledger", "list", "search", "list_exec", "search_exec", "approve")
+TARGETS = (
+    "floor",
+    "queue",
+    "ticket",
+    "dashboard",
+    "ledger",
+    "inbox",
+    "list",
+    "search",
+    "list_exec",
+    "search_exec",
+    "approve",
+    "approve_form",
+)
 LABELS = {
     "floor": "bare view (floor)",
     "queue": "queue page",
     "ticket": "ticket page",
+    "dashboard": "dashboard",
     "ledger": "ledger page",
+    "inbox": "inbox",
     "list": "list, marshal",
     "search": "search, marshal",
     "list_exec": "list, executor",
     "search_exec": "search, executor",
     "approve": "approve (API)",
+    "approve_form": "approve (form)",
 }
+APPROVALS = ("approve", "approve_form")
 # Searched in turn by the search targets: frequent and rare words of the seeded titles and bodies, alone and
 # in pairs (accounts/management/commands/seed_scale.py).
 SEARCHES = (
@@ -121,25 +140,54 @@ def run_scale(tickets, args, folder):
     members = members_for(tickets)
     print(f"\n== {tickets:,} tickets, {members:,} members: seeding", file=sys.stderr)
     started = time.monotonic()
-    seeded = prepare_database(env, users=members, tickets=tickets)
+    kept = Path(args.databases) / f"bench-{tickets}.sqlite3" if args.databases else None
+    if kept is not None and kept.exists():
+        reuse_database(env, kept)
+        print(f"copied {kept} (seeded earlier) and migrated it", file=sys.stderr)
+    else:
+        seeded = prepare_database(env, users=members, tickets=tickets)
+        print(seeded.strip().split(". Shared")[0], file=sys.stderr)
+        if kept is not None:
+            keep_database(env, kept)
     seed_seconds = time.monotonic() - started
-    print(seeded.strip().split(". Shared")[0], file=sys.stderr)
     approvals = args.approvals
     plan = inside(env, "bench-plan", args.ticket_pages, 2 * approvals + (1 + args.concurrency) * 10)
     server = Daphne(env, Path(folder) / "daphne.log").start()
     base = server.base_url
     cookie = {name: {"Cookie": f"sessionid={key}"} for name, key in plan["sessions"].items()}
     ids = plan["ticket_ids"]
-    approve_list = plan["approvals"]
-    warm = iter(approve_list[2 * approvals :])  # the warm-up requests approve tickets of their own
-    real = approve_list[: 2 * approvals]
+    csrf = plan["csrf"]
+    # Each approval target's warm-up requests approve tickets of their own, after the timed ones.
+    lists = {
+        "approve": plan["approvals"][: 2 * approvals],
+        "approve_form": plan["form_approvals"][: 2 * approvals],
+    }
+    warm = {
+        "approve": iter(plan["approvals"][2 * approvals :]),
+        "approve_form": iter(plan["form_approvals"][2 * approvals :]),
+    }
 
     def approve(session, index):
-        item = real[index] if index is not None else next(warm)
+        item = lists["approve"][index] if index is not None else next(warm["approve"])
         return session.patch(
             f"{base}/api/tickets/{item['id']}/approve",
             json={"credits": item["credits"], "pay": item["pay"]},
             headers={"Authorization": f"Bearer {item['token']}"},
+            timeout=30,
+        )
+
+    def approve_form(session, index):
+        # As the ticket page's form sends it with htmx: the answer is the ticket's panel, decided.
+        item = lists["approve_form"][index] if index is not None else next(warm["approve_form"])
+        return session.post(
+            f"{base}/tickets/{item['id']}/approve/",
+            data={"credits": item["credits"], "pay": item["pay"]},
+            headers={
+                "Cookie": f"sessionid={item['session']}; csrftoken={csrf}",
+                "X-CSRFToken": csrf,
+                "HX-Request": "true",
+                "Referer": f"{base}/tickets/{item['id']}/",
+            },
             timeout=30,
         )
 
@@ -149,7 +197,9 @@ def run_scale(tickets, args, folder):
         "ticket": lambda s, i: s.get(
             f"{base}/tickets/{ids[(i or 0) % len(ids)]}/", headers=cookie["reviewer"], timeout=30
         ),
+        "dashboard": lambda s, i: s.get(f"{base}/", headers=cookie["reviewer"], timeout=30),
         "ledger": lambda s, i: s.get(f"{base}/ledger/", headers=cookie["ledger_owner"], timeout=30),
+        "inbox": lambda s, i: s.get(f"{base}/inbox/", headers=cookie["ledger_owner"], timeout=30),
         "list": lambda s, i: s.get(f"{base}/tickets/", headers=cookie["reviewer"], timeout=30),
         "search": lambda s, i: s.get(
             f"{base}/tickets/", params={"q": SEARCHES[(i or 0) % len(SEARCHES)]}, headers=cookie["reviewer"], timeout=30
@@ -159,15 +209,16 @@ def run_scale(tickets, args, folder):
             f"{base}/tickets/", params={"q": SEARCHES[(i or 0) % len(SEARCHES)]}, headers=cookie["executor"], timeout=30
         ),
         "approve": approve,
+        "approve_form": approve_form,
     }
     rows = {}
     try:
         for target in TARGETS:
-            count = min(args.approvals, len(real) // 2) if target == "approve" else args.requests
+            count = min(args.approvals, len(lists[target]) // 2) if target in APPROVALS else args.requests
             # Latency: one client, so each number is the server's time for one request plus loopback.
             latencies, _ = measure(base, requests_for[target], count, 1)
             # Throughput: `--concurrency` clients at once (the approvals continue down the list).
-            offset = count if target == "approve" else 0
+            offset = count if target in APPROVALS else 0
             shifted = requests_for[target]
             _, throughput = measure(
                 base, lambda s, i, f=shifted, o=offset: f(s, None if i is None else i + o), count, args.concurrency
@@ -278,6 +329,11 @@ def main():
     parser.add_argument("--concurrency", type=int, default=4, help="concurrent clients (default 4)")
     parser.add_argument("--approvals", type=int, default=200, help="timed approvals per phase (default 200)")
     parser.add_argument("--ticket-pages", type=int, default=100, help="distinct ticket pages (default 100)")
+    parser.add_argument(
+        "--databases",
+        metavar="DIR",
+        help="keep each scale's seeded database in DIR and start from a copy of it in later runs (migrated first)",
+    )
     args = parser.parse_args()
     scales = [parse_scale(part) for part in args.scale.split(",")]
     import os

@@ -54,3 +54,19 @@ def test_a_template_without_its_request_still_links_home():
     # Error pages rendered without a request have no context processors: the brand link must not need them.
     page = engines["django"].get_template("400.html").render({})
     assert '<a class="brand" href="/">' in page
+
+
+def test_a_rank_mark_fills_bands_up_to_the_rank_and_niki_s_shows_only_to_niki():
+    from types import SimpleNamespace
+
+    render = engines["django"].from_string("{% load directorate %}{% rank_icon member %}").render
+    asset = SimpleNamespace(id="a" * 24, rank="asset")
+    marshal = SimpleNamespace(id="m" * 24, rank="marshal")
+    niki = SimpleNamespace(id="n" * 24, rank="niki")
+    assert render({"member": asset, "user": marshal}).count(' filled"') == 1
+    marshal_mark = render({"member": marshal, "user": asset})
+    assert marshal_mark.count(' filled"') == 3 and 'aria-label="Rank: Marshal"' in marshal_mark
+    assert 'class="rank-icon rank-nyx"' in render({"member": SimpleNamespace(id="x" * 24, rank="nyx"), "user": asset})
+    assert render({"member": niki, "user": marshal}) == ""
+    assert render({"member": niki, "user": None}) == ""
+    assert 'class="rank-icon rank-niki"' in render({"member": niki, "user": niki})

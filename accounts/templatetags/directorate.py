@@ -1,3 +1,4 @@
+from functools import cache
 from html import escape
 
 from django import template
@@ -5,6 +6,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from accounts.presentation import shown_name, shown_person
+from accounts.ranks import Rank, level
 from directorate.markdown import render_markdown
 
 register = template.Library()
@@ -40,3 +42,42 @@ def options(choices, selected):
         mark = " selected" if value == selected else ""
         rendered.append(f'<option value="{escape(str(value))}"{mark}>{escape(str(label))}</option>')
     return mark_safe("".join(rendered))  # values and labels are escaped above
+
+
+# Each rank its own mark. Asset to executor: a triangle of four bands, filled from the base up to the rank (the
+# executor's all four). Nyx: one solid crimson triangle with an open eye. Niki: a diamond, drawn only for Niki.
+RANK_ICON = (
+    '<svg class="rank-icon rank-{rank}" viewBox="0 0 40 36" width="28" height="25" role="img" '
+    'aria-label="Rank: {label}">{shapes}</svg>'
+)
+BANDS = (
+    "0,36 40,36 36.3,29.3 3.7,29.3",
+    "5.4,26.3 34.6,26.3 30.8,19.5 9.2,19.5",
+    "10.8,16.5 29.2,16.5 25.4,9.8 14.6,9.8",
+    "16.2,6.8 23.8,6.8 20,0",
+)
+SHAPES = {
+    Rank.NIKI: '<polygon class="band filled" points="20,0 40,18 20,36 0,18"/>'
+    '<polygon class="mark-cut" points="20,9 29,24 11,24"/>',
+    Rank.NYX: '<polygon class="band filled" points="0,36 40,36 20,0"/>'
+    '<ellipse class="mark-cut" cx="20" cy="25" rx="8.5" ry="4.6"/>'
+    '<circle class="band filled" cx="20" cy="25" r="2.6"/>',
+}
+
+
+@cache
+def _rank_icon(rank):
+    shapes = SHAPES.get(rank) or "".join(
+        f'<polygon class="band{" filled" if level(rank) >= step else ""}" points="{points}"/>'
+        for step, points in enumerate(BANDS)
+    )
+    return mark_safe(RANK_ICON.format(rank=rank, label=escape(Rank(rank).label), shapes=shapes))
+
+
+@register.simple_tag(takes_context=True)
+def rank_icon(context, member):
+    """The mark of `member`'s rank (an <svg>); Niki's only on Niki's own pages, nothing for anyone else's eyes.
+    A page lists many people, so each rank's mark is built once."""
+    if member.rank == Rank.NIKI and member.id != getattr(context.get("user"), "id", None):
+        return ""
+    return _rank_icon(member.rank)
