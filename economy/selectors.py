@@ -44,8 +44,14 @@ def ledger_of(person: User) -> QuerySet[Transaction]:
 
 
 def recent_rewards(person: User, limit: int = 5) -> list[Transaction]:
+    """`person`'s latest awards and payments, with the title of the ticket each rewarded."""
     rewards = [Transaction.Type.CREDIT_AWARD, Transaction.Type.PAYMENT]
-    return list(ledger_of(person).filter(type__in=rewards)[:limit])
+    return list(
+        Transaction.objects.filter(user_id=person.id, type__in=rewards)
+        .select_related("related_ticket")
+        .only("ts", "amount_cr", "amount_pay", "related_ticket", "related_ticket__title")
+        .order_by("-ts", "-id")[:limit]
+    )
 
 
 # Payroll (docs/rules.md section 9) ----------------------------------------------------------------------
