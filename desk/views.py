@@ -29,8 +29,7 @@ from directorate.spreadsheet import csv_download, safe_text
 from economy import selectors as ledgers
 from economy import services as economy_services
 from economy.forms import ReverseForm
-from economy.rates import ABNORMAL_CREDITS, abnormal_pay_limit, is_abnormal, needs_confirmation, rate_for
-from economy.validation import parse_credits, parse_money
+from economy.rates import ABNORMAL_CREDITS, abnormal_pay_limit, is_abnormal, rate_for
 from tickets import selectors as tickets
 from tickets import services as ticket_services
 from tickets.forms import (
@@ -145,7 +144,12 @@ def _outcome_or_none(ticket, user, credits, pay):
 
 def _approve(user, ticket_id, data):
     return ticket_services.approve_reward(
-        actor=user, ticket_id=ticket_id, credits=data.get("credits"), pay=data.get("pay"), note=data.get("note", "")
+        actor=user,
+        ticket_id=ticket_id,
+        credits=data.get("credits"),
+        pay=data.get("pay"),
+        note=data.get("note", ""),
+        confirm_large=data.get("confirmed") != "yes",
     )
 
 
@@ -247,16 +251,21 @@ def ticket_action(request, ticket_id, action):
     if action not in TICKET_ACTIONS:
         raise Http404("No such action.")
     perform, success = TICKET_ACTIONS[action]
-    if action == "approve" and request.POST.get("confirmed") != "yes":
-        confirm = _confirmation_needed(request.user, ticket_id, request.POST)
-        if confirm is not None:
-            ticket = tickets.ticket_for(request.user, ticket_id)
-            form = ApproveForm(request.POST)
-            response = _ticket_response(request, ticket_context(request.user, ticket, {"approve": form}, confirm), 200)
-            response["X-Decision-Pending"] = "confirm"
-            return response
     try:
         result = perform(request.user, ticket_id, request.POST)
+    except ticket_services.ConfirmationNeeded as pending:
+        confirm = {
+            "credits": pending.credits,
+            "pay": pending.pay,
+            "note": request.POST.get("note", ""),
+            "outcome": pending.outcome,
+            "next": pending.next_reviewer,
+        }
+        ticket = tickets.ticket_for(request.user, ticket_id)
+        form = ApproveForm(request.POST)
+        response = _ticket_response(request, ticket_context(request.user, ticket, {"approve": form}, confirm), 200)
+        response["X-Decision-Pending"] = "confirm"
+        return response
     except Invalid as error:
         if action not in ACTION_FORMS:
             raise
@@ -274,7 +283,9 @@ def ticket_action(request, ticket_id, action):
     said = success if isinstance(success, str) else success(request.user, ticket_id, request.POST, result)
     messages.success(request, said)
     try:
-        ticket = tickets.ticket_for(request.user, ticket_id)
+        # The decided ticket as the service left it (every field it changed is set), or read again.
+        decided = result if isinstance(result, Ticket) and result.id == ticket_id else None
+        ticket = tickets.ticket_for(request.user, ticket_id, known=decided)
     except NotFound:
         # The decision took the ticket out of the actor's sight (a private ticket moved up): back to the list.
         if request.htmx:
@@ -286,22 +297,6 @@ def ticket_action(request, ticket_id, action):
         context["result_message"] = said
         return render(request, "tickets/detail.html#ticket", context)
     return redirect(reverse("ticket", kwargs={"ticket_id": ticket_id}))
-
-
-def _confirmation_needed(user, ticket_id, data):
-    """The confirmation a large approval asks for, or None. Amounts the service would refuse go on to it."""
-    ticket = tickets.ticket_for(user, ticket_id)
-    try:
-        credits = parse_credits(data.get("credits"))
-        pay = parse_money(data.get("pay"))
-    except Invalid:
-        return None
-    if not needs_confirmation(ticket.assignee.rank, credits=credits, pay=pay):
-        return None
-    outcome, next_reviewer = _outcome_or_none(ticket, user, credits, pay)
-    if outcome is None:
-        return None
-    return {"credits": credits, "pay": pay, "note": data.get("note", ""), "outcome": outcome, "next": next_reviewer}
 
 
 def _ticket_response(request, context, status):

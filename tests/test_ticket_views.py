@@ -938,6 +938,18 @@ def test_a_large_approval_asks_to_confirm_before_paying(as_, org):
     assert "Approved: 5 credits and ¤12.00 paid to" in text(response)
 
 
+def test_the_approval_service_asks_to_confirm_large_amounts_only_when_told_and_writes_nothing(org):
+    ticket = submitted(org["shadow"], org["asset"], credits=5, pay="12.00")
+    before = database_state()
+    with pytest.raises(services.ConfirmationNeeded) as pending:
+        services.approve_reward(actor=org["marshal"], ticket_id=ticket.id, credits=5, pay="15.01", confirm_large=True)
+    assert (pending.value.outcome, pending.value.next_reviewer.id) == ("recommend", org["executor"].id)
+    assert (pending.value.credits, pending.value.pay) == (5, Decimal("15.01"))
+    assert database_state() == before
+    services.approve_reward(actor=org["marshal"], ticket_id=ticket.id, credits=5, pay="15.01")  # the API's way
+    assert reload(ticket).reviewer_id == org["executor"].id
+
+
 def test_a_large_adjustment_asks_to_confirm_and_errors_sit_at_their_fields(as_, org):
     client = as_(org["marshal"])
     path = f"/people/{org['asset'].id}/adjust/"

@@ -82,13 +82,14 @@ def _in_subtree_of(viewer: User, *people: str, by_chain: bool = False) -> Q:
     return condition
 
 
-def ticket_for(viewer: User, ticket_id: object) -> Ticket:
+def ticket_for(viewer: User, ticket_id: object, *, known: Ticket | None = None) -> Ticket:
     """One ticket `viewer` may see, or NotFound (the same for tickets that exist out of sight).
 
     One ticket is read with its people and judged by the policy's predicate (`may_see_ticket`, the row form of
     `visible_tickets`); whether the viewer watches it is read only when nothing else lets them see it.
+    `known`: that ticket as just read and changed by a service in this request, judged again without a read.
     """
-    ticket = Ticket.objects.filter(id=str(ticket_id)).select_related("author", "assignee", "reviewer").first()
+    ticket = known or Ticket.objects.filter(id=str(ticket_id)).select_related("author", "assignee", "reviewer").first()
     if ticket is None or not (
         may_see_ticket(viewer, ticket)
         or (

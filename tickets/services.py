@@ -33,7 +33,7 @@ from directorate.db import atomic, now, retry_on_write_conflict
 from directorate.errors import Conflict, Forbidden, Invalid
 from directorate.events import publish
 from directorate.text import BIDI_MESSAGE, has_bidi_controls, refuse_bidi_controls
-from economy.rates import default_proposal, is_abnormal
+from economy.rates import default_proposal, is_abnormal, needs_confirmation
 from economy.services import pay_ticket_reward
 from economy.validation import parse_credits, parse_hours, parse_money
 from tickets import search
@@ -324,14 +324,28 @@ def normal_reviewer(assignee: User) -> User:
     return _first_above(assignee, Action.APPROVE_NORMAL_REWARD, assignee)
 
 
+class ConfirmationNeeded(Exception):
+    """A large approval asked to be confirmed first (`approve_reward(confirm_large=True)`): nothing was written.
+    Carries what approving would do, for the decider to confirm."""
+
+    def __init__(self, *, credits: int, pay: Decimal, outcome: str, next_reviewer: User | None) -> None:
+        super().__init__("Confirm this large approval first.")
+        self.credits, self.pay, self.outcome, self.next_reviewer = credits, pay, outcome, next_reviewer
+
+
 @retry_on_write_conflict
-def approve_reward(*, actor: User, ticket_id: object, credits: Any, pay: Any, note: str | None = "") -> Ticket:
+def approve_reward(
+    *, actor: User, ticket_id: object, credits: Any, pay: Any, note: str | None = "", confirm_large: bool = False
+) -> Ticket:
     """The current reviewer approves the reward, as proposed or adjusted.
 
     A normal award closes the ticket and pays it. An abnormal one closes only when the
     reviewer holds escalation authority over the assignee and did not author the ticket
     or propose those amounts; otherwise the approval is recorded as a recommendation
     and the review moves up to the next superior who holds that authority.
+
+    `confirm_large`: amounts as large as an abnormal award are not approved but raise ConfirmationNeeded
+    (the ticket page asks the decider first, docs/rules.md section 18).
     """
     credits = parse_credits(credits)
     pay = parse_money(pay)
@@ -343,6 +357,8 @@ def approve_reward(*, actor: User, ticket_id: object, credits: Any, pay: Any, no
     if assignee.id == actor.id:
         raise Forbidden("Nobody approves a reward on a ticket they are assigned to.")
     outcome, next_reviewer = approval_outcome(ticket, actor=actor, credits=credits, pay=pay)
+    if confirm_large and needs_confirmation(assignee.rank, credits=credits, pay=pay):
+        raise ConfirmationNeeded(credits=credits, pay=pay, outcome=outcome, next_reviewer=next_reviewer)
     if outcome == "approve":
         return _close_and_pay(ticket, actor=actor, credits=credits, pay=pay, note=note)
     changed_amounts = (credits, pay) != (ticket.reward_credits, ticket.reward_pay)
