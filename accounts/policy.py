@@ -197,17 +197,23 @@ CLOSED = "closed"
 HIERARCHICAL = "hierarchical"  # tickets.models.Ticket.Visibility; the other visibility is private
 
 
+def is_involved(viewer, ticket):
+    """Whether `viewer` sees `ticket` by their own part in it (author, assignee or reviewer), or sees every
+    ticket: the part of `may_see_ticket` that needs the ticket's row alone."""
+    if sees_everyone(viewer, Action.VIEW_SUBORDINATE_TICKETS):
+        return True
+    return viewer is not None and viewer.id in (ticket.author_id, ticket.assignee_id, ticket.reviewer_id)
+
+
 def may_see_ticket(viewer, ticket, *, watching=False):
     """Whether `viewer` sees `ticket` (docs/rules.md): as its author, assignee or reviewer; and, unless it is
     private, as a watcher or over the assignee's or author's work (`Action.VIEW_SUBORDINATE_TICKETS`).
 
     The query form is `tickets.selectors.visible_tickets`.
     """
-    if sees_everyone(viewer, Action.VIEW_SUBORDINATE_TICKETS):
+    if is_involved(viewer, ticket):
         return True
-    if viewer is None or viewer.id in (ticket.author_id, ticket.assignee_id, ticket.reviewer_id):
-        return viewer is not None
-    if ticket.visibility != HIERARCHICAL:
+    if viewer is None or ticket.visibility != HIERARCHICAL:
         return False
     return watching or any(
         can(viewer, Action.VIEW_SUBORDINATE_TICKETS, person) for person in (ticket.assignee, ticket.author)

@@ -34,11 +34,27 @@ def ledger_owner_for(viewer: User, user_id: object = None) -> User:
     return person
 
 
+# What a ledger row shows of its ticket and its approver (a ledger never loads ticket bodies).
+LEDGER_RELATED_COLUMNS = (
+    "related_ticket__title",
+    "related_ticket__visibility",
+    "related_ticket__author",
+    "related_ticket__assignee",
+    "related_ticket__reviewer",
+    "approved_by__username",
+    "approved_by__display_name",
+    "approved_by__rank",
+    "approved_by__hidden",
+)
+
+
 def ledger_of(person: User) -> QuerySet[Transaction]:
-    """A person's ledger entries, newest first."""
+    """A person's ledger entries, newest first, with what is shown of their tickets and approvers."""
+    entry_columns = [field.name for field in Transaction._meta.concrete_fields]
     return (
         Transaction.objects.filter(user_id=person.id)
         .select_related("approved_by", "related_ticket")
+        .only(*entry_columns, *LEDGER_RELATED_COLUMNS)
         .order_by("-ts", "-id")
     )
 
