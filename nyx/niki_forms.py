@@ -9,6 +9,7 @@ from django import forms
 
 from accounts.ranks import HUMAN_RANKS
 from accounts.services import BROADCAST_MAX
+from directorate.forms import figure_field
 from nyx.actions import NOTE_MAX, TOPIC_MAX
 
 RANK_CHOICES = [(rank.value, rank.label) for rank in HUMAN_RANKS]
@@ -26,13 +27,7 @@ def _picked(label, *, required=True):
 
 
 def _amount(label, help_text):
-    return forms.CharField(
-        label=label,
-        required=False,
-        max_length=AMOUNT_MAX,
-        help_text=help_text,
-        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
-    )
+    return figure_field(label, max_length=AMOUNT_MAX, help_text=help_text)
 
 
 def _reason(label="Reason"):
