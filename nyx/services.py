@@ -334,7 +334,7 @@ def override_move(*, actor: User, user_id: object, rank: str | None = None, repo
             field_errors={"rank": ["Asset, shadow, marshal or executor."]},
         )
     new_rank = Rank(rank) if rank is not None else Rank(person.rank)
-    superior = person_for(actor, reports_to_id) if reports_to_id else person.reports_to
+    superior = person_for(actor, reports_to_id) if reports_to_id else person.superior
     if superior.id == person.id:
         raise Invalid(
             "Nobody reports to themselves: choose another superior.",

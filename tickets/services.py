@@ -129,8 +129,9 @@ def create_ticket(
         raise Invalid("A private ticket has no watchers.", field_errors={"watcher_ids": ["Not for private tickets."]})
     watchers = [person_for(actor, watcher_id) for watcher_id in dict.fromkeys(watcher_ids)]
     decider = None
-    if (category, sub_category) in RANK_CHANGES:
-        # A personnel request goes straight to the member who may decide it: no work to start, no reward.
+    if subject is not None and (category, sub_category) in RANK_CHANGES:
+        # A personnel request (which always names its subject: refused above otherwise) goes straight to the
+        # member who may decide it: no work to start, no reward.
         new_rank = _new_rank(subject, promote=(category, sub_category) == PROMOTION)
         decider = rank_change_decider(subject, new_rank)
 
@@ -306,7 +307,7 @@ def approval_outcome(ticket: Ticket, *, actor: User, credits: Any, pay: Any) -> 
     return "recommend", next_reviewer
 
 
-def abnormal_decider(ticket: Ticket, *, proposer: User | None) -> User:
+def abnormal_decider(ticket: Ticket, *, proposer: User) -> User:
     """Who would decide an abnormal award on `ticket` proposed by `proposer` (its assignee, at submission):
     the nearest superior of the assignee with escalation authority who neither wrote the ticket nor proposed
     the amounts. Shown on the submit form, by the same search `approve_reward` makes."""
@@ -342,8 +343,8 @@ def approve_reward(*, actor: User, ticket_id: object, credits: Any, pay: Any, no
     assignee = ticket.assignee
     if assignee.id == actor.id:
         raise Forbidden("Nobody approves a reward on a ticket they are assigned to.")
-    outcome, next_reviewer = approval_outcome(ticket, actor=actor, credits=credits, pay=pay)
-    if outcome == "approve":
+    _outcome, next_reviewer = approval_outcome(ticket, actor=actor, credits=credits, pay=pay)
+    if next_reviewer is None:  # nobody above decides: approved
         return _close_and_pay(ticket, actor=actor, credits=credits, pay=pay, note=note)
     changed_amounts = (credits, pay) != (ticket.reward_credits, ticket.reward_pay)
     with atomic():
@@ -456,7 +457,7 @@ def approve_promotion(*, actor: User, ticket_id: object, note: str | None = "") 
     new_rank = _new_rank(subject, promote=promote, error=Forbidden)
     if promote and not may_raise_to(actor, new_rank):
         raise Forbidden("A promotion never reaches the approver's own rank.")
-    superior = subject.reports_to
+    superior = subject.superior
     if level(superior.rank) <= level(new_rank):
         # The old superior no longer outranks them: they move up to the nearest who does.
         superior = next(person for person in _chain_above(subject) if level(person.rank) > level(new_rank))
