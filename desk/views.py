@@ -7,12 +7,11 @@ and renders. The apps below never import this module.
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
@@ -28,8 +27,9 @@ from attachments import services as attachment_services
 from attachments.forms import AttachmentForm, CommentForm
 from attachments.selectors import attachments_of
 from desk import selectors
+from directorate import keyset
 from directorate.errors import DomainError, Invalid, NotFound
-from directorate.spreadsheet import csv_download, safe_text
+from directorate.spreadsheet import csv_download, safe_text, utc_time
 from economy import selectors as ledgers
 from economy import services as economy_services
 from economy.forms import ReverseForm
@@ -333,14 +333,16 @@ LEDGER_PAGE_SIZE = 25
 def ledger(request, reverse_form=None, status=200):
     owner_id = request.GET.get("user") or getattr(reverse_form, "owner_id", None)
     owner = ledgers.ledger_owner_for(request.user, owner_id)
-    page = Paginator(ledgers.ledger_of(owner), LEDGER_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = keyset.page(ledgers.ledger_of(owner), field="ts", cursor=request.GET.get("after"), size=LEDGER_PAGE_SIZE)
+    is_own = owner.id == request.user.id
     context = {
         "owner": owner,
         "page": page,
-        "is_own": owner.id == request.user.id,
+        "is_own": is_own,
+        "owner_query": "" if is_own else urlencode({"user": owner.id}),
         # A subordinate's entry may be for a ticket the reader may not see: it is not named then.
-        "visible_tickets": selectors.visible_ticket_ids(request.user, page.object_list),
-        "reversible": ledgers.reversible_ids(request.user, owner, page.object_list),
+        "visible_tickets": selectors.visible_ticket_ids(request.user, page.items),
+        "reversible": ledgers.reversible_ids(request.user, owner, page.items),
         "reverse_form": reverse_form,
     }
     template = "economy/ledger.html#entries" if request.htmx and reverse_form is None else "economy/ledger.html"
@@ -381,7 +383,7 @@ def ledger_csv(request):
 def ledger_csv_row(entry, ticket_visible):
     ticket = entry.related_ticket if ticket_visible else None
     return [
-        entry.ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        utc_time(entry.ts),
         safe_text(entry.type),
         entry.amount_cr,
         entry.amount_pay,

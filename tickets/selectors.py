@@ -173,10 +173,7 @@ def filtered_tickets(viewer: User, filters: TicketFilters) -> QuerySet[Ticket]:
     return tickets
 
 
-@dataclass
-class Page:
-    items: list
-    next_cursor: str | None
+Page = keyset.Page
 
 
 def keyset_page(
@@ -187,8 +184,7 @@ def keyset_page(
 
     The caller chooses the related rows and columns it shows (select_related, only, values).
     """
-    items, next_cursor = keyset.page(tickets, field="updated_at", cursor=cursor, size=size, oldest_first=oldest_first)
-    return Page(items=items, next_cursor=next_cursor)
+    return keyset.page(tickets, field="updated_at", cursor=cursor, size=size, oldest_first=oldest_first)
 
 
 def list_page(viewer: User, filters: TicketFilters, cursor: str | None = None) -> Page:
@@ -230,7 +226,7 @@ def search_page(viewer: User, filters: Any, cursor: str | None = None, size: int
     tickets `filters` keeps of those `viewer` may see (tickets/search.py). Pages are counted by position:
     the cursor is how many results came before."""
     if cursor and not (cursor.isdigit() and len(cursor) <= 6):
-        raise Invalid("That page link is broken; start from the first page.")
+        raise Invalid(keyset.BROKEN, field_errors={"after": [keyset.BROKEN]})
     start = int(cursor or 0)
     tickets = filtered_tickets(viewer, replace(filters, text=""))
     items = search.ranked_rows(
