@@ -132,23 +132,6 @@ def client_address(request: HttpRequest | None) -> str:
     return address.strip()[:150] or "unknown"
 
 
-def record_login_failure(*, username: str, address: str | None) -> None:
-    """Count one failed sign-in against the account name and the client address."""
-    moment = now()
-    LoginFailure.objects.bulk_create(
-        [
-            LoginFailure(scope=LoginFailure.Scope.ACCOUNT, key=normalise_login_name(username), ts=moment),
-            LoginFailure(scope=LoginFailure.Scope.ADDRESS, key=address or "unknown", ts=moment),
-        ]
-    )
-    forget_expired_login_failures()
-
-
-def clear_login_failures(*, username: str) -> None:
-    """A successful sign-in forgives the account's earlier failures (not the address's)."""
-    LoginFailure.objects.filter(scope=LoginFailure.Scope.ACCOUNT, key=normalise_login_name(username)).delete()
-
-
 def forget_expired_login_failures() -> None:
     cutoff = now() - timedelta(seconds=settings.LOGIN_THROTTLE["window_seconds"])
     LoginFailure.objects.filter(ts__lt=cutoff).delete()
@@ -357,11 +340,6 @@ def end_browser_session(*, user: User | None, session_key: str | None) -> None:
     """A member signed out of a browser session: that session's live sockets close (in every process)."""
     if user is not None and session_key:
         close_sockets(user.id, session_key=session_key)
-
-
-def close_all_sockets(*, user: User) -> None:
-    """Close every live socket of a member, e.g. once deactivated. Call inside the unit that deactivates."""
-    close_sockets(user.id)
 
 
 def sign_out_token(*, token: str) -> None:

@@ -84,7 +84,7 @@ def ticket_context(user, ticket, forms=None, confirm=None):
     assignee = ticket.assignee
     watchers = tickets.watchers_of(ticket)
     is_reviewer = policy.may_decide(user, ticket)
-    rank_change = ticket_services.is_rank_change(ticket)
+    rank_change = ticket.is_rank_change
     comments = tickets.comments_of(ticket)
     context = {
         "ticket": ticket,
@@ -99,7 +99,7 @@ def ticket_context(user, ticket, forms=None, confirm=None):
         "is_rank_change": rank_change,
         "is_watching": any(watcher.id == user.id for watcher in watchers),
         "may_submit": policy.may_submit(user, ticket),
-        "may_promote": ticket_services.may_decide_rank_change(user, ticket),
+        "may_promote": policy.may_promote(user, ticket),
         "proposal_abnormal": is_abnormal(assignee.rank, credits=ticket.reward_credits, pay=ticket.reward_pay),
         "abnormal_credits": ABNORMAL_CREDITS,
         "abnormal_pay": abnormal_pay_limit(assignee.rank),

@@ -38,15 +38,13 @@ from economy.services import pay_ticket_reward
 from economy.validation import parse_credits, parse_hours, parse_money
 from tickets import search
 from tickets.categories import CATEGORIES, is_valid_pair
-from tickets.models import PROMOTION, ApprovalStep, Comment, Ticket, TicketWatcher
+from tickets.models import PROMOTION, RANK_CHANGES, ApprovalStep, Comment, Ticket, TicketWatcher
 from tickets.selectors import ticket_for
 
 TITLE_MAX = 200
 BODY_MAX = 20_000
 COMMENT_MAX = 10_000
 NOTE_MAX = 500
-DEMOTION = ("Personnel", "Demotion Request")
-RANK_CHANGES = (PROMOTION, DEMOTION)
 Status = Ticket.Status
 
 
@@ -173,7 +171,7 @@ def start_work(*, actor: User, ticket_id: object) -> Ticket:
     ticket = ticket_for(actor, ticket_id)
     if not is_assignee(actor, ticket):
         raise Forbidden("Only the assignee starts work on a ticket.")
-    if is_rank_change(ticket):
+    if ticket.is_rank_change:
         raise Invalid("A personnel request has no work to start: it is decided by approval or denial.")
     with atomic():
         _transition(ticket, expected=Status.OPEN, status=Status.IN_PROGRESS)
@@ -446,7 +444,7 @@ def approve_promotion(*, actor: User, ticket_id: object, note: str | None = "") 
     note = _note(note)
     ticket = ticket_for(actor, ticket_id)
     _refuse_if_closed(ticket)
-    if not is_rank_change(ticket) or ticket.subject_id is None:
+    if not ticket.is_rank_change or ticket.subject_id is None:
         raise Invalid("This is not a promotion or demotion request.")
     promote = (ticket.category, ticket.sub_category) == PROMOTION
     subject = User.objects.get(id=ticket.subject_id)
@@ -510,7 +508,7 @@ def deny_rank_change(*, actor: User, ticket_id: object, reason: str | None) -> T
     reason = _comment_text(reason, field="reason", missing="Say why the request is denied.")[:NOTE_MAX]
     ticket = ticket_for(actor, ticket_id)
     _refuse_if_closed(ticket)
-    if not is_rank_change(ticket) or ticket.subject_id is None:
+    if not ticket.is_rank_change or ticket.subject_id is None:
         raise Invalid("This is not a promotion or demotion request.")
     subject = User.objects.get(id=ticket.subject_id)
     if ticket.reviewer_id != actor.id:
@@ -541,21 +539,6 @@ def rank_change_decider(subject: User, new_rank: str) -> User:
         if person.rank == Rank.NIKI or level(new_rank) < level(person.rank):
             return person
     raise Conflict("No one above can take this decision.")  # unreachable while Niki heads every chain
-
-
-def may_decide_rank_change(actor: User, ticket: Ticket) -> bool:
-    """Whether `actor` is offered Approve and Deny on a personnel request (the services decide for good)."""
-    if not is_rank_change(ticket) or ticket.subject is None or ticket.status == Status.CLOSED:
-        return False
-    if ticket.reviewer_id == actor.id:
-        return True
-    promote = (ticket.category, ticket.sub_category) == PROMOTION
-    try:
-        _require_rank_authority(actor, ticket.subject, promote=promote)
-        new_rank = _new_rank(ticket.subject, promote=promote, error=Forbidden)
-    except Forbidden:
-        return False
-    return not promote or may_raise_to(actor, new_rank)
 
 
 def _require_rank_authority(actor: User, subject: User, *, promote: bool) -> None:
@@ -596,7 +579,7 @@ def _close_decided(ticket: Ticket) -> None:
 
 
 def _refuse_rank_change(ticket: Ticket) -> None:
-    if is_rank_change(ticket):
+    if ticket.is_rank_change:
         raise Invalid("A personnel request is decided with Approve or Deny, not as a reward.")
 
 
