@@ -5,13 +5,13 @@ validates its input before writing anything, and runs in one atomic unit; state
 changes are conditional updates, so two people acting at once cannot both win.
 """
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError
 
-from accounts.models import RankChange, User
+from accounts.models import User
 from accounts.policy import (
     Action,
     can,
@@ -210,14 +210,28 @@ def record_addition(ticket: Ticket, *, actor: User, message: str | None = None) 
         )
 
 
-@retry_on_write_conflict
-def add_watcher(*, actor: User, ticket_id: object, user_id: object) -> User:
-    """Anyone who sees a ticket may watch it; its author, assignee and reviewer may add people they can see."""
+def _watching(
+    actor: User, ticket_id: object, user_id: object, may_for_others: Callable[[User, Ticket], bool], refusal: str
+) -> tuple[Ticket, User]:
+    """The open ticket and the person whose watching `actor` changes: themself, or another when `may_for_others`."""
     ticket = ticket_for(actor, ticket_id)
     _refuse_if_closed(ticket)
     person = person_for(actor, user_id)
-    if person.id != actor.id and not may_add_watchers(actor, ticket):
-        raise Forbidden("Only the ticket's author, assignee or reviewer may add other watchers.")
+    if person.id != actor.id and not may_for_others(actor, ticket):
+        raise Forbidden(refusal)
+    return ticket, person
+
+
+@retry_on_write_conflict
+def add_watcher(*, actor: User, ticket_id: object, user_id: object) -> User:
+    """Anyone who sees a ticket may watch it; its author, assignee and reviewer may add people they can see."""
+    ticket, person = _watching(
+        actor,
+        ticket_id,
+        user_id,
+        may_add_watchers,
+        "Only the ticket's author, assignee or reviewer may add other watchers.",
+    )
     if ticket.visibility == Ticket.Visibility.PRIVATE:
         raise Invalid("A private ticket has no watchers.")
     with atomic():
@@ -231,11 +245,14 @@ def add_watcher(*, actor: User, ticket_id: object, user_id: object) -> User:
 
 @retry_on_write_conflict
 def remove_watcher(*, actor: User, ticket_id: object, user_id: object) -> None:
-    ticket = ticket_for(actor, ticket_id)
-    _refuse_if_closed(ticket)
-    person = person_for(actor, user_id)
-    if person.id != actor.id and not may_remove_watchers(actor, ticket):
-        raise Forbidden("Only the ticket's author or assignee may remove other watchers.")
+    """Anyone stops watching a ticket; its author and assignee may take others off it."""
+    ticket, person = _watching(
+        actor,
+        ticket_id,
+        user_id,
+        may_remove_watchers,
+        "Only the ticket's author or assignee may remove other watchers.",
+    )
     with atomic():
         TicketWatcher.objects.filter(ticket_id=ticket.id, user_id=person.id).delete()
         search.reindex(ticket.id)
@@ -464,28 +481,10 @@ def approve_promotion(*, actor: User, ticket_id: object, note: str | None = "") 
     with atomic():
         _close_decided(ticket)
         for report in displaced:
-            RankChange.objects.create(
-                user=report,
-                from_rank=report.rank,
-                to_rank=report.rank,
-                from_superior=subject,
-                to_superior=superior,
-                approved_by=actor,
-                ticket=ticket,
-            )
-            move_member(report, rank=report.rank, superior=superior)
+            move_member(report, rank=report.rank, superior=superior, approved_by=actor, ticket=ticket)
         if displaced:
             subject.refresh_from_db()
-        RankChange.objects.create(
-            user=subject,
-            from_rank=subject.rank,
-            to_rank=new_rank,
-            from_superior=subject.reports_to,
-            to_superior=superior,
-            approved_by=actor,
-            ticket=ticket,
-        )
-        move_member(subject, rank=new_rank, superior=superior)
+        move_member(subject, rank=new_rank, superior=superior, approved_by=actor, ticket=ticket)
         search.reindex_subtree_of(subject)
         verb = "promoted" if promote else "demoted"
         said = note or f"{verb.capitalize()} to {Rank(new_rank).label}."
