@@ -5,7 +5,7 @@ validates its input before writing anything, and runs in one atomic unit; state
 changes are conditional updates, so two people acting at once cannot both win.
 """
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -210,28 +210,24 @@ def record_addition(ticket: Ticket, *, actor: User, message: str | None = None) 
         )
 
 
-def _watching(
-    actor: User, ticket_id: object, user_id: object, may_for_others: Callable[[User, Ticket], bool], refusal: str
-) -> tuple[Ticket, User]:
-    """The open ticket and the person whose watching `actor` changes: themself, or another when `may_for_others`."""
+def _watching(actor: User, ticket_id: object, user_id: object, *, adding: bool) -> tuple[Ticket, User]:
+    """The open ticket and the person whose watching `actor` changes: themself, or another where the policy lets
+    them (`may_add_watchers`, `may_remove_watchers`)."""
     ticket = ticket_for(actor, ticket_id)
     _refuse_if_closed(ticket)
     person = person_for(actor, user_id)
-    if person.id != actor.id and not may_for_others(actor, ticket):
-        raise Forbidden(refusal)
+    if person.id != actor.id:
+        if adding and not may_add_watchers(actor, ticket):
+            raise Forbidden("Only the ticket's author, assignee or reviewer may add other watchers.")
+        if not adding and not may_remove_watchers(actor, ticket):
+            raise Forbidden("Only the ticket's author or assignee may remove other watchers.")
     return ticket, person
 
 
 @retry_on_write_conflict
 def add_watcher(*, actor: User, ticket_id: object, user_id: object) -> User:
     """Anyone who sees a ticket may watch it; its author, assignee and reviewer may add people they can see."""
-    ticket, person = _watching(
-        actor,
-        ticket_id,
-        user_id,
-        may_add_watchers,
-        "Only the ticket's author, assignee or reviewer may add other watchers.",
-    )
+    ticket, person = _watching(actor, ticket_id, user_id, adding=True)
     if ticket.visibility == Ticket.Visibility.PRIVATE:
         raise Invalid("A private ticket has no watchers.")
     with atomic():
@@ -246,13 +242,7 @@ def add_watcher(*, actor: User, ticket_id: object, user_id: object) -> User:
 @retry_on_write_conflict
 def remove_watcher(*, actor: User, ticket_id: object, user_id: object) -> None:
     """Anyone stops watching a ticket; its author and assignee may take others off it."""
-    ticket, person = _watching(
-        actor,
-        ticket_id,
-        user_id,
-        may_remove_watchers,
-        "Only the ticket's author or assignee may remove other watchers.",
-    )
+    ticket, person = _watching(actor, ticket_id, user_id, adding=False)
     with atomic():
         TicketWatcher.objects.filter(ticket_id=ticket.id, user_id=person.id).delete()
         search.reindex(ticket.id)
@@ -352,9 +342,7 @@ def approve_reward(*, actor: User, ticket_id: object, credits: Any, pay: Any, no
     credits = parse_credits(credits)
     pay = parse_money(pay)
     note = _note(note)
-    ticket = ticket_for(actor, ticket_id)
-    _require_reviewer(ticket, actor)
-    _refuse_rank_change(ticket)
+    ticket = _reviewed_by(actor, ticket_id)
     assignee = ticket.assignee
     if assignee.id == actor.id:
         raise Forbidden("Nobody approves a reward on a ticket they are assigned to.")
@@ -363,12 +351,10 @@ def approve_reward(*, actor: User, ticket_id: object, credits: Any, pay: Any, no
         return _close_and_pay(ticket, actor=actor, credits=credits, pay=pay, note=note)
     changed_amounts = (credits, pay) != (ticket.reward_credits, ticket.reward_pay)
     with atomic():
-        _transition(
+        _pass_review(
             ticket,
-            expected=Status.AWAITING_REVIEW,
-            status=Status.AWAITING_REVIEW,
-            guard_reviewer=actor,
-            reviewer_id=next_reviewer.id,
+            actor,
+            next_reviewer,
             reward_credits=credits,
             reward_pay=pay,
             proposed_by_id=actor.id if changed_amounts else ticket.proposed_by_id,
@@ -390,22 +376,14 @@ def approve_reward(*, actor: User, ticket_id: object, credits: Any, pay: Any, no
 def escalate(*, actor: User, ticket_id: object, note: str | None = "") -> Ticket:
     """The current reviewer passes the decision up, by choice, to the next superior who may take it."""
     note = _note(note)
-    ticket = ticket_for(actor, ticket_id)
-    _require_reviewer(ticket, actor)
-    _refuse_rank_change(ticket)
+    ticket = _reviewed_by(actor, ticket_id)
     assignee = ticket.assignee
     abnormal = is_abnormal(assignee.rank, credits=ticket.reward_credits, pay=ticket.reward_pay)
     action = Action.APPROVE_ESCALATION if abnormal else Action.APPROVE_NORMAL_REWARD
     skip = {ticket.author_id, ticket.proposed_by_id} if abnormal else set()
     next_reviewer = _first_above(actor, action, assignee, start_from=assignee, skip=skip)
     with atomic():
-        _transition(
-            ticket,
-            expected=Status.AWAITING_REVIEW,
-            status=Status.AWAITING_REVIEW,
-            guard_reviewer=actor,
-            reviewer_id=next_reviewer.id,
-        )
+        _pass_review(ticket, actor, next_reviewer)
         _log(ticket, actor, ApprovalStep.Decision.ESCALATED, ticket.reward_credits, ticket.reward_pay, note)
         notify(recipients=[next_reviewer], message=f"Escalated to you for review: {ticket.title}", ticket=ticket)
     return ticket
@@ -415,9 +393,7 @@ def escalate(*, actor: User, ticket_id: object, note: str | None = "") -> Ticket
 def send_back(*, actor: User, ticket_id: object, comment: str | None) -> Ticket:
     """The current reviewer returns the work to the assignee, saying why."""
     comment = _comment_text(comment, field="comment", missing="Say what needs rework.")
-    ticket = ticket_for(actor, ticket_id)
-    _require_reviewer(ticket, actor)
-    _refuse_rank_change(ticket)
+    ticket = _reviewed_by(actor, ticket_id)
     with atomic():
         _transition(
             ticket, expected=Status.AWAITING_REVIEW, status=Status.IN_PROGRESS, guard_reviewer=actor, reviewer_id=None
@@ -636,6 +612,26 @@ def _close_and_pay(ticket: Ticket, *, actor: User, credits: int, pay: Decimal, n
             ticket=ticket,
         )
     return ticket
+
+
+def _reviewed_by(actor: User, ticket_id: object) -> Ticket:
+    """The ticket whose reward `actor` reviews now (a personnel request is decided otherwise)."""
+    ticket = ticket_for(actor, ticket_id)
+    _require_reviewer(ticket, actor)
+    _refuse_rank_change(ticket)
+    return ticket
+
+
+def _pass_review(ticket: Ticket, actor: User, next_reviewer: User, **changes: Any) -> None:
+    """Hand the review of `ticket` from `actor` to `next_reviewer`: only while it still awaits `actor`."""
+    _transition(
+        ticket,
+        expected=Status.AWAITING_REVIEW,
+        status=Status.AWAITING_REVIEW,
+        guard_reviewer=actor,
+        reviewer_id=next_reviewer.id,
+        **changes,
+    )
 
 
 def _log(ticket: Ticket, actor: User, decision: str, credits: int, pay: Decimal | int, note: str) -> None:
