@@ -16,6 +16,7 @@ from accounts.services import sign_in
 from directorate.db import now
 from directorate.errors import Forbidden, Invalid, NotFound
 from economy.models import Transaction
+from tests.factories import ROUTINE, new_ticket
 from tickets.models import Ticket, TicketWatcher
 from tickets.services import create_ticket
 
@@ -161,14 +162,7 @@ def failed_sign_in():
 
 
 def test_new_rows_get_24_hex_object_ids(org, entry):
-    ticket = create_ticket(
-        actor=org["marshal"],
-        assignee_id=org["asset"].id,
-        category="Order",
-        sub_category="Routine Directive",
-        title="Sweep",
-        watcher_ids=[org["shadow"].id],
-    )
+    ticket = new_ticket(org["marshal"], org["asset"], **ROUTINE, watcher_ids=[org["shadow"].id])
     failed_sign_in()
     rows = [
         *User.objects.all(),
@@ -191,13 +185,7 @@ def test_now_is_truncated_to_the_millisecond():
 
 
 def test_stored_times_are_whole_milliseconds(org, entry):
-    ticket = create_ticket(
-        actor=org["marshal"],
-        assignee_id=org["asset"].id,
-        category="Order",
-        sub_category="Routine Directive",
-        title="Sweep",
-    )
+    ticket = new_ticket(org["marshal"], org["asset"], **ROUTINE)
     failed_sign_in()
     member = User.objects.get(id=org["asset"].id)
     member.display_name = "Renamed"
