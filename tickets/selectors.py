@@ -64,9 +64,8 @@ def _in_subtree_of(viewer: User, *people: str, by_chain: bool = False) -> Q:
     A page is the 25 newest visible tickets. A small subtree has few tickets: they are found by their
     people's ids through the assignee and author indexes, then sorted. A large subtree sees many, and
     usually a large share of all: reading every ticket newest first (`ticket_recent`) and keeping the
-    subtree's fills a page after a few rows, where collecting and sorting them all would not. Measured at
-    100,000 tickets and 10,000 members (benchmarks/README.md): a shadow's 5-member subtree by chain took
-    250 ms, by ids 3 ms; an executor's 348 members by ids 31 ms, by chain 5 ms.
+    subtree's fills a page after a few rows, where collecting and sorting them all would not. The measured
+    reason is in benchmarks/README.md.
     """
     if not by_chain:
         members = list(
