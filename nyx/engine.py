@@ -92,16 +92,11 @@ def _decide(context, offline_actions, *, trigger, requested_by, summary, allowed
     nyx = nyx_account()
     active = current_mode()
 
+    # What every record of this run says: why it ran, in which mode, for whom, on what.
+    run = {"trigger": trigger, "mode": active, "requested_by": requested_by, "prompt_summary": summary}
+
     def refusal(reason, raw_output):
-        return record_refusal(
-            trigger=trigger,
-            mode=active,
-            reason=reason,
-            requested_by=requested_by,
-            prompt_summary=summary,
-            raw_output=raw_output,
-            ticket_id=ticket_id,
-        )
+        return record_refusal(reason=reason, raw_output=raw_output, ticket_id=ticket_id, **run)
 
     if active == NyxAction.Mode.OFFLINE:
         raw = json.dumps({"actions": [action.model_dump(mode="json") for action in offline_actions]})
@@ -122,17 +117,7 @@ def _decide(context, offline_actions, *, trigger, requested_by, summary, allowed
         if problem:
             records.append(refusal(problem, raw))
             continue
-        records.append(
-            act_as_nyx(
-                action,
-                nyx=nyx,
-                trigger=trigger,
-                mode=active,
-                requested_by=requested_by,
-                prompt_summary=summary,
-                raw_output=raw,
-            )
-        )
+        records.append(act_as_nyx(action, nyx=nyx, raw_output=raw, **run))
     return records
 
 
