@@ -79,7 +79,7 @@ class Daphne:
     The first `start()` takes a free port (retrying if another process takes it first); later starts,
     after `kill()` or `stop()`, reuse that port, so clients keep their address across a restart.
     The log (stdout and stderr) is appended to `log_path`. With `profile_path`, daphne runs under cProfile,
-    and `stop()` ends it cleanly (SIGINT) so that its statistics are written there.
+    which writes its statistics there when `stop()` ends the process (daphne shuts down cleanly on SIGTERM).
     """
 
     def __init__(self, env, log_path, *, port=None, profile_path=None):
@@ -141,12 +141,6 @@ class Daphne:
             self.process.wait(timeout=STOP_TIMEOUT)
 
     def stop(self):
-        if self.profile_path and self.running:
-            self.process.send_signal(signal.SIGINT)  # daphne stops cleanly, and cProfile writes its statistics
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                pass
         stop(self.process)
 
 
