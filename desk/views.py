@@ -27,7 +27,6 @@ from attachments import services as attachment_services
 from attachments.forms import AttachmentForm, CommentForm
 from attachments.selectors import attachments_of
 from desk import selectors
-from directorate import keyset
 from directorate.errors import DomainError, Invalid, NotFound
 from directorate.spreadsheet import csv_download, safe_text, utc_time
 from economy import selectors as ledgers
@@ -333,7 +332,7 @@ LEDGER_PAGE_SIZE = 25
 def ledger(request, reverse_form=None, status=200):
     owner_id = request.GET.get("user") or getattr(reverse_form, "owner_id", None)
     owner = ledgers.ledger_owner_for(request.user, owner_id)
-    page = keyset.page(ledgers.ledger_of(owner), field="ts", cursor=request.GET.get("after"), size=LEDGER_PAGE_SIZE)
+    page, visible = selectors.ledger_page(request.user, owner, request.GET.get("after"), size=LEDGER_PAGE_SIZE)
     is_own = owner.id == request.user.id
     context = {
         "owner": owner,
@@ -341,7 +340,7 @@ def ledger(request, reverse_form=None, status=200):
         "is_own": is_own,
         "owner_query": "" if is_own else urlencode({"user": owner.id}),
         # A subordinate's entry may be for a ticket the reader may not see: it is not named then.
-        "visible_tickets": selectors.visible_ticket_ids(request.user, page.items),
+        "visible_tickets": visible,
         "reversible": ledgers.reversible_ids(request.user, owner, page.items),
         "reverse_form": reverse_form,
     }
