@@ -3,6 +3,7 @@ from django.contrib.auth.forms import AuthenticationForm
 
 from accounts.services import sign_in
 from directorate.errors import Invalid, Throttled
+from directorate.forms import PageForm, figure_field, note_field
 
 
 class ThrottledLoginForm(AuthenticationForm):
@@ -41,14 +42,10 @@ class ThrottledLoginForm(AuthenticationForm):
         return self.cleaned_data
 
 
-class AdjustForm(forms.Form):
+class AdjustForm(PageForm):
     """A manual adjustment as typed, on a person's page; the economy's adjustment service parses and checks it."""
 
-    credits = forms.CharField(label="Credits", required=False, max_length=40)
-    pay = forms.CharField(label="Pay (¤)", required=False, max_length=40)
-    reason = forms.CharField(label="Reason", required=False, max_length=500)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, auto_id="adjust-%s", **kwargs)
-        self.fields["credits"].widget.attrs.update(inputmode="numeric", autocomplete="off")
-        self.fields["pay"].widget.attrs.update(inputmode="decimal", autocomplete="off")
+    id_prefix = "adjust"
+    credits = figure_field("Credits", whole=True)
+    pay = figure_field("Pay (¤)")
+    reason = note_field("Reason")

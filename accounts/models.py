@@ -80,6 +80,14 @@ class User(AbstractBaseUser, TimestampedModel):
         return f"{prefix}{self.id}{CHAIN_SEPARATOR}"
 
     @property
+    def superior(self) -> "User":
+        """Whom this member reports to. Everyone but the top of the hierarchy has one (`clean`): asking the top
+        is a mistake in the code, never in someone's input."""
+        if self.reports_to is None:
+            raise LookupError("The top of the hierarchy reports to no one.")
+        return self.reports_to
+
+    @property
     def superior_ids(self):
         """Ids of everyone above this user, top first."""
         return self.chain.strip(CHAIN_SEPARATOR).split(CHAIN_SEPARATOR)[:-1]

@@ -190,7 +190,7 @@ def may_view_analytics(user):
 
 
 # Ticket roles. A ticket is read by its attributes (status, author_id, assignee_id, reviewer_id,
-# is_promotion_request, subject); the two statuses these rules depend on are named here by value
+# is_rank_change, is_promotion_request, subject); the two statuses these rules depend on are named here by value
 # (tickets.models.Ticket.Status; tests/test_policy.py checks they agree).
 AWAITING_REVIEW = "awaiting_review"
 CLOSED = "closed"
@@ -266,10 +266,16 @@ def may_raise_to(actor, new_rank):
 
 
 def may_promote(actor, ticket):
-    """Whether `actor` approves `ticket`, an open promotion request, raising its subject one rank."""
-    return bool(
-        ticket.is_promotion_request
-        and ticket.status != CLOSED
-        and can(actor, Action.APPROVE_PROMOTION, ticket.subject)
-        and may_raise_to(actor, rank_above(ticket.subject.rank))
-    )
+    """Whether `actor` decides `ticket`, an open promotion or demotion request (approve or deny): its current
+    reviewer, or anyone else who may approve promotions of its subject, a promotion only to a rank below their
+    own (Niki excepted) and never past executor, a demotion only above asset."""
+    subject = ticket.subject if ticket.is_rank_change and ticket.subject_id else None
+    if subject is None or ticket.status == CLOSED:
+        return False
+    if ticket.reviewer_id == actor.id:
+        return True
+    if subject.rank not in HUMAN_RANKS or not can(actor, Action.APPROVE_PROMOTION, subject):
+        return False
+    if ticket.is_promotion_request:
+        return may_raise_to(actor, rank_above(subject.rank))
+    return subject.rank != Rank.ASSET

@@ -12,7 +12,7 @@ from django.db.models import F
 from django.http import HttpRequest
 
 from accounts import tokens
-from accounts.models import LoginFailure, Notification, RefreshToken, User
+from accounts.models import LoginFailure, Notification, RankChange, RefreshToken, User
 from accounts.policy import Action, may_at_all
 from accounts.presentation import shown_name
 from accounts.ranks import Rank
@@ -132,23 +132,6 @@ def client_address(request: HttpRequest | None) -> str:
     return address.strip()[:150] or "unknown"
 
 
-def record_login_failure(*, username: str, address: str | None) -> None:
-    """Count one failed sign-in against the account name and the client address."""
-    moment = now()
-    LoginFailure.objects.bulk_create(
-        [
-            LoginFailure(scope=LoginFailure.Scope.ACCOUNT, key=normalise_login_name(username), ts=moment),
-            LoginFailure(scope=LoginFailure.Scope.ADDRESS, key=address or "unknown", ts=moment),
-        ]
-    )
-    forget_expired_login_failures()
-
-
-def clear_login_failures(*, username: str) -> None:
-    """A successful sign-in forgives the account's earlier failures (not the address's)."""
-    LoginFailure.objects.filter(scope=LoginFailure.Scope.ACCOUNT, key=normalise_login_name(username)).delete()
-
-
 def forget_expired_login_failures() -> None:
     cutoff = now() - timedelta(seconds=settings.LOGIN_THROTTLE["window_seconds"])
     LoginFailure.objects.filter(ts__lt=cutoff).delete()
@@ -234,14 +217,24 @@ def broadcast(*, actor: User, message: str | None) -> int:
     return len(recipients)
 
 
-def move_member(person: User, *, rank: Rank | str, superior: User) -> None:
-    """Change a member's rank and superior, re-rooting the chains of everyone below them.
+def move_member(person: User, *, rank: Rank | str, superior: User, approved_by: User, ticket: Any = None) -> RankChange:
+    """Change a member's rank and superior, re-rooting the chains of everyone below them, and record the change
+    (`RankChange`: from and to, who approved it, the personnel request it decides). Returns the record.
 
     The only way to change a superior: `User.save` refuses a `reports_to` that disagrees
     with the chain. Callers also call `tickets.search.reindex_subtree_of(person)`: who sees the moved
-    members' tickets changed with their chains. Call inside the atomic unit that records the change (`RankChange`).
+    members' tickets changed with their chains. Call inside the caller's atomic unit.
     One update per member below, which is bounded by the size of that subtree.
     """
+    record = RankChange.objects.create(
+        user=person,
+        from_rank=person.rank,
+        to_rank=rank,
+        from_superior=person.reports_to,
+        to_superior=superior,
+        approved_by=approved_by,
+        ticket=ticket,
+    )
     old_chain = person.chain
     new_chain = person.chain_below(superior)
     # Conditional on the rank and chain just read: two changes at once cannot both apply.
@@ -258,6 +251,7 @@ def move_member(person: User, *, rank: Rank | str, superior: User) -> None:
             User.objects.filter(in_subtree(old_chain)).exclude(id=person.id).values_list("id", "chain")
         ):
             User.objects.filter(id=member_id).update(chain=new_chain + chain[len(old_chain) :])
+    return record
 
 
 @retry_on_write_conflict
@@ -357,11 +351,6 @@ def end_browser_session(*, user: User | None, session_key: str | None) -> None:
     """A member signed out of a browser session: that session's live sockets close (in every process)."""
     if user is not None and session_key:
         close_sockets(user.id, session_key=session_key)
-
-
-def close_all_sockets(*, user: User) -> None:
-    """Close every live socket of a member, e.g. once deactivated. Call inside the unit that deactivates."""
-    close_sockets(user.id)
 
 
 def sign_out_token(*, token: str) -> None:

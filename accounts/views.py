@@ -1,3 +1,5 @@
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
@@ -54,7 +56,7 @@ def directory(request):
     people = selectors.search_people(request.user, query)
     page = Paginator(people, DIRECTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     template = "accounts/directory.html#results" if request.htmx else "accounts/directory.html"
-    return render(request, template, {"page": page, "query": query})
+    return render(request, template, {"page": page, "query": query, "page_query": urlencode({"q": query})})
 
 
 INBOX_PAGE_SIZE = 25
@@ -69,7 +71,8 @@ def inbox(request):
         show = "unread" if request.user.unread_notifications else "all"
     groups = selectors.inbox_groups(request.user, unread_only=show == "unread")
     page = Paginator(groups, INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "accounts/inbox.html", {"page": page, "show": show, "shows": INBOX_SHOWS})
+    context = {"page": page, "show": show, "shows": INBOX_SHOWS, "page_query": urlencode({"show": show})}
+    return render(request, "accounts/inbox.html", context)
 
 
 def open_notification(request, notification_id):

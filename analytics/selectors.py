@@ -179,7 +179,7 @@ def _ledger_by_bucket(entries: QuerySet[Transaction], filters: Filters) -> tuple
         .order_by("bucket", "type")
     )
     buckets = {start: Bucket(start) for start in bucket_starts(filters)}
-    totals = {}
+    totals: dict[str, tuple[int, Decimal, int]] = {}
     for row in rows:
         start = row["bucket"].date() if isinstance(row["bucket"], datetime) else row["bucket"]
         amounts = (row["credits"] or 0, money(row["pay"]), row["entries"])
@@ -265,12 +265,18 @@ def review_figures(viewer: User, filters: Filters) -> Reviews:
         decision__in=ESCALATING,
     ).aggregate(tickets=Count("ticket_id", distinct=True))["tickets"]
     times = list(closed.values_list("submitted_at", "closed_at"))
-    latencies = sorted(closed_at - submitted_at for submitted_at, closed_at in times if submitted_at is not None)
+    latencies = sorted(
+        closed_at - submitted_at
+        for submitted_at, closed_at in times
+        if submitted_at is not None and closed_at is not None  # a closed ticket always has closed_at
+    )
     return Reviews(
         closed=len(times),
         escalated=escalated,
         reviewed=len(latencies),
-        median=statistics.median(latencies) if latencies else None,
+        median=timedelta(seconds=statistics.median(latency.total_seconds() for latency in latencies))
+        if latencies
+        else None,
         p90=nearest_rank(latencies, 90) if latencies else None,
     )
 

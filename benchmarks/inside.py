@@ -39,8 +39,7 @@ from directorate.db import atomic  # noqa: E402
 from economy.models import Transaction  # noqa: E402
 from economy.rates import is_abnormal  # noqa: E402
 from tickets import selectors  # noqa: E402
-from tickets.models import Ticket  # noqa: E402
-from tickets.services import RANK_CHANGES  # noqa: E402
+from tickets.models import RANK_CHANGES, Ticket  # noqa: E402
 
 HOST = "127.0.0.1"
 

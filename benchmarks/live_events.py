@@ -23,23 +23,19 @@ import os
 import platform
 import resource
 import secrets
-import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.servers import PROJECT_DIR, PYTHON, Daphne, manage, start_redis, stop
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-PYTHON = sys.executable
-START_TIMEOUT = 60  # seconds, for daphne or redis to answer
 COMMAND_TIMEOUT = 600  # seconds, for each set-up command
 EVENT_TIMEOUT = 30  # seconds, for an expected event
 BROADCAST_TIMEOUT = 30  # seconds, for every socket to hear one broadcast; later it counts as missed
@@ -51,12 +47,11 @@ APPROVER, ASSET, BROADCASTER = "marshal.vance", "asset.north", "executor.kade"
 # Seeding, in a subprocess with Django set up on the benchmark's database -------------------------------------
 
 
-def seed(approvals, members, out_path):
-    """Tickets awaiting Vance's review, `members` more assets under Kade, and a session for each person used."""
-    sys.path.insert(0, str(PROJECT_DIR))
-    import django
-
-    django.setup()
+def seed_work(approvals, members, *, name):
+    """In the seeding subprocess (Django set up on the benchmark's database): `approvals` tickets of asset North
+    awaiting Vance's review and `members` more assets under Kade ("<name>.00001"), who sign in by a session
+    (`session_for`), never by password. Returns (Vance, North and Kade by username, the ticket ids, the
+    enlisted members, session_for)."""
     from importlib import import_module
 
     from django.conf import settings
@@ -70,12 +65,11 @@ def seed(approvals, members, out_path):
     from tickets import services
 
     session_store = import_module(settings.SESSION_ENGINE).SessionStore
-    backend = settings.AUTHENTICATION_BACKENDS[0]
 
     def session_for(user):
         session = session_store()
         session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = backend
+        session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         session.create()
         return session.session_key
@@ -88,102 +82,59 @@ def seed(approvals, members, out_path):
             ticket = services.create_ticket(
                 actor=north,
                 assignee_id=north.id,
-                title=f"Benchmark task {number}",
+                title=f"{name.title()} task {number}",
                 category="Intel",
                 sub_category="Recon Report",
             )
             services.start_work(actor=north, ticket_id=ticket.id)
             services.submit_for_review(actor=north, ticket_id=ticket.id, reward_credits=1, reward_pay="1.00")
             ticket_ids.append(ticket.id)
-
         shadows = list(User.objects.filter(username__in=SEED_BATCH_SHADOWS).order_by("username"))
-        unusable = make_password(None)  # nobody signs in with a password: each gets a session below
+        unusable = make_password(None)
         enlisted = [
             enlist(
-                username=f"bench.{number:05d}",
-                display_name=f"Bench Asset {number}",
+                username=f"{name}.{number:05d}",
+                display_name=f"{name.title()} Asset {number}",
                 rank=Rank.ASSET,
                 reports_to=shadows[number % len(shadows)],
                 password_hash=unusable,
             )
             for number in range(members)
         ]
-        sessions = {name: session_for(person) for name, person in people.items()}
-        member_sessions = [session_for(person) for person in enlisted]
-    Path(out_path).write_text(
-        json.dumps(
-            {
-                "tickets": ticket_ids,
-                "sessions": sessions,
-                "member_sessions": member_sessions,
-                "broadcast_reach": User.objects.filter(chain__startswith=people[BROADCASTER].chain)
-                .exclude(id=people[BROADCASTER].id)
-                .count(),
-            }
-        )
-    )
+    return people, ticket_ids, enlisted, session_for
+
+
+def seed(approvals, members, out_path):
+    """Tickets awaiting Vance's review, `members` more assets under Kade, and a session for each person used."""
+    import django
+
+    django.setup()
+    from accounts.models import User
+
+    people, ticket_ids, enlisted, session_for = seed_work(approvals, members, name="bench")
+    kade = people[BROADCASTER]
+    data = {
+        "tickets": ticket_ids,
+        "sessions": {name: session_for(person) for name, person in people.items()},
+        "member_sessions": [session_for(person) for person in enlisted],
+        "broadcast_reach": User.objects.filter(chain__startswith=kade.chain).exclude(id=kade.id).count(),
+    }
+    Path(out_path).write_text(json.dumps(data))
+
+
+def prepare(env, folder, script, **counts):
+    """The benchmark's database: migrate, bootstrap and seed_demo, then `script --seed` with `counts` (each as
+    `--name value`), run without Redis. Returns what the seeding wrote."""
+    manage(env, "migrate", "--no-input", "-v", "0")
+    manage(env, "bootstrap")
+    manage(env, "seed_demo")
+    data_path = Path(folder) / "seeded.json"
+    options = [part for name, value in counts.items() for part in (f"--{name}", str(value))]
+    run({**env, "REDIS_URL": ""}, str(script), "--seed", str(data_path), *options)
+    return json.loads(data_path.read_text())
 
 
 # Processes ----------------------------------------------------------------------------------------------------
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def stop(process):
-    if process is not None and process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-def wait_for(check, what, process):
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with status {process.returncode}")
-        if check():
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"{what} did not answer within {START_TIMEOUT}s")
-
-
-def redis_answers(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-def start_redis(folder):
-    binary = shutil.which("redis-server")
-    if binary is None:
-        sys.exit("--redis needs redis-server (apt-get install redis-server)")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", folder],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_for(lambda: redis_answers(port), "redis-server", process)
-    return process, f"redis://127.0.0.1:{port}/0"
-
-
-def http_answers(url):
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(url, timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
 
 
 def environment(folder, redis_url):
@@ -400,6 +351,16 @@ async def measure_broadcast(client, data, rounds):
     }
 
 
+def about_the_run(benchmark, moment):
+    """What every result file starts with: which benchmark, when, on how many cores, under which Python."""
+    return {
+        "benchmark": benchmark,
+        "date": moment.isoformat(timespec="seconds"),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+
+
 def raise_file_limit(needed):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < needed:
@@ -462,52 +423,19 @@ def main():
                 redis, redis_url = start_redis(folder)
             env = environment(folder, redis_url)
             print(f"Preparing the database in {folder} ...", flush=True)
-            run(env, "manage.py", "migrate", "--no-input", "-v", "0")
-            run(env, "manage.py", "bootstrap")
-            run(env, "manage.py", "seed_demo")
-            seeded_at = time.perf_counter()
-            data_path = Path(folder) / "seeded.json"
-            run(
-                {**env, "REDIS_URL": ""},
-                str(Path(__file__).resolve()),
-                "--seed",
-                str(data_path),
-                "--approvals",
-                str(args.approvals),
-                "--sockets",
-                str(args.sockets),
-            )
-            data = json.loads(data_path.read_text())
+            prepared_at = time.perf_counter()
+            data = prepare(env, folder, Path(__file__).resolve(), approvals=args.approvals, sockets=args.sockets)
             print(
-                f"Seeded {args.approvals} tickets and {args.sockets} members in "
-                f"{time.perf_counter() - seeded_at:.1f}s; starting daphne ...",
+                f"Prepared the database with {args.approvals} tickets and {args.sockets} more members in "
+                f"{time.perf_counter() - prepared_at:.1f}s; starting daphne ...",
                 flush=True,
             )
 
-            port = free_port()
-            base_url = f"http://127.0.0.1:{port}"
-            with open(Path(folder) / "daphne.log", "wb") as log:
-                profile = ["-m", "cProfile", "-o", str(Path(folder) / "daphne.prof")] if args.profile else []
-                daphne = subprocess.Popen(
-                    [
-                        PYTHON,
-                        *profile,
-                        "-m",
-                        "daphne",
-                        "-b",
-                        "127.0.0.1",
-                        "-p",
-                        str(port),
-                        "directorate.asgi:application",
-                    ],
-                    cwd=PROJECT_DIR,
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            wait_for(lambda: http_answers(f"{base_url}/login/"), "daphne", daphne)
+            daphne = Daphne(
+                env, Path(folder) / "daphne.log", profile_path=Path(folder) / "daphne.prof" if args.profile else None
+            ).start()
 
-            client = Client(base_url)
+            client = Client(daphne.base_url)
             print(f"Measuring {args.approvals} approvals ...", flush=True)
             approvals = asyncio.run(measure_approvals(client, data))
             print(f"Measuring {args.rounds} broadcasts to {args.sockets} sockets ...", flush=True)
@@ -519,13 +447,8 @@ def main():
                 print("daphne's log, without access lines, ends:", *lines[-200:], sep="\n", file=sys.stderr)
             raise
         finally:
-            if args.profile and daphne is not None and daphne.poll() is None:
-                daphne.send_signal(signal.SIGINT)  # daphne stops cleanly, and cProfile writes its stats
-                try:
-                    daphne.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    pass
-            stop(daphne)
+            if daphne is not None:
+                daphne.stop()
             stop(redis)
             if args.profile and (Path(folder) / "daphne.prof").exists():
                 import pstats
@@ -539,10 +462,7 @@ def main():
 
     moment = datetime.now(UTC)
     result = {
-        "benchmark": "live_events",
-        "date": moment.isoformat(timespec="seconds"),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
+        **about_the_run("live_events", moment),
         "platform": platform.platform(terse=True),
         "layer": (
             "channels_redis.core.RedisChannelLayer"

@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import sqlite3
 import subprocess
 import sys
@@ -37,22 +36,19 @@ BENCHMARKS = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCHMARKS.parent))
 
 from benchmarks.live_events import (  # noqa: E402
-    PROJECT_DIR,
-    PYTHON,
+    APPROVER,
+    ASSET,
+    BROADCASTER,
     RESULTS_DIR,
     Client,
+    about_the_run,
     environment,
-    free_port,
-    http_answers,
+    prepare,
     raise_file_limit,
-    run,
-    start_redis,
-    stop,
-    wait_for,
+    seed_work,
 )
+from tests.servers import PROJECT_DIR, PYTHON, Daphne, start_redis, stop  # noqa: E402
 
-APPROVER, ASSET, BROADCASTER = "marshal.vance", "asset.north", "executor.kade"
-SHADOWS = ("shadow.holt", "shadow.reyes", "shadow.brand", "shadow.quill")
 SETTLE_TIMEOUT = 60  # seconds for every socket to hear everything after the last action
 CONCURRENT_APPROVALS = 2
 
@@ -62,56 +58,11 @@ def seed(approvals, members, out_path):
     import django
 
     django.setup()
-    from importlib import import_module
+    from accounts.services import start_token_family
 
-    from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.auth.hashers import make_password
-
-    from accounts.models import User
-    from accounts.ranks import Rank
-    from accounts.services import enlist, start_token_family
-    from directorate.db import atomic
-    from tickets import services
-
-    session_store = import_module(settings.SESSION_ENGINE).SessionStore
-
-    def session_for(user):
-        session = session_store()
-        session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
-        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        session.create()
-        return session.session_key
-
-    people = {user.username: user for user in User.objects.filter(username__in=[APPROVER, ASSET, BROADCASTER])}
+    people, tickets, enlisted, session_for = seed_work(approvals, members, name="soak")
     north = people[ASSET]
-    with atomic():
-        tickets = []
-        for number in range(approvals):
-            ticket = services.create_ticket(
-                actor=north,
-                assignee_id=north.id,
-                title=f"Soak task {number}",
-                category="Intel",
-                sub_category="Recon Report",
-            )
-            services.start_work(actor=north, ticket_id=ticket.id)
-            services.submit_for_review(actor=north, ticket_id=ticket.id, reward_credits=1, reward_pay="1.00")
-            tickets.append(ticket.id)
-        shadows = list(User.objects.filter(username__in=SHADOWS).order_by("username"))
-        unusable = make_password(None)
-        enlisted = [
-            enlist(
-                username=f"soak.{number:05d}",
-                display_name=f"Soak Asset {number}",
-                rank=Rank.ASSET,
-                reports_to=shadows[number % len(shadows)],
-                password_hash=unusable,
-            )
-            for number in range(members)
-        ]
-        sessions = {name: session_for(person) for name, person in people.items()}
+    sessions = {name: session_for(person) for name, person in people.items()}
     tokens = {person.id: start_token_family(user=person)["access_token"] for person in [north, *enlisted]}
     Path(out_path).write_text(
         json.dumps({"tickets": tickets, "sessions": sessions, "tokens": tokens, "north": north.id})
@@ -307,52 +258,27 @@ def run_soak(*, approvals, broadcasts, members, folder, quiet=False):
     """Set up, soak, check; returns the report (a dict). Raises if a process fails to start."""
     say = (lambda *args: None) if quiet else (lambda *args: print(*args, flush=True))
     raise_file_limit(members * 4 + 256)
-    processes = []
+    redis, daphnes, workers = None, [], []
     try:
         redis, redis_url = start_redis(folder)
-        processes.append(redis)
         env = environment(folder, redis_url)
         env["NYX_WORKER_INTERVAL"] = "0.5"
         database = env["SQLITE_PATH"]
         say(f"Preparing the database in {folder} ...")
-        run(env, "manage.py", "migrate", "--no-input", "-v", "0")
-        run(env, "manage.py", "bootstrap")
-        run(env, "manage.py", "seed_demo")
-        data_path = Path(folder) / "seeded.json"
-        run(
-            {**env, "REDIS_URL": ""},
-            str(Path(__file__).resolve()),
-            "--seed",
-            str(data_path),
-            "--approvals",
-            str(approvals),
-            "--members",
-            str(members),
-        )
-        data = json.loads(data_path.read_text())
+        data = prepare(env, folder, Path(__file__).resolve(), approvals=approvals, members=members)
         servers, logs = [], []
         for name in ("a", "b"):
-            port = free_port()
-            url = f"http://127.0.0.1:{port}"
             log_path = Path(folder) / f"daphne-{name}.log"
             logs.append(log_path)
-            with open(log_path, "wb") as log:
-                process = subprocess.Popen(
-                    [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "directorate.asgi:application"],
-                    cwd=PROJECT_DIR,
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            processes.append(process)
-            wait_for(lambda url=url: http_answers(f"{url}/login/"), f"daphne {name}", process)
-            servers.append(url)
+            daphne = Daphne(env, log_path)
+            daphnes.append(daphne)
+            servers.append(daphne.start().base_url)
         worker_log = Path(folder) / "worker.log"
         logs.append(worker_log)
 
         def start_worker():
             with open(worker_log, "wb") as log:
-                processes.append(
+                workers.append(
                     subprocess.Popen(
                         [PYTHON, "manage.py", "worker"], cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
                     )
@@ -366,11 +292,18 @@ def run_soak(*, approvals, broadcasts, members, folder, quiet=False):
         if os.environ.get("SOAK_SHOW_LOGS"):
             for path in logs:
                 print(f"--- {path.name}", *Path(path).read_text(errors="replace").splitlines()[-30:], sep="\n")
-        report["server_processes_alive"] = all(process.poll() is None for process in processes)
+        report["server_processes_alive"] = (
+            redis.poll() is None
+            and all(daphne.running for daphne in daphnes)
+            and all(worker.poll() is None for worker in workers)
+        )
         return report
     finally:
-        for process in reversed(processes):
-            stop(process)
+        for worker in workers:
+            stop(worker)
+        for daphne in daphnes:
+            daphne.stop()
+        stop(redis)
 
 
 def main():
@@ -387,10 +320,7 @@ def main():
         report = run_soak(approvals=args.approvals, broadcasts=args.broadcasts, members=args.members, folder=folder)
     moment = datetime.now(UTC)
     result = {
-        "benchmark": "redis_soak",
-        "date": moment.isoformat(timespec="seconds"),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
+        **about_the_run("redis_soak", moment),
         "load_average": os.getloadavg(),
         **report,
     }

@@ -4,7 +4,6 @@ from ninja import Query, Router
 
 from accounts.schemas import person_out
 from desk import selectors as desk_selectors
-from directorate import keyset
 from directorate.errors import NotFound
 from directorate.schemas import errors, money
 from economy import selectors as ledgers
@@ -24,8 +23,7 @@ def transactions(request, filters: Query[LedgerQuery]):
     except NotFound:
         # One answer for a person out of sight, one you see but may not read, and an id that does not exist.
         raise NotFound("No such ledger.") from None
-    items, next_cursor = keyset.page(ledgers.ledger_of(owner), field="ts", cursor=filters.after, size=LEDGER_PAGE_SIZE)
-    visible = desk_selectors.visible_ticket_ids(viewer, items)
+    (items, next_cursor), visible = desk_selectors.ledger_page(viewer, owner, filters.after, size=LEDGER_PAGE_SIZE)
     return {
         "owner": person_out(owner),
         "credits": owner.credits,

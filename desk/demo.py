@@ -34,6 +34,60 @@ ASSETS = [
     ("asset.grey", "Dag Grey"),
 ]
 
+# A few tickets between them: (author, assignee, what the ticket says).
+DEMO_TICKETS = [
+    (
+        "executor.kade",
+        "marshal.vance",
+        {
+            "category": "Order",
+            "sub_category": "Routine Directive",
+            "title": "Quarterly sector sweep",
+            "body_md": "Sweep **sector 7** and report anomalies by Friday.",
+        },
+    ),
+    (
+        "shadow.holt",
+        "asset.north",
+        {
+            "category": "Intel",
+            "sub_category": "Recon Report",
+            "title": "Observe the east depot",
+            "body_md": "Log arrivals and departures for one shift.",
+        },
+    ),
+    (
+        "asset.north",
+        "shadow.holt",
+        {
+            "category": "Request",
+            "sub_category": "Resource",
+            "title": "Night-vision kit for the depot watch",
+            "body_md": "The current set has a cracked lens.",
+        },
+    ),
+    (
+        "marshal.sato",
+        "shadow.brand",
+        {
+            "category": "Logistics",
+            "sub_category": "Maintenance",
+            "title": "Service the courier bicycles",
+            "visibility": "private",
+        },
+    ),
+    (
+        "asset.ferro",
+        "shadow.reyes",
+        {
+            "category": "Incident",
+            "sub_category": "Technical Failure",
+            "title": "Terminal 4 keeps rebooting",
+            "body_md": "Started after last night's update.",
+        },
+    ),
+]
+
 
 def organisation_is_empty():
     return not User.objects.filter(rank__in=HUMAN_RANKS).exists()
@@ -58,48 +112,12 @@ def seed_demo_organisation(*, password):
     executor = add(EXECUTOR, "executor", nyx_account())
     marshals = [add(entry, "marshal", executor) for entry in MARSHALS]
     shadows = [add(entry, "shadow", marshals[index // 2]) for index, entry in enumerate(SHADOWS)]
-    assets = [add(entry, "asset", shadows[index // 3]) for index, entry in enumerate(ASSETS)]
+    for index, entry in enumerate(ASSETS):
+        add(entry, "asset", shadows[index // 3])
     # The demo organisation has served for four weeks: the worker's first payroll pays the week just ended.
     User.objects.filter(id__in=[member.id for member in members]).update(created_at=now() - SERVED)
 
-    create_ticket(
-        actor=executor,
-        assignee_id=marshals[0].id,
-        category="Order",
-        sub_category="Routine Directive",
-        title="Quarterly sector sweep",
-        body_md="Sweep **sector 7** and report anomalies by Friday.",
-    )
-    create_ticket(
-        actor=shadows[0],
-        assignee_id=assets[0].id,
-        category="Intel",
-        sub_category="Recon Report",
-        title="Observe the east depot",
-        body_md="Log arrivals and departures for one shift.",
-    )
-    create_ticket(
-        actor=assets[0],
-        assignee_id=shadows[0].id,
-        category="Request",
-        sub_category="Resource",
-        title="Night-vision kit for the depot watch",
-        body_md="The current set has a cracked lens.",
-    )
-    create_ticket(
-        actor=marshals[1],
-        assignee_id=shadows[2].id,
-        category="Logistics",
-        sub_category="Maintenance",
-        title="Service the courier bicycles",
-        visibility="private",
-    )
-    create_ticket(
-        actor=assets[5],
-        assignee_id=shadows[1].id,
-        category="Incident",
-        sub_category="Technical Failure",
-        title="Terminal 4 keeps rebooting",
-        body_md="Started after last night's update.",
-    )
+    by_username = {member.username: member for member in members}
+    for author, assignee, fields in DEMO_TICKETS:
+        create_ticket(actor=by_username[author], assignee_id=by_username[assignee].id, **fields)
     return members

@@ -5,6 +5,7 @@ from collections.abc import Iterable, Iterator
 
 from accounts.models import User
 from accounts.policy import is_involved
+from directorate import keyset
 from economy.models import Transaction
 from economy.selectors import ledger_of
 from tickets.selectors import visible_tickets
@@ -21,6 +22,13 @@ def visible_ticket_ids(viewer: User, entries: Iterable[Transaction]) -> set[str]
     if others:
         seen |= set(visible_tickets(viewer, narrowed_to_ids=True).filter(id__in=others).values_list("id", flat=True))
     return seen
+
+
+def ledger_page(viewer: User, owner: User, cursor: str | None, *, size: int) -> tuple[keyset.Page, set[str]]:
+    """A page of `owner`'s ledger, newest first, continuing after `cursor`, with the ids of its tickets that
+    `viewer` may see (only those are named). The ledger page and the API read it alike."""
+    page = keyset.page(ledger_of(owner), field="ts", cursor=cursor, size=size)
+    return page, visible_ticket_ids(viewer, page.items)
 
 
 def ledger_for_export(viewer: User, owner: User) -> Iterator[tuple[Transaction, bool]]:

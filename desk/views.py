@@ -5,10 +5,13 @@ and renders. The apps below never import this module.
 """
 
 import itertools
-from datetime import UTC
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
@@ -25,7 +28,7 @@ from attachments.forms import AttachmentForm, CommentForm
 from attachments.selectors import attachments_of
 from desk import selectors
 from directorate.errors import DomainError, Invalid, NotFound
-from directorate.spreadsheet import csv_download, safe_text
+from directorate.spreadsheet import csv_download, safe_text, utc_time
 from economy import selectors as ledgers
 from economy import services as economy_services
 from economy.forms import ReverseForm
@@ -87,7 +90,7 @@ def ticket_context(user, ticket, forms=None, confirm=None):
     assignee = ticket.assignee
     watchers = tickets.watchers_of(ticket)
     is_reviewer = policy.may_decide(user, ticket)
-    rank_change = ticket_services.is_rank_change(ticket)
+    rank_change = ticket.is_rank_change
     comments = tickets.comments_of(ticket)
     context = {
         "ticket": ticket,
@@ -102,7 +105,7 @@ def ticket_context(user, ticket, forms=None, confirm=None):
         "is_rank_change": rank_change,
         "is_watching": any(watcher.id == user.id for watcher in watchers),
         "may_submit": policy.may_submit(user, ticket),
-        "may_promote": ticket_services.may_decide_rank_change(user, ticket),
+        "may_promote": policy.may_promote(user, ticket),
         "proposal_abnormal": is_abnormal(assignee.rank, credits=ticket.reward_credits, pay=ticket.reward_pay),
         "abnormal_credits": ABNORMAL_CREDITS,
         "abnormal_pay": abnormal_pay_limit(assignee.rank),
@@ -142,19 +145,7 @@ def _outcome_or_none(ticket, user, credits, pay):
         return None, None
 
 
-def _approve(user, ticket_id, data):
-    return ticket_services.approve_reward(
-        actor=user,
-        ticket_id=ticket_id,
-        credits=data.get("credits"),
-        pay=data.get("pay"),
-        note=data.get("note", ""),
-        confirm_large=data.get("confirmed") != "yes",
-    )
-
-
-def _approved_message(user, ticket_id, data, result):
-    ticket = result
+def _approved_message(ticket):
     if ticket.status == Ticket.Status.CLOSED:
         return (
             f"Approved: {ticket.reward_credits} credit{pluralize(ticket.reward_credits)} and "
@@ -163,82 +154,70 @@ def _approved_message(user, ticket_id, data, result):
     return f"Recommended and escalated: over the limit, so {shown_name(ticket.reviewer)} makes the final decision."
 
 
-# Each action a person takes on a ticket: the service it calls with the posted fields, and what to say after
-# (a sentence, or a function of the result).
-TICKET_ACTIONS = {
-    "start": (
-        lambda user, ticket_id, data: ticket_services.start_work(actor=user, ticket_id=ticket_id),
-        "Work started.",
-    ),
-    "submit": (
-        lambda user, ticket_id, data: ticket_services.submit_for_review(
-            actor=user,
-            ticket_id=ticket_id,
-            reward_credits=data.get("reward_credits"),
-            reward_pay=data.get("reward_pay"),
-            hours_worked=data.get("hours_worked"),
-        ),
-        lambda user, ticket_id, data, ticket: f"Submitted for review by {shown_name(ticket.reviewer)}.",
-    ),
-    "approve": (_approve, _approved_message),
-    "escalate": (
-        lambda user, ticket_id, data: ticket_services.escalate(
-            actor=user, ticket_id=ticket_id, note=data.get("note", "")
-        ),
-        lambda user, ticket_id, data, ticket: f"Escalated to {shown_name(ticket.reviewer)}.",
-    ),
-    "send-back": (
-        lambda user, ticket_id, data: ticket_services.send_back(
-            actor=user, ticket_id=ticket_id, comment=data.get("note", "")
-        ),
-        "Sent back for rework.",
-    ),
-    "close": (
-        lambda user, ticket_id, data: ticket_services.close_without_reward(
-            actor=user, ticket_id=ticket_id, note=data.get("note", "")
-        ),
-        "Ticket closed.",
-    ),
-    "promote": (
-        lambda user, ticket_id, data: ticket_services.approve_promotion(
-            actor=user, ticket_id=ticket_id, note=data.get("note", "")
-        ),
-        lambda user, ticket_id, data, subject: f"Approved: {subject.display_name} is now a {subject.rank}.",
-    ),
-    "deny": (
-        lambda user, ticket_id, data: ticket_services.deny_rank_change(
-            actor=user, ticket_id=ticket_id, reason=data.get("note", "")
-        ),
-        "Request denied; no rank changed.",
-    ),
-    "comment": (
-        lambda user, ticket_id, data: ticket_services.add_comment(
-            actor=user, ticket_id=ticket_id, body_md=data.get("body_md", "")
-        ),
-        "Comment added.",
-    ),
-    "watch": (
-        lambda user, ticket_id, data: ticket_services.add_watcher(
-            actor=user, ticket_id=ticket_id, user_id=data.get("user_id") or user.id
-        ),
-        "Watching.",
-    ),
-    "unwatch": (
-        lambda user, ticket_id, data: ticket_services.remove_watcher(
-            actor=user, ticket_id=ticket_id, user_id=data.get("user_id") or user.id
-        ),
-        "No longer watching.",
-    ),
-}
+@dataclass(frozen=True)
+class TicketAction:
+    """One action a person takes on a ticket.
 
-# The forms whose refusals are shown at their fields, and where each service's field names go.
-ACTION_FORMS = {
-    "submit": (SubmitForm, {}),
-    "approve": (ApproveForm, {}),
-    "escalate": (EscalateForm, {}),
-    "send-back": (SendBackForm, {"comment": "note"}),
-    "promote": (PromoteForm, {}),
-    "deny": (DenyForm, {"reason": "note"}),
+    `service` is called with the actor, the ticket and `posted`: each of its keywords read from a posted field
+    (`{keyword: field}`). `said` is what to say after: a sentence, or a function of the service's result.
+    `form`, where there is one, shows a refusal at its fields (a service's keyword named back to its field).
+    `for_self` reads a member to watch from `user_id`, the actor themself when none is posted. `confirms_large`:
+    large amounts are first asked to be confirmed (`confirm_large`), unless `confirmed` is posted as "yes"."""
+
+    service: Callable[..., Any]
+    said: str | Callable[[Any], str]
+    posted: dict[str, str] = field(default_factory=dict)
+    form: type[forms.Form] | None = None
+    for_self: bool = False
+    confirms_large: bool = False
+
+    def perform(self, user, ticket_id, data):
+        values = {keyword: data.get(name) for keyword, name in self.posted.items()}
+        if self.for_self:
+            values["user_id"] = data.get("user_id") or user.id
+        if self.confirms_large:
+            values["confirm_large"] = data.get("confirmed") != "yes"
+        return self.service(actor=user, ticket_id=ticket_id, **values)
+
+    def message(self, result):
+        return self.said if isinstance(self.said, str) else self.said(result)
+
+    def field_for(self, keyword):
+        return self.posted.get(keyword, keyword)
+
+
+def _submitted_message(ticket):
+    return f"Submitted for review by {shown_name(ticket.reviewer)}."
+
+
+def _escalated_message(ticket):
+    return f"Escalated to {shown_name(ticket.reviewer)}."
+
+
+def _promoted_message(subject):
+    return f"Approved: {subject.display_name} is now a {subject.rank}."
+
+
+NOTE = {"note": "note"}
+PROPOSAL = {name: name for name in ("reward_credits", "reward_pay", "hours_worked")}
+DECISION = {"credits": "credits", "pay": "pay", "note": "note"}
+
+TICKET_ACTIONS = {
+    "start": TicketAction(ticket_services.start_work, "Work started."),
+    "submit": TicketAction(ticket_services.submit_for_review, _submitted_message, PROPOSAL, SubmitForm),
+    "approve": TicketAction(
+        ticket_services.approve_reward, _approved_message, DECISION, ApproveForm, confirms_large=True
+    ),
+    "escalate": TicketAction(ticket_services.escalate, _escalated_message, NOTE, EscalateForm),
+    "send-back": TicketAction(ticket_services.send_back, "Sent back for rework.", {"comment": "note"}, SendBackForm),
+    "close": TicketAction(ticket_services.close_without_reward, "Ticket closed.", NOTE),
+    "promote": TicketAction(ticket_services.approve_promotion, _promoted_message, NOTE, PromoteForm),
+    "deny": TicketAction(
+        ticket_services.deny_rank_change, "Request denied; no rank changed.", {"reason": "note"}, DenyForm
+    ),
+    "comment": TicketAction(ticket_services.add_comment, "Comment added.", {"body_md": "body_md"}),
+    "watch": TicketAction(ticket_services.add_watcher, "Watching.", for_self=True),
+    "unwatch": TicketAction(ticket_services.remove_watcher, "No longer watching.", for_self=True),
 }
 
 
@@ -250,9 +229,9 @@ def ticket_action(request, ticket_id, action):
     confirmed (docs/rules.md section 13)."""
     if action not in TICKET_ACTIONS:
         raise Http404("No such action.")
-    perform, success = TICKET_ACTIONS[action]
+    chosen = TICKET_ACTIONS[action]
     try:
-        result = perform(request.user, ticket_id, request.POST)
+        result = chosen.perform(request.user, ticket_id, request.POST)
     except ticket_services.ConfirmationNeeded as pending:
         confirm = {
             "credits": pending.credits,
@@ -267,20 +246,19 @@ def ticket_action(request, ticket_id, action):
         response["X-Decision-Pending"] = "confirm"
         return response
     except Invalid as error:
-        if action not in ACTION_FORMS:
+        if chosen.form is None:
             raise
-        form_class, renamed = ACTION_FORMS[action]
-        form = form_class(request.POST)
+        form = chosen.form(request.POST)
         form.is_valid()
-        for field, field_messages in error.field_errors.items():
-            name = renamed.get(field, field)
+        for keyword, field_messages in error.field_errors.items():
+            name = chosen.field_for(keyword)
             for message in field_messages:
                 form.add_error(name if name in form.fields else None, message)
         if not error.field_errors:
             form.add_error(None, error.message)
         ticket = tickets.ticket_for(request.user, ticket_id)
         return _ticket_response(request, ticket_context(request.user, ticket, {action: form}), 400)
-    said = success if isinstance(success, str) else success(request.user, ticket_id, request.POST, result)
+    said = chosen.message(result)
     messages.success(request, said)
     try:
         # The decided ticket as the service left it (every field it changed is set), or read again.
@@ -304,54 +282,50 @@ def _ticket_response(request, context, status):
     return render(request, template, context, status=status)
 
 
+# Uploads, each with its form (its fields' ids prefixed by the key: "attachment-file", "comment-body_md").
+UPLOADS = {
+    "attachment": TicketAction(
+        attachment_services.attach_to_ticket, "File attached.", {"upload": "file"}, AttachmentForm
+    ),
+    "comment": TicketAction(
+        attachment_services.comment_with_attachment,
+        "Comment added.",
+        {"body_md": "body_md", "upload": "file"},
+        CommentForm,
+    ),
+}
+
+
 @require_POST
 def attachment_upload(request, ticket_id):
-    form = AttachmentForm(request.POST, request.FILES, auto_id="attachment-%s")
-    return _handle(
-        request,
-        ticket_id,
-        form,
-        "attachment_form",
-        lambda data: attachment_services.attach_to_ticket(actor=request.user, ticket_id=ticket_id, upload=data["file"]),
-        "File attached.",
-    )
+    return _upload(request, ticket_id, "attachment")
 
 
 @require_POST
 def attachment_comment(request, ticket_id):
-    form = CommentForm(request.POST, request.FILES, auto_id="comment-%s")
-    return _handle(
-        request,
-        ticket_id,
-        form,
-        "comment_form",
-        lambda data: attachment_services.comment_with_attachment(
-            actor=request.user, ticket_id=ticket_id, body_md=data["body_md"], upload=data["file"]
-        ),
-        "Comment added.",
-    )
+    return _upload(request, ticket_id, "comment")
 
 
-def _handle(request, ticket_id, form, form_name, perform, success):
+def _upload(request, ticket_id, kind):
+    upload = UPLOADS[kind]
+    form = upload.form(request.POST, request.FILES, auto_id=f"{kind}-%s")
     if form.is_valid():
         try:
-            perform(form.cleaned_data)
+            upload.perform(request.user, ticket_id, form.cleaned_data)
         except Invalid as error:
             form.add_error(next((name for name in error.field_errors if name in form.fields), None), error.message)
         else:
-            messages.success(request, success)
+            messages.success(request, upload.said)
             if request.htmx:
                 list(messages.get_messages(request))  # the redrawn panel shows the result
                 return _ticket_page(request, ticket_id)
             return redirect("ticket", ticket_id=ticket_id)
-    return _ticket_page(request, ticket_id, status=400, **{form_name: form})
+    return _ticket_page(request, ticket_id, status=400, **{f"{kind}_form": form})
 
 
-def _ticket_page(request, ticket_id, status=200, **forms):
+def _ticket_page(request, ticket_id, status=200, **bound_forms):
     ticket = tickets.ticket_for(request.user, ticket_id)
-    context = {**ticket_context(request.user, ticket), **forms}
-    template = "tickets/detail.html#ticket" if request.htmx else "tickets/detail.html"
-    return render(request, template, context, status=status)
+    return _ticket_response(request, {**ticket_context(request.user, ticket), **bound_forms}, status)
 
 
 # The ledger: a person's entries, naming only the tickets the reader sees -----------------------------------
@@ -362,14 +336,16 @@ LEDGER_PAGE_SIZE = 25
 def ledger(request, reverse_form=None, status=200):
     owner_id = request.GET.get("user") or getattr(reverse_form, "owner_id", None)
     owner = ledgers.ledger_owner_for(request.user, owner_id)
-    page = Paginator(ledgers.ledger_of(owner), LEDGER_PAGE_SIZE).get_page(request.GET.get("page"))
+    page, visible = selectors.ledger_page(request.user, owner, request.GET.get("after"), size=LEDGER_PAGE_SIZE)
+    is_own = owner.id == request.user.id
     context = {
         "owner": owner,
         "page": page,
-        "is_own": owner.id == request.user.id,
+        "is_own": is_own,
+        "owner_query": "" if is_own else urlencode({"user": owner.id}),
         # A subordinate's entry may be for a ticket the reader may not see: it is not named then.
-        "visible_tickets": selectors.visible_ticket_ids(request.user, page.object_list),
-        "reversible": ledgers.reversible_ids(request.user, owner, page.object_list),
+        "visible_tickets": visible,
+        "reversible": ledgers.reversible_ids(request.user, owner, page.items),
         "reverse_form": reverse_form,
     }
     template = "economy/ledger.html#entries" if request.htmx and reverse_form is None else "economy/ledger.html"
@@ -410,7 +386,7 @@ def ledger_csv(request):
 def ledger_csv_row(entry, ticket_visible):
     ticket = entry.related_ticket if ticket_visible else None
     return [
-        entry.ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        utc_time(entry.ts),
         safe_text(entry.type),
         entry.amount_cr,
         entry.amount_pay,

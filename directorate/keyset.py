@@ -1,19 +1,29 @@
-"""Keyset pagination by (time, id), newest first: the one pagination of long lists (tickets, ledgers, people).
+"""Keyset pagination by (time, id), newest first: the one pagination of lists that grow without end (tickets,
+ledgers, notifications, the audit log), for pages and the API alike.
 
 The cursor is opaque to clients: the base64 of "<iso time>|<id>" of the last item of a page. A broken
 cursor is refused as Invalid (HTTP 400) at the field `after`. The cost of page N does not grow with N,
-unlike OFFSET. Rows may be models or dicts (`.values()`).
+unlike OFFSET, and a row added while someone reads is never shown twice nor skipped. Rows may be models or
+dicts (`.values()`). Pages show "First page" and "Next page" (templates/includes/pager.html).
 """
 
 import base64
 import binascii
 from datetime import datetime
+from typing import Any, NamedTuple
 
 from django.db.models import Q
 
 from directorate.errors import Invalid
 
 BROKEN = "That page link is broken; start from the first page."
+
+
+class Page(NamedTuple):
+    """One page: its rows, and the cursor of the next page (None on the last)."""
+
+    items: list[Any]
+    next_cursor: str | None
 
 
 def encode(moment, item_id):
@@ -33,7 +43,7 @@ def decode(cursor):
 
 
 def page(queryset, *, field, cursor=None, size=25, oldest_first=False):
-    """(items, next_cursor): up to `size` rows of `queryset` newest first by `field` (oldest first with
+    """Page(items, next_cursor): up to `size` rows of `queryset` newest first by `field` (oldest first with
     `oldest_first`), after `cursor`."""
     if oldest_first:
         rows = queryset.order_by(field, "id")
@@ -45,7 +55,7 @@ def page(queryset, *, field, cursor=None, size=25, oldest_first=False):
         rows = rows.filter(Q(**{f"{field}__{after}": moment}) | Q(**{field: moment, f"id__{after}": last_id}))
     items = list(rows[: size + 1])
     next_cursor = encode(*_position(items[size - 1], field)) if len(items) > size else None
-    return items[:size], next_cursor
+    return Page(items[:size], next_cursor)
 
 
 def _position(item, field):

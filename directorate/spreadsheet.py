@@ -6,6 +6,7 @@ iterator: under the ASGI server a synchronous one would be read whole before the
 
 import csv
 import itertools
+from datetime import UTC
 
 from asgiref.sync import sync_to_async
 from django.http import StreamingHttpResponse
@@ -22,6 +23,11 @@ def safe_text(value):
     """
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def utc_time(moment):
+    """A time cell: ISO 8601 in UTC to the millisecond, as stored ("2026-01-31T09:15:00.250Z")."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class _Line:

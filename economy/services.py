@@ -40,27 +40,12 @@ def pay_ticket_reward(*, ticket: Any, credits: int, pay: Decimal, approved_by: U
     The ledger's unique constraints refuse a second payout for the same ticket, so a
     retry that slipped past the status check still cannot pay twice.
     """
+    award = {"user_id": ticket.assignee_id, "related_ticket": ticket, "approved_by": approved_by}
     entries = []
     if credits:
-        entries.append(
-            Transaction(
-                user_id=ticket.assignee_id,
-                type=Transaction.Type.CREDIT_AWARD,
-                amount_cr=credits,
-                related_ticket=ticket,
-                approved_by=approved_by,
-            )
-        )
+        entries.append(Transaction(type=Transaction.Type.CREDIT_AWARD, amount_cr=credits, **award))
     if pay:
-        entries.append(
-            Transaction(
-                user_id=ticket.assignee_id,
-                type=Transaction.Type.PAYMENT,
-                amount_pay=pay,
-                related_ticket=ticket,
-                approved_by=approved_by,
-            )
-        )
+        entries.append(Transaction(type=Transaction.Type.PAYMENT, amount_pay=pay, **award))
     Transaction.objects.bulk_create(entries)
     _move_wallet(ticket.assignee_id, credits=credits, pay=pay)  # an award is never negative
     publish(

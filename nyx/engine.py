@@ -91,6 +91,13 @@ def _decide(context, offline_actions, *, trigger, requested_by, summary, allowed
     """Ask the model (or take the offline rules' actions), check each against `allowed`, and act."""
     nyx = nyx_account()
     active = current_mode()
+
+    # What every record of this run says: why it ran, in which mode, for whom, on what.
+    run = {"trigger": trigger, "mode": active, "requested_by": requested_by, "prompt_summary": summary}
+
+    def refusal(reason, raw_output):
+        return record_refusal(reason=reason, raw_output=raw_output, ticket_id=ticket_id, **run)
+
     if active == NyxAction.Mode.OFFLINE:
         raw = json.dumps({"actions": [action.model_dump(mode="json") for action in offline_actions]})
         answers = [(action, "") for action in offline_actions]
@@ -99,68 +106,18 @@ def _decide(context, offline_actions, *, trigger, requested_by, summary, allowed
             raw = client.ask(context)
             answers = parse_reply(raw)
         except client.ModelFailure as failure:
-            return [
-                record_refusal(
-                    trigger=trigger,
-                    mode=active,
-                    reason=failure.reason,
-                    requested_by=requested_by,
-                    prompt_summary=summary,
-                    raw_output=failure.raw_output,
-                    ticket_id=ticket_id,
-                )
-            ]
+            return [refusal(failure.reason, failure.raw_output)]
         except Invalid as error:
-            return [
-                record_refusal(
-                    trigger=trigger,
-                    mode=active,
-                    reason=error.message,
-                    requested_by=requested_by,
-                    prompt_summary=summary,
-                    raw_output=raw,
-                    ticket_id=ticket_id,
-                )
-            ]
+            return [refusal(error.message, raw)]
     if not answers:
-        return [
-            record_refusal(
-                trigger=trigger,
-                mode=active,
-                reason="The answer held no action.",
-                requested_by=requested_by,
-                prompt_summary=summary,
-                raw_output=raw,
-                ticket_id=ticket_id,
-            )
-        ]
+        return [refusal("The answer held no action.", raw)]
     records = []
     for action, problem in answers:
         problem = problem or allowed(action)
         if problem:
-            records.append(
-                record_refusal(
-                    trigger=trigger,
-                    mode=active,
-                    reason=problem,
-                    requested_by=requested_by,
-                    prompt_summary=summary,
-                    raw_output=raw,
-                    ticket_id=ticket_id,
-                )
-            )
+            records.append(refusal(problem, raw))
             continue
-        records.append(
-            act_as_nyx(
-                action,
-                nyx=nyx,
-                trigger=trigger,
-                mode=active,
-                requested_by=requested_by,
-                prompt_summary=summary,
-                raw_output=raw,
-            )
-        )
+        records.append(act_as_nyx(action, nyx=nyx, raw_output=raw, **run))
     return records
 
 

@@ -9,6 +9,7 @@ from django import forms
 
 from accounts.ranks import HUMAN_RANKS
 from accounts.services import BROADCAST_MAX
+from directorate.forms import figure_field
 from nyx.actions import NOTE_MAX, TOPIC_MAX
 
 RANK_CHOICES = [(rank.value, rank.label) for rank in HUMAN_RANKS]
@@ -26,13 +27,7 @@ def _picked(label, *, required=True):
 
 
 def _amount(label, help_text):
-    return forms.CharField(
-        label=label,
-        required=False,
-        max_length=AMOUNT_MAX,
-        help_text=help_text,
-        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
-    )
+    return figure_field(label, max_length=AMOUNT_MAX, help_text=help_text)
 
 
 def _reason(label="Reason"):
@@ -45,13 +40,21 @@ def _reason(label="Reason"):
 
 
 class NikiForm(forms.Form):
-    """A console form: `payload()` is the command it sends; `service_fields` maps the service's field names
-    (those of the schema) back to the form's, so a refusal is shown at the field it is about."""
+    """A console form. `payload()` is the command it sends: `action`, and each of the schema's fields read from
+    the form's field `service_fields` names (an empty one sent as `when_empty` says, where it says). The same map
+    puts a refusal back at the field it is about."""
 
-    service_fields = {}
+    action = ""
+    service_fields: dict[str, str] = {}
+    when_empty: dict[str, object] = {}
 
     def payload(self):
-        raise NotImplementedError
+        data = self.cleaned_data
+        fields = {
+            name: data[field] if data[field] or name not in self.when_empty else self.when_empty[name]
+            for name, field in self.service_fields.items()
+        }
+        return {"action": self.action, **fields}
 
     def attach(self, outcome):
         placed = False
@@ -70,17 +73,9 @@ class OverrideForm(NikiForm):
     credits = _amount("Credits", "Empty: as proposed.")
     pay = _amount("Pay (¤)", "Empty: as proposed.")
     reason = _reason()
+    action = "override_approve"
     service_fields = {"ticket_id": "ticket", "credits": "credits", "pay": "pay", "reasoning": "reason"}
-
-    def payload(self):
-        data = self.cleaned_data
-        return {
-            "action": "override_approve",
-            "ticket_id": data["ticket"],
-            "credits": data["credits"] or None,
-            "pay": data["pay"] or None,
-            "reasoning": data["reason"],
-        }
+    when_empty = {"credits": None, "pay": None}  # as proposed
 
 
 class AdjustForm(NikiForm):
@@ -88,23 +83,15 @@ class AdjustForm(NikiForm):
     credits = _amount("Credits", "A whole number; negative takes credits away.")
     pay = _amount("Pay (¤)", "Negative takes money away, never below zero.")
     reason = _reason()
+    action = "adjust"
     service_fields = {"user_id": "member", "credits": "credits", "pay": "pay", "reason": "reason"}
+    when_empty = {"credits": 0, "pay": "0"}
 
     def clean(self):
         data = super().clean()
         if not data.get("credits") and not data.get("pay") and not self.errors:
             raise forms.ValidationError("Give credits, pay or both.")
         return data
-
-    def payload(self):
-        data = self.cleaned_data
-        return {
-            "action": "adjust",
-            "user_id": data["member"],
-            "credits": data["credits"] or 0,
-            "pay": data["pay"] or "0",
-            "reason": data["reason"],
-        }
 
 
 class RankForm(NikiForm):
@@ -117,26 +104,16 @@ class RankForm(NikiForm):
         },
     )
     superior = _picked("New superior", required=False)
+    action = "move_member"
     service_fields = {"user_id": "member", "rank": "rank", "reports_to_id": "superior"}
-
-    def payload(self):
-        data = self.cleaned_data
-        return {
-            "action": "move_member",
-            "user_id": data["member"],
-            "rank": data["rank"],
-            "reports_to_id": data["superior"] or None,
-        }
+    when_empty = {"reports_to_id": None}  # the same superior
 
 
 class MoveForm(NikiForm):
     member = _picked("Member")
     superior = _picked("New superior")
+    action = "move_member"
     service_fields = {"user_id": "member", "reports_to_id": "superior"}
-
-    def payload(self):
-        data = self.cleaned_data
-        return {"action": "move_member", "user_id": data["member"], "reports_to_id": data["superior"]}
 
 
 class BroadcastForm(NikiForm):
@@ -146,10 +123,8 @@ class BroadcastForm(NikiForm):
         widget=forms.Textarea(attrs={"rows": 2}),
         error_messages={"required": "Write the command to broadcast."},
     )
+    action = "broadcast"
     service_fields = {"message": "message"}
-
-    def payload(self):
-        return {"action": "broadcast", "message": self.cleaned_data["message"]}
 
 
 class DirectivesForm(NikiForm):
@@ -159,10 +134,8 @@ class DirectivesForm(NikiForm):
         widget=forms.TextInput(attrs={"placeholder": "a topic, e.g. perimeter inspection", "autocomplete": "off"}),
         error_messages={"required": "Name the topic of the directives."},
     )
+    action = "request_directives"
     service_fields = {"topic": "topic"}
-
-    def payload(self):
-        return {"action": "request_directives", "topic": self.cleaned_data["topic"]}
 
 
 # The console's actions, by the name in their route (`/niki/act/<name>`): the form and what the page calls it.

@@ -7,11 +7,9 @@ service (checks, atomic unit, audit entry) as the JSON route `/niki/command`.
 
 import itertools
 import json
-from datetime import UTC
 
 from django import forms
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,8 +17,9 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.policy import is_niki
 from accounts.presentation import shown_name
+from directorate import keyset, spreadsheet
 from directorate.errors import NotFound
-from directorate.spreadsheet import csv_download, safe_text
+from directorate.spreadsheet import csv_download, safe_text, utc_time
 from nyx import services
 from nyx.models import AuditEntry
 from nyx.niki_forms import CONSOLE_FORMS, console_forms
@@ -187,14 +186,15 @@ def niki_audit(request):
     form, entries, member = _audit_filters(request)
     if entries is None:
         return render(request, "nyx/niki_audit.html", {"filters": form, "page": None}, status=400)
-    page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = keyset.page(entries, field="ts", cursor=request.GET.get("after"), size=AUDIT_PAGE_SIZE)
     query = request.GET.copy()
-    query.pop("page", None)
+    query.pop("after", None)
     context = {
         "filters": form,
         "member": member,
+        "count": entries.count(),
         "page": page,
-        "rows": audit_rows(page.object_list),
+        "rows": audit_rows(page.items),
         "query": query.urlencode(),
     }
     return render(request, "nyx/niki_audit.html", context)
@@ -223,13 +223,11 @@ def niki_audit_csv(request):
         return render(request, "nyx/niki_audit.html", {"filters": form, "page": None}, status=400)
 
     def rows():
-        batch = 500
-        for start in itertools.count(0, batch):
-            chunk = list(entries[start : start + batch])
+        for chunk in itertools.batched(entries.iterator(chunk_size=spreadsheet.BATCH), spreadsheet.BATCH):
             for row in audit_rows(chunk):
                 entry = row["entry"]
                 yield [
-                    entry.ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{entry.ts.microsecond // 1000:03d}Z",
+                    utc_time(entry.ts),
                     "Niki" if entry.actor.hidden else safe_text(shown_name(entry.actor)),
                     row["action"],
                     entry.outcome,
@@ -241,8 +239,6 @@ def niki_audit_csv(request):
                     safe_text(row["reason"]),
                     safe_text(row["result"]),
                 ]
-            if len(chunk) < batch:
-                return
 
     return csv_download(itertools.chain([AUDIT_CSV_HEADER], rows()), filename="audit-log.csv")
 

@@ -334,7 +334,7 @@ def override_move(*, actor: User, user_id: object, rank: str | None = None, repo
             field_errors={"rank": ["Asset, shadow, marshal or executor."]},
         )
     new_rank = Rank(rank) if rank is not None else Rank(person.rank)
-    superior = person_for(actor, reports_to_id) if reports_to_id else person.reports_to
+    superior = person_for(actor, reports_to_id) if reports_to_id else person.superior
     if superior.id == person.id:
         raise Invalid(
             "Nobody reports to themselves: choose another superior.",
@@ -360,15 +360,7 @@ def override_move(*, actor: User, user_id: object, rank: str | None = None, repo
     if new_rank == person.rank and superior.id == person.reports_to_id:
         raise Invalid("Nothing to change: that is their rank and superior already.")
     with atomic():
-        change = RankChange.objects.create(
-            user=person,
-            from_rank=person.rank,
-            to_rank=new_rank,
-            from_superior=person.reports_to,
-            to_superior=superior,
-            approved_by=actor,
-        )
-        move_member(person, rank=new_rank, superior=superior)
+        change = move_member(person, rank=new_rank, superior=superior, approved_by=actor)
         ticket_search.reindex_subtree_of(person)
         # The member hears it from the Directorate, as every act of Niki's reads to others.
         if new_rank != person.rank:

@@ -1,8 +1,8 @@
 """The processes the tests and the benchmarks start: daphne, as `make run` starts it, and a throwaway
 redis-server, each on a free loopback port, waited for until it answers and stopped whatever happens.
 
-Shared by tests/browser/conftest.py, tests/test_live_multiprocess.py and benchmarks/ (harness.py,
-live_events.py). Nothing here imports Django: every Django-side step runs in a subprocess with the
+Shared by tests/browser/conftest.py, tests/test_live_multiprocess.py and benchmarks/ (harness.py, load.py,
+live_events.py, redis_soak.py). Nothing here imports Django: every Django-side step runs in a subprocess with the
 environment the caller builds (its own database, its own settings).
 """
 
@@ -78,12 +78,18 @@ class Daphne:
 
     The first `start()` takes a free port (retrying if another process takes it first); later starts,
     after `kill()` or `stop()`, reuse that port, so clients keep their address across a restart.
-    The log (stdout and stderr) is appended to `log_path`.
+    The log (stdout and stderr) is appended to `log_path`. With `profile_path`, daphne runs under cProfile,
+    which writes its statistics there when `stop()` ends the process (daphne shuts down cleanly on SIGTERM).
     """
 
-    def __init__(self, env, log_path, *, port=None):
+    def __init__(self, env, log_path, *, port=None, profile_path=None):
         self.env, self.log_path, self.port = env, Path(log_path), port
+        self.profile_path = Path(profile_path) if profile_path else None
         self.process = None
+
+    @property
+    def running(self):
+        return self.process is not None and self.process.poll() is None
 
     @property
     def base_url(self):
@@ -102,9 +108,14 @@ class Daphne:
         raise RuntimeError(f"daphne did not start; its log ({self.log_path}) ends:\n{tail}")
 
     def _start_once(self):
+        profile = ["-m", "cProfile", "-o", str(self.profile_path)] if self.profile_path else []
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "directorate.asgi:application"],
+                [
+                    PYTHON,
+                    *profile,
+                    *["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "directorate.asgi:application"],
+                ],
                 cwd=PROJECT_DIR,
                 env=self.env,
                 stdout=log,

@@ -53,17 +53,19 @@ def test_payroll_entries_carry_their_type_and_week(org, as_member):
     assert kinds["decay"]["approved_by"]["id"] == org["nyx"].id and kinds["manual_adj"]["period"] == ""
 
 
-@pytest.mark.parametrize(
-    "viewer, owner",
-    [
-        ("asset", "asset_2"),
-        ("asset", "shadow"),
-        ("shadow", "asset"),
-        ("marshal", "asset_3"),
-        ("marshal", "executor"),
-        ("asset", "niki"),
-    ],
-)
+# Whose ledger a reader may not read: a peer, a superior, a subordinate's without the authority, someone out of
+# sight, Niki.
+UNREADABLE_LEDGERS = [
+    ("asset", "asset_2"),
+    ("asset", "shadow"),
+    ("shadow", "asset"),
+    ("marshal", "asset_3"),
+    ("marshal", "executor"),
+    ("asset", "niki"),
+]
+
+
+@pytest.mark.parametrize("viewer, owner", UNREADABLE_LEDGERS)
 def test_other_ledgers_are_not_found_like_nobody(org, as_member, viewer, owner):
     client = as_member(org[viewer])
     hidden = client.get("/api/transactions", user=org[owner].id)

@@ -101,3 +101,16 @@ def test_an_adjustment_of_credits_only_says_no_pay(org):
     economy.adjust(actor=org["marshal"], user_id=org["asset"].id, credits=-2, pay="3.50", reason="Fine")
     latest = Notification.objects.filter(user=org["asset"]).order_by("-id").first().message
     assert latest.endswith("adjusted your account by minus 2 credits and ¤3.50: Fine")
+
+
+def test_the_inbox_pages_by_number_and_keeps_what_it_shows(as_, org):
+    for number in range(27):
+        notify(recipients=[org["asset"]], message=f"Order {number:02d}")
+    client = as_(org["asset"])
+    first = client.get("/inbox/", {"show": "unread"}).content.decode()
+    assert len(rows(client.get("/inbox/", {"show": "unread"}))) == 25
+    assert "Page 1 of 2" in first and "Order 26" in first and "Order 01" not in first
+    assert 'rel="next" href="?show=unread&amp;page=2"' in first
+    second = client.get("/inbox/", {"show": "unread", "page": 2}).content.decode()
+    assert "Order 01" in second and "Order 00" in second and "Order 26" not in second
+    assert 'rel="prev" href="?show=unread&amp;page=1"' in second and 'rel="next"' not in second

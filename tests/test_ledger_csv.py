@@ -15,6 +15,7 @@ from economy.services import adjust
 from nyx.services import niki_command
 from tests.downloads import downloaded
 from tests.invariants import traces_of_niki
+from tests.test_api_ledger import UNREADABLE_LEDGERS
 from tickets import services
 
 HEADER = ["time (UTC)", "type", "credits", "pay", "ticket id", "ticket title", "approved by", "reason"]
@@ -112,19 +113,7 @@ def test_tickets_are_named_only_when_the_reader_may_see_them(client, org, ledger
     assert payment[4:6] == ["", ""] and payment[6] == shown_name(org["marshal"])
 
 
-@pytest.mark.parametrize(
-    "viewer, owner",
-    [
-        ("asset", "asset_2"),
-        ("asset", "shadow"),
-        ("shadow", "asset"),
-        ("marshal", "asset_3"),
-        ("marshal", "executor"),
-        ("asset", "niki"),
-        ("executor", "niki"),
-        ("marshal", None),
-    ],
-)
+@pytest.mark.parametrize("viewer, owner", [*UNREADABLE_LEDGERS, ("executor", "niki"), ("marshal", None)])
 def test_a_ledger_the_page_refuses_is_refused_the_same(client, org, ledger, viewer, owner):
     client.force_login(org[viewer])
     query = {"user": org[owner].id if owner else MISSING_ID}

@@ -25,6 +25,7 @@ from websockets.sync.client import connect as websocket_connect
 from desk.demo import ASSETS, MARSHALS, SHADOWS
 from tests.browser.conftest import manage, server_environment
 from tests.servers import REDIS_SERVER, Daphne, start_redis, stop
+from tests.test_live_events import kind_of
 
 HTTP_TIMEOUT = 20  # seconds, for each request
 EVENT_TIMEOUT = 10  # seconds, for an expected event to arrive
@@ -123,18 +124,6 @@ class SignedIn:
             open_timeout=HTTP_TIMEOUT,
             close_timeout=2,
         )
-
-
-def kind_of(fragment):
-    for marker, kind in (
-        ('id="wallet-credits"', "wallet"),
-        ('id="toasts"', "toast"),
-        ('id="inbox-badge"', "inbox badge"),
-        ('id="ticket-live-', "ticket"),
-    ):
-        if marker in fragment:
-            return kind
-    raise AssertionError(f"unexpected fragment: {fragment!r}")
 
 
 def receive(websocket, kinds):

@@ -12,10 +12,11 @@ from django.db.models.deletion import ProtectedError
 from accounts.models import LoginFailure, Notification, User
 from accounts.presentation import shown_name
 from accounts.ranks import Rank
-from accounts.services import record_login_failure
+from accounts.services import sign_in
 from directorate.db import now
 from directorate.errors import Forbidden, Invalid, NotFound
 from economy.models import Transaction
+from tests.factories import ROUTINE, new_ticket
 from tickets.models import Ticket, TicketWatcher
 from tickets.services import create_ticket
 
@@ -153,16 +154,16 @@ def test_our_models_all_use_objectid_string_keys():
         assert OBJECT_ID.match(pk.get_default()), model
 
 
+def failed_sign_in():
+    """One wrong password: a failure row for the account name and one for the address."""
+    with pytest.raises(Invalid):
+        sign_in(request=None, username="someone", password="not the password")
+    assert LoginFailure.objects.count() == 2
+
+
 def test_new_rows_get_24_hex_object_ids(org, entry):
-    ticket = create_ticket(
-        actor=org["marshal"],
-        assignee_id=org["asset"].id,
-        category="Order",
-        sub_category="Routine Directive",
-        title="Sweep",
-        watcher_ids=[org["shadow"].id],
-    )
-    record_login_failure(username="someone", address="10.0.0.1")
+    ticket = new_ticket(org["marshal"], org["asset"], **ROUTINE, watcher_ids=[org["shadow"].id])
+    failed_sign_in()
     rows = [
         *User.objects.all(),
         ticket,
@@ -184,14 +185,8 @@ def test_now_is_truncated_to_the_millisecond():
 
 
 def test_stored_times_are_whole_milliseconds(org, entry):
-    ticket = create_ticket(
-        actor=org["marshal"],
-        assignee_id=org["asset"].id,
-        category="Order",
-        sub_category="Routine Directive",
-        title="Sweep",
-    )
-    record_login_failure(username="someone", address="10.0.0.1")
+    ticket = new_ticket(org["marshal"], org["asset"], **ROUTINE)
+    failed_sign_in()
     member = User.objects.get(id=org["asset"].id)
     member.display_name = "Renamed"
     member.save()

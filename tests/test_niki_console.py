@@ -353,10 +353,16 @@ def test_the_audit_log_pages(niki, org):
             "adjust",
             {"adjust-member": org["asset"].id, "adjust-credits": "1", "adjust-reason": f"Merit {number}."},
         )
-    first = niki.get("/niki/audit/").content.decode()
-    assert "Page 1 of 2" in first and "Merit 54." in first and "Merit 4." not in first
-    second = niki.get("/niki/audit/", {"page": 2}).content.decode()
-    assert "Merit 4." in second and "Merit 54." not in second
+    first = niki.get("/niki/audit/", {"action": "adjust"}).content.decode()
+    assert "55 commands" in first and "Merit 54." in first and "Merit 4." not in first
+    assert "First page" not in first
+    next_link = re.search(r'<a rel="next" href="\?([^"]+)"', first).group(1).replace("&amp;", "&")
+    assert "action=adjust" in next_link  # the filters go on to the next page
+    second = niki.get(f"/niki/audit/?{next_link}").content.decode()
+    assert "Merit 4." in second and "Merit 0." in second and "Merit 54." not in second and "Merit 5." not in second
+    assert "First page" in second and 'rel="next"' not in second
+    broken = niki.get("/niki/audit/", {"after": "not-a-cursor"})
+    assert broken.status_code == 400 and "That page link is broken" in broken.content.decode()
 
 
 def test_the_audit_log_downloads_as_csv(niki, org, logged):

@@ -4,8 +4,10 @@
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 
 from accounts.models import Notification, RankChange, User
+from accounts.policy import may_promote
 from accounts.ranks import Rank
 from directorate.errors import Conflict, Forbidden, Invalid, NotFound
 from economy import services as economy
@@ -16,7 +18,7 @@ from tests.test_double_approval import RACERS, race, refusals, winners
 from tests.test_reward_cycle import new_ticket, refused, reload, submitted, wallet
 from tickets import services
 from tickets.models import ApprovalStep, Ticket
-from tickets.selectors import review_queue
+from tickets.selectors import review_queue, ticket_for
 
 Status = Ticket.Status
 Decision = ApprovalStep.Decision
@@ -264,3 +266,45 @@ def test_a_demotion_decided_twice_at_once_demotes_once(org):
     assert len(winners(outcomes)) == 1 and set(refusals(outcomes)) == {Conflict}
     assert reload(org["shadow"]).rank == Rank.ASSET
     assert RankChange.objects.filter(user_id=org["shadow"].id).count() == 1
+
+
+class _Undo(Exception):
+    """Raised inside a savepoint to undo a decision that was allowed."""
+
+
+def _approves(actor, ticket_id):
+    """Whether approve_promotion lets `actor` decide the request (undone at once when it does)."""
+    try:
+        with transaction.atomic():
+            services.approve_promotion(actor=actor, ticket_id=ticket_id)
+            raise _Undo
+    except _Undo:
+        return True
+    except (Forbidden, Invalid):
+        return False
+
+
+@pytest.mark.parametrize(
+    ("author", "assignee", "subject", "kind"),
+    [
+        ("asset", "shadow", "asset", "Promotion Request"),
+        ("shadow", "marshal", "shadow", "Promotion Request"),
+        ("marshal", "executor", "shadow", "Demotion Request"),
+        ("executor", "nyx", "marshal", "Promotion Request"),
+        ("executor", "nyx", "executor", "Demotion Request"),
+    ],
+)
+def test_who_is_offered_a_personnel_decision_is_who_the_service_lets_decide(org, author, assignee, subject, kind):
+    """policy.may_promote (the Approve and Deny buttons) agrees with approve_promotion for every member who
+    sees the request."""
+    ticket = request(org, author, assignee, subject, kind)
+    checked = 0
+    for name, person in org.items():
+        try:
+            shown = ticket_for(person, ticket.id)
+        except NotFound:
+            continue
+        assert may_promote(person, shown) == _approves(person, ticket.id), name
+        checked += 1
+    assert checked >= 3
+    assert reload(ticket).status != Status.CLOSED  # every allowed decision was undone

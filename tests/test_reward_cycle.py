@@ -53,6 +53,18 @@ def refused(error_type, service, /, says=None, **kwargs):
     return caught.value
 
 
+def refused_ticket(error_type, author, assignee_id, /, says=None, **fields):
+    """`refused` for a ticket from `author` to `assignee_id`: a routine directive unless `fields` say else."""
+    return refused(
+        error_type,
+        services.create_ticket,
+        says,
+        actor=author,
+        assignee_id=assignee_id,
+        **{**factories.ROUTINE, **fields},
+    )
+
+
 def payouts(ticket):
     entries = Transaction.objects.filter(related_ticket_id=ticket.id)
     return sorted(entries.values_list("type", "user_id", "amount_cr", "amount_pay"))
@@ -131,15 +143,7 @@ def test_every_human_rank_may_address_its_direct_superior(org, author, assignee)
     ],
 )
 def test_tickets_to_visible_people_outside_the_rules_are_not_permitted(org, author, assignee):
-    refused(
-        Forbidden,
-        services.create_ticket,
-        actor=org[author],
-        title="x",
-        category="Order",
-        sub_category="Routine Directive",
-        assignee_id=org[assignee].id,
-    )
+    refused_ticket(Forbidden, org[author], org[assignee].id)
 
 
 @pytest.mark.parametrize(
@@ -147,24 +151,8 @@ def test_tickets_to_visible_people_outside_the_rules_are_not_permitted(org, auth
     [("asset", "asset_3"), ("asset", "marshal_3"), ("marshal", "executor_2"), ("nyx", "niki"), ("executor", "niki")],
 )
 def test_tickets_to_people_out_of_sight_are_not_found_like_nobody(org, author, assignee):
-    hidden = refused(
-        NotFound,
-        services.create_ticket,
-        actor=org[author],
-        title="x",
-        category="Order",
-        sub_category="Routine Directive",
-        assignee_id=org[assignee].id,
-    )
-    missing = refused(
-        NotFound,
-        services.create_ticket,
-        actor=org[author],
-        title="x",
-        category="Order",
-        sub_category="Routine Directive",
-        assignee_id="0" * 24,
-    )
+    hidden = refused_ticket(NotFound, org[author], org[assignee].id)
+    missing = refused_ticket(NotFound, org[author], "0" * 24)
     assert hidden.message == missing.message
 
 
@@ -196,15 +184,7 @@ def test_the_nine_categories_of_the_spec(org):
 
 def test_economy_credit_dispute_is_accepted_and_economy_leave_refused(org):
     assert new_ticket(org["asset"], org["shadow"], category="Economy", sub_category="Credit Dispute").id
-    error = refused(
-        Invalid,
-        services.create_ticket,
-        actor=org["asset"],
-        title="x",
-        category="Economy",
-        sub_category="Leave",
-        assignee_id=org["shadow"].id,
-    )
+    error = refused_ticket(Invalid, org["asset"], org["shadow"].id, title="x", category="Economy", sub_category="Leave")
     assert "sub_category" in error.field_errors
 
 
@@ -272,14 +252,13 @@ def test_promotion_request_names_the_author_or_a_subordinate(org):
     ],
 )
 def test_promotion_request_for_anyone_else_is_refused(org, author, assignee, subject, error):
-    refused(
+    refused_ticket(
         error,
-        services.create_ticket,
-        actor=org[author],
+        org[author],
+        org[assignee].id,
         title="Promote",
         category="Personnel",
         sub_category="Promotion Request",
-        assignee_id=org[assignee].id,
         subject_id=org[subject].id,
     )
 
@@ -292,26 +271,8 @@ def test_watchers_must_be_people_the_author_sees(org):
         org["asset_2"].id,
         org["marshal"].id,
     }
-    refused(
-        NotFound,
-        services.create_ticket,
-        actor=org["asset"],
-        title="x",
-        category="Order",
-        sub_category="Routine Directive",
-        assignee_id=org["shadow"].id,
-        watcher_ids=[org["asset_3"].id],
-    )
-    refused(
-        NotFound,
-        services.create_ticket,
-        actor=org["asset"],
-        title="x",
-        category="Order",
-        sub_category="Routine Directive",
-        assignee_id=org["shadow"].id,
-        watcher_ids=[org["niki"].id],
-    )
+    refused_ticket(NotFound, org["asset"], org["shadow"].id, watcher_ids=[org["asset_3"].id])
+    refused_ticket(NotFound, org["asset"], org["shadow"].id, watcher_ids=[org["niki"].id])
 
 
 # 3. Who sees a ticket --------------------------------------------------------------------------------------
@@ -353,15 +314,12 @@ def test_private_ticket_is_hidden_from_superiors(org):
 
 
 def test_a_private_ticket_is_created_without_watchers(org):
-    refused(
+    refused_ticket(
         Invalid,
-        services.create_ticket,
+        org["shadow"],
+        org["asset"].id,
         says="A private ticket has no watchers.",
-        actor=org["shadow"],
         title="Quiet work",
-        category="Order",
-        sub_category="Routine Directive",
-        assignee_id=org["asset"].id,
         visibility="private",
         watcher_ids=[org["asset_2"].id],
     )
@@ -386,15 +344,14 @@ def test_a_proposal_may_give_one_figure_and_the_other_keeps_its_default(org):
 
 
 def test_a_request_to_the_superior_takes_no_reward_proposal(org):
-    error = refused(
+    error = refused_ticket(
         Invalid,
-        services.create_ticket,
+        org["asset"],
+        org["shadow"].id,
         says="earns you nothing",
-        actor=org["asset"],
         title="Night-vision kit",
         category="Request",
         sub_category="Resource",
-        assignee_id=org["shadow"].id,
         reward_credits="5",
     )
     assert list(error.field_errors) == ["reward_credits"]
@@ -413,27 +370,18 @@ def test_a_request_to_the_superior_takes_no_reward_proposal(org):
     ],
 )
 def test_a_bad_proposal_is_refused_at_its_field_and_nothing_is_written(org, credits, pay, field, says):
-    error = refused(
-        Invalid,
-        services.create_ticket,
-        actor=org["asset"],
-        assignee_id=org["asset"].id,
-        reward_credits=credits,
-        reward_pay=pay,
-        **factories.ROUTINE,
-    )
+    error = refused_ticket(Invalid, org["asset"], org["asset"].id, reward_credits=credits, reward_pay=pay)
     assert error.field_errors[field] == [says]
 
 
 def test_a_personnel_request_takes_no_reward_proposal(org):
-    error = refused(
+    error = refused_ticket(
         Invalid,
-        services.create_ticket,
-        actor=org["shadow"],
+        org["shadow"],
+        org["marshal"].id,
         title="Promote North",
         category="Personnel",
         sub_category="Promotion Request",
-        assignee_id=org["marshal"].id,
         subject_id=org["asset"].id,
         reward_pay="5.00",
     )
@@ -441,29 +389,12 @@ def test_a_personnel_request_takes_no_reward_proposal(org):
 
 
 def test_a_directive_to_a_rank_without_rewards_takes_no_proposal(org):
-    error = refused(
-        Invalid,
-        services.create_ticket,
-        actor=org["niki"],
-        assignee_id=org["nyx"].id,
-        reward_credits="5",
-        **factories.ROUTINE,
-    )
+    error = refused_ticket(Invalid, org["niki"], org["nyx"].id, reward_credits="5")
     assert list(error.field_errors) == ["reward_credits"]
 
 
 def test_a_proposal_is_checked_with_the_other_fields_and_named_at_each(org):
-    error = refused(
-        Invalid,
-        services.create_ticket,
-        actor=org["asset"],
-        assignee_id=org["asset"].id,
-        title="",
-        category="Order",
-        sub_category="Routine Directive",
-        reward_credits="x",
-        reward_pay="12,50",
-    )
+    error = refused_ticket(Invalid, org["asset"], org["asset"].id, title="", reward_credits="x", reward_pay="12,50")
     assert set(error.field_errors) == {"title", "reward_credits", "reward_pay"}
 
 
@@ -561,14 +492,15 @@ def test_submit_is_for_the_assignee_from_in_progress_only(org):
     )
 
 
-@pytest.mark.parametrize(
-    "service, extra",
-    [
-        (services.approve_reward, {"credits": 1, "pay": "3.00"}),
-        (services.escalate, {}),
-        (services.send_back, {"comment": "redo"}),
-    ],
-)
+# A reviewer's decisions, each with the fields it takes.
+DECISIONS = [
+    (services.approve_reward, {"credits": 1, "pay": "3.00"}),
+    (services.escalate, {}),
+    (services.send_back, {"comment": "redo"}),
+]
+
+
+@pytest.mark.parametrize("service, extra", DECISIONS)
 def test_decisions_before_review_are_conflicts(org, service, extra):
     open_ticket = new_ticket(org["marshal"], org["asset"])
     refused(Conflict, service, actor=org["marshal"], ticket_id=open_ticket.id, **extra)
@@ -576,14 +508,7 @@ def test_decisions_before_review_are_conflicts(org, service, extra):
     refused(Conflict, service, actor=org["marshal"], ticket_id=open_ticket.id, **extra)
 
 
-@pytest.mark.parametrize(
-    "service, extra",
-    [
-        (services.approve_reward, {"credits": 1, "pay": "3.00"}),
-        (services.escalate, {}),
-        (services.send_back, {"comment": "redo"}),
-    ],
-)
+@pytest.mark.parametrize("service, extra", DECISIONS)
 def test_only_the_current_reviewer_decides(org, service, extra):
     ticket = submitted(org["shadow"], org["asset"], credits=1, pay="3.00")
     for name in ("asset", "shadow", "executor", "nyx"):  # assignee, author, and superiors who see the ticket

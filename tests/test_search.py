@@ -209,7 +209,12 @@ def test_a_member_moved_elsewhere_takes_their_tickets_into_the_new_superiors_sea
     ticket = new_ticket(org["shadow"], org["asset"], "Harbour watch")
     assert found(org["marshal_2"], "harbour") == []
     with atomic():
-        move_member(User.objects.get(id=org["shadow"].id), rank=org["shadow"].rank, superior=org["marshal_2"])
+        move_member(
+            User.objects.get(id=org["shadow"].id),
+            rank=org["shadow"].rank,
+            superior=org["marshal_2"],
+            approved_by=org["niki"],
+        )
         search.reindex_subtree_of(org["shadow"])
     assert found(org["marshal_2"], "harbour") == [ticket.id]
     assert found(org["marshal"], "harbour") == []

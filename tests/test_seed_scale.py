@@ -9,8 +9,7 @@ from accounts.selectors import subordinates_of
 from accounts.services import bootstrap_directorate
 from economy.models import Transaction
 from tests.invariants import assert_ledger_invariant
-from tickets.models import ApprovalStep, Ticket
-from tickets.services import RANK_CHANGES
+from tickets.models import RANK_CHANGES, ApprovalStep, Ticket
 
 pytestmark = pytest.mark.django_db
 

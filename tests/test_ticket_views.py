@@ -795,6 +795,24 @@ def test_my_own_ledger(as_, org):
     assert is_fragment(fragment) and 'id="ledger-entries"' in text(fragment)
 
 
+def test_the_ledger_pages_by_keyset_and_keeps_whose_ledger(as_, org):
+    for number in range(27):
+        economy.adjust(actor=org["marshal"], user_id=org["asset"].id, credits=1, reason=f"Merit {number:02d}")
+    client = as_(org["marshal"])
+    first = text(client.get(f"/ledger/?user={org['asset'].id}"))
+    assert "Merit 26" in first and "Merit 02" in first and "Merit 01" not in first  # 25 a page, newest first
+    assert "First page" not in first
+    next_link = NEXT_LINK.search(first).group(1).replace("&amp;", "&")
+    assert next_link.startswith(f"?user={org['asset'].id}&after=")
+    second = text(client.get("/ledger/" + next_link))
+    assert "Merit 01" in second and "Merit 00" in second and "Merit 02" not in second
+    assert "First page" in second and NEXT_LINK.search(second) is None
+    own = text(as_(org["asset"]).get("/ledger/"))
+    assert NEXT_LINK.search(own).group(1).startswith("?after=")  # one's own ledger needs no `user`
+    broken = client.get(f"/ledger/?user={org['asset'].id}&after=not-a-cursor")
+    assert broken.status_code == 400 and "That page link is broken" in text(broken)
+
+
 def test_a_marshal_reads_a_subordinates_ledger_not_a_peers(as_, org):
     economy.adjust(actor=org["marshal"], user_id=org["asset"].id, credits=4, reason="Good catch")
     client = as_(org["marshal"])

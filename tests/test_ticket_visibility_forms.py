@@ -51,7 +51,7 @@ def board(org):
     # in shadow's subtree through its author only.
     written_before_the_move = ticket(org["shadow"], org["asset_2"])
     with atomic():
-        move_member(org["asset_2"], rank=Rank.ASSET, superior=org["shadow_2"])
+        move_member(org["asset_2"], rank=Rank.ASSET, superior=org["shadow_2"], approved_by=org["niki"])
     return {"count": Ticket.objects.count(), "watched": watched, "moved": written_before_the_move}
 
 

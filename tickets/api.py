@@ -45,17 +45,7 @@ def list_tickets(request, filters: Query[TicketQuery]):
 @router.post("", response={201: TicketOut, **errors(400, 401, 403, 404)})
 def create_ticket(request, payload: TicketIn):
     """Open a ticket: upward to your direct superior, or as a directive to yourself or a subordinate."""
-    ticket = services.create_ticket(
-        actor=request.auth,
-        title=payload.title,
-        category=payload.category,
-        sub_category=payload.sub_category,
-        assignee_id=payload.assignee_id,
-        body_md=payload.body_md,
-        visibility=payload.visibility,
-        watcher_ids=payload.watcher_ids,
-        subject_id=payload.subject_id,
-    )
+    ticket = services.create_ticket(actor=request.auth, **payload.model_dump())  # TicketIn names the service's fields
     return Status(201, ticket_out(ticket))
 
 

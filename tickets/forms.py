@@ -1,5 +1,6 @@
 from django import forms
 
+from directorate.forms import PageForm, figure_field, note_field
 from tickets.categories import CATEGORIES
 from tickets.models import Ticket
 
@@ -35,13 +36,11 @@ class TicketCreateForm(forms.Form):
     subject = forms.ChoiceField(label="Concerning (personnel tickets)", required=False)
     body_md = forms.CharField(label="Details (markdown)", required=False, widget=forms.Textarea(attrs={"rows": 8}))
     # The reward proposed for the work, for a ticket to yourself or a subordinate (docs/rules.md section 18).
-    reward_credits = forms.CharField(label="Proposed credits (optional)", required=False, max_length=40)
-    reward_pay = forms.CharField(label="Proposed pay in ¤ (optional)", required=False, max_length=40)
+    reward_credits = figure_field("Proposed credits (optional)", whole=True)
+    reward_pay = figure_field("Proposed pay in ¤ (optional)")
 
     def __init__(self, *args, addressable=(), subjects=(), author=None, reviewer=None, limit_warning="", **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["reward_credits"].widget.attrs.update(inputmode="numeric", autocomplete="off")
-        self.fields["reward_pay"].widget.attrs.update(inputmode="decimal", autocomplete="off")
         self.fields["reward_credits"].help_text = (
             "Only for a ticket to yourself or a subordinate; a request to your superior takes none. "
             "Left empty: your rank's base credit when you submit."
@@ -100,52 +99,35 @@ def proposal_form(ticket: Ticket) -> "SubmitForm":
 # input it is about, for full-page and htmx posts alike.
 
 
-class SubmitForm(forms.Form):
-    hours_worked = forms.CharField(label="Hours worked", required=False, max_length=40)
-    reward_credits = forms.CharField(label="Credits", required=False, max_length=40)
-    reward_pay = forms.CharField(label="Pay (¤)", required=False, max_length=40)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, auto_id="submit-%s", **kwargs)
-        self.fields["hours_worked"].widget.attrs.update(inputmode="decimal", autocomplete="off")
-        self.fields["reward_credits"].widget.attrs.update(inputmode="numeric", autocomplete="off")
-        self.fields["reward_pay"].widget.attrs.update(inputmode="decimal", autocomplete="off")
+class SubmitForm(PageForm):
+    id_prefix = "submit"
+    hours_worked = figure_field("Hours worked")
+    reward_credits = figure_field("Credits", whole=True)
+    reward_pay = figure_field("Pay (¤)")
 
 
-class ApproveForm(forms.Form):
-    credits = forms.CharField(label="Credits", required=False, max_length=40)
-    pay = forms.CharField(label="Pay (¤)", required=False, max_length=40)
-    note = forms.CharField(label="Note", required=False, max_length=500)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, auto_id="approve-%s", **kwargs)
-        self.fields["credits"].widget.attrs.update(inputmode="numeric", autocomplete="off")
-        self.fields["pay"].widget.attrs.update(inputmode="decimal", autocomplete="off")
+class ApproveForm(PageForm):
+    id_prefix = "approve"
+    credits = figure_field("Credits", whole=True)
+    pay = figure_field("Pay (¤)")
+    note = note_field("Note")
 
 
-class EscalateForm(forms.Form):
-    note = forms.CharField(label="Why escalate", required=False, max_length=500)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, auto_id="escalate-%s", **kwargs)
+class EscalateForm(PageForm):
+    id_prefix = "escalate"
+    note = note_field("Why escalate")
 
 
-class SendBackForm(forms.Form):
-    note = forms.CharField(label="What needs rework", required=False, max_length=10_000)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, auto_id="sendback-%s", **kwargs)
+class SendBackForm(PageForm):
+    id_prefix = "sendback"
+    note = note_field("What needs rework", max_length=10_000)
 
 
-class PromoteForm(forms.Form):
-    note = forms.CharField(label="Note", required=False, max_length=500)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, auto_id="promote-%s", **kwargs)
+class PromoteForm(PageForm):
+    id_prefix = "promote"
+    note = note_field("Note")
 
 
-class DenyForm(forms.Form):
-    note = forms.CharField(label="Why deny", required=False, max_length=500)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, auto_id="deny-%s", **kwargs)
+class DenyForm(PageForm):
+    id_prefix = "deny"
+    note = note_field("Why deny")

@@ -9,6 +9,8 @@ from tickets.categories import CATEGORY_CHOICES, SUB_CATEGORY_CHOICES
 from tickets.search import FtsColumn
 
 PROMOTION = ("Personnel", "Promotion Request")
+DEMOTION = ("Personnel", "Demotion Request")
+RANK_CHANGES = (PROMOTION, DEMOTION)
 
 
 class Ticket(TimestampedModel):
@@ -74,6 +76,11 @@ class Ticket(TimestampedModel):
 
     def __str__(self):
         return self.title
+
+    @property
+    def is_rank_change(self):
+        """A Personnel / Promotion or Demotion Request: decided by approval or denial, with no work to start."""
+        return (self.category, self.sub_category) in RANK_CHANGES
 
     @property
     def is_promotion_request(self):

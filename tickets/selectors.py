@@ -64,9 +64,8 @@ def _in_subtree_of(viewer: User, *people: str, by_chain: bool = False) -> Q:
     A page is the 25 newest visible tickets. A small subtree has few tickets: they are found by their
     people's ids through the assignee and author indexes, then sorted. A large subtree sees many, and
     usually a large share of all: reading every ticket newest first (`ticket_recent`) and keeping the
-    subtree's fills a page after a few rows, where collecting and sorting them all would not. Measured at
-    100,000 tickets and 10,000 members (benchmarks/README.md): a shadow's 5-member subtree by chain took
-    250 ms, by ids 3 ms; an executor's 348 members by ids 31 ms, by chain 5 ms.
+    subtree's fills a page after a few rows, where collecting and sorting them all would not. The measured
+    reason is in benchmarks/README.md.
     """
     if not by_chain:
         members = list(
@@ -183,10 +182,7 @@ def filtered_tickets(viewer: User, filters: TicketFilters) -> QuerySet[Ticket]:
     return tickets
 
 
-@dataclass
-class Page:
-    items: list
-    next_cursor: str | None
+Page = keyset.Page
 
 
 def keyset_page(
@@ -197,8 +193,7 @@ def keyset_page(
 
     The caller chooses the related rows and columns it shows (select_related, only, values).
     """
-    items, next_cursor = keyset.page(tickets, field="updated_at", cursor=cursor, size=size, oldest_first=oldest_first)
-    return Page(items=items, next_cursor=next_cursor)
+    return keyset.page(tickets, field="updated_at", cursor=cursor, size=size, oldest_first=oldest_first)
 
 
 def list_page(viewer: User, filters: TicketFilters, cursor: str | None = None) -> Page:
@@ -240,7 +235,7 @@ def search_page(viewer: User, filters: Any, cursor: str | None = None, size: int
     tickets `filters` keeps of those `viewer` may see (tickets/search.py). Pages are counted by position:
     the cursor is how many results came before."""
     if cursor and not (cursor.isdigit() and len(cursor) <= 6):
-        raise Invalid("That page link is broken; start from the first page.")
+        raise Invalid(keyset.BROKEN, field_errors={"after": [keyset.BROKEN]})
     start = int(cursor or 0)
     tickets = filtered_tickets(viewer, replace(filters, text=""))
     items = search.ranked_rows(

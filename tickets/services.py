@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db import IntegrityError
 
-from accounts.models import RankChange, User
+from accounts.models import User
 from accounts.policy import (
     Action,
     can,
@@ -38,15 +38,13 @@ from economy.services import pay_ticket_reward
 from economy.validation import parse_credits, parse_hours, parse_money
 from tickets import search
 from tickets.categories import CATEGORIES, is_valid_pair
-from tickets.models import PROMOTION, ApprovalStep, Comment, Ticket, TicketWatcher
+from tickets.models import PROMOTION, RANK_CHANGES, ApprovalStep, Comment, Ticket, TicketWatcher
 from tickets.selectors import ticket_for
 
 TITLE_MAX = 200
 BODY_MAX = 20_000
 COMMENT_MAX = 10_000
 NOTE_MAX = 500
-DEMOTION = ("Personnel", "Demotion Request")
-RANK_CHANGES = (PROMOTION, DEMOTION)
 Status = Ticket.Status
 
 
@@ -129,8 +127,9 @@ def create_ticket(
         raise Invalid("A private ticket has no watchers.", field_errors={"watcher_ids": ["Not for private tickets."]})
     watchers = [person_for(actor, watcher_id) for watcher_id in dict.fromkeys(watcher_ids)]
     decider = None
-    if (category, sub_category) in RANK_CHANGES:
-        # A personnel request goes straight to the member who may decide it: no work to start, no reward.
+    if subject is not None and (category, sub_category) in RANK_CHANGES:
+        # A personnel request (which always names its subject: refused above otherwise) goes straight to the
+        # member who may decide it: no work to start, no reward.
         new_rank = _new_rank(subject, promote=(category, sub_category) == PROMOTION)
         decider = rank_change_decider(subject, new_rank)
 
@@ -172,7 +171,7 @@ def start_work(*, actor: User, ticket_id: object) -> Ticket:
     ticket = ticket_for(actor, ticket_id)
     if not is_assignee(actor, ticket):
         raise Forbidden("Only the assignee starts work on a ticket.")
-    if is_rank_change(ticket):
+    if ticket.is_rank_change:
         raise Invalid("A personnel request has no work to start: it is decided by approval or denial.")
     with atomic():
         _transition(ticket, expected=Status.OPEN, status=Status.IN_PROGRESS)
@@ -211,14 +210,24 @@ def record_addition(ticket: Ticket, *, actor: User, message: str | None = None) 
         )
 
 
-@retry_on_write_conflict
-def add_watcher(*, actor: User, ticket_id: object, user_id: object) -> User:
-    """Anyone who sees a ticket may watch it; its author, assignee and reviewer may add people they can see."""
+def _watching(actor: User, ticket_id: object, user_id: object, *, adding: bool) -> tuple[Ticket, User]:
+    """The open ticket and the person whose watching `actor` changes: themself, or another where the policy lets
+    them (`may_add_watchers`, `may_remove_watchers`)."""
     ticket = ticket_for(actor, ticket_id)
     _refuse_if_closed(ticket)
     person = person_for(actor, user_id)
-    if person.id != actor.id and not may_add_watchers(actor, ticket):
-        raise Forbidden("Only the ticket's author, assignee or reviewer may add other watchers.")
+    if person.id != actor.id:
+        if adding and not may_add_watchers(actor, ticket):
+            raise Forbidden("Only the ticket's author, assignee or reviewer may add other watchers.")
+        if not adding and not may_remove_watchers(actor, ticket):
+            raise Forbidden("Only the ticket's author or assignee may remove other watchers.")
+    return ticket, person
+
+
+@retry_on_write_conflict
+def add_watcher(*, actor: User, ticket_id: object, user_id: object) -> User:
+    """Anyone who sees a ticket may watch it; its author, assignee and reviewer may add people they can see."""
+    ticket, person = _watching(actor, ticket_id, user_id, adding=True)
     if ticket.visibility == Ticket.Visibility.PRIVATE:
         raise Invalid("A private ticket has no watchers.")
     with atomic():
@@ -232,11 +241,8 @@ def add_watcher(*, actor: User, ticket_id: object, user_id: object) -> User:
 
 @retry_on_write_conflict
 def remove_watcher(*, actor: User, ticket_id: object, user_id: object) -> None:
-    ticket = ticket_for(actor, ticket_id)
-    _refuse_if_closed(ticket)
-    person = person_for(actor, user_id)
-    if person.id != actor.id and not may_remove_watchers(actor, ticket):
-        raise Forbidden("Only the ticket's author or assignee may remove other watchers.")
+    """Anyone stops watching a ticket; its author and assignee may take others off it."""
+    ticket, person = _watching(actor, ticket_id, user_id, adding=False)
     with atomic():
         TicketWatcher.objects.filter(ticket_id=ticket.id, user_id=person.id).delete()
         search.reindex(ticket.id)
@@ -306,7 +312,7 @@ def approval_outcome(ticket: Ticket, *, actor: User, credits: Any, pay: Any) -> 
     return "recommend", next_reviewer
 
 
-def abnormal_decider(ticket: Ticket, *, proposer: User | None) -> User:
+def abnormal_decider(ticket: Ticket, *, proposer: User) -> User:
     """Who would decide an abnormal award on `ticket` proposed by `proposer` (its assignee, at submission):
     the nearest superior of the assignee with escalation authority who neither wrote the ticket nor proposed
     the amounts. Shown on the submit form, by the same search `approve_reward` makes."""
@@ -350,25 +356,21 @@ def approve_reward(
     credits = parse_credits(credits)
     pay = parse_money(pay)
     note = _note(note)
-    ticket = ticket_for(actor, ticket_id)
-    _require_reviewer(ticket, actor)
-    _refuse_rank_change(ticket)
+    ticket = _reviewed_by(actor, ticket_id)
     assignee = ticket.assignee
     if assignee.id == actor.id:
         raise Forbidden("Nobody approves a reward on a ticket they are assigned to.")
     outcome, next_reviewer = approval_outcome(ticket, actor=actor, credits=credits, pay=pay)
     if confirm_large and needs_confirmation(assignee.rank, credits=credits, pay=pay):
         raise ConfirmationNeeded(credits=credits, pay=pay, outcome=outcome, next_reviewer=next_reviewer)
-    if outcome == "approve":
+    if next_reviewer is None:  # nobody above decides: approved
         return _close_and_pay(ticket, actor=actor, credits=credits, pay=pay, note=note)
     changed_amounts = (credits, pay) != (ticket.reward_credits, ticket.reward_pay)
     with atomic():
-        _transition(
+        _pass_review(
             ticket,
-            expected=Status.AWAITING_REVIEW,
-            status=Status.AWAITING_REVIEW,
-            guard_reviewer=actor,
-            reviewer_id=next_reviewer.id,
+            actor,
+            next_reviewer,
             reward_credits=credits,
             reward_pay=pay,
             proposed_by_id=actor.id if changed_amounts else ticket.proposed_by_id,
@@ -390,22 +392,14 @@ def approve_reward(
 def escalate(*, actor: User, ticket_id: object, note: str | None = "") -> Ticket:
     """The current reviewer passes the decision up, by choice, to the next superior who may take it."""
     note = _note(note)
-    ticket = ticket_for(actor, ticket_id)
-    _require_reviewer(ticket, actor)
-    _refuse_rank_change(ticket)
+    ticket = _reviewed_by(actor, ticket_id)
     assignee = ticket.assignee
     abnormal = is_abnormal(assignee.rank, credits=ticket.reward_credits, pay=ticket.reward_pay)
     action = Action.APPROVE_ESCALATION if abnormal else Action.APPROVE_NORMAL_REWARD
     skip = {ticket.author_id, ticket.proposed_by_id} if abnormal else set()
     next_reviewer = _first_above(actor, action, assignee, start_from=assignee, skip=skip)
     with atomic():
-        _transition(
-            ticket,
-            expected=Status.AWAITING_REVIEW,
-            status=Status.AWAITING_REVIEW,
-            guard_reviewer=actor,
-            reviewer_id=next_reviewer.id,
-        )
+        _pass_review(ticket, actor, next_reviewer)
         _log(ticket, actor, ApprovalStep.Decision.ESCALATED, ticket.reward_credits, ticket.reward_pay, note)
         notify(recipients=[next_reviewer], message=f"Escalated to you for review: {ticket.title}", ticket=ticket)
     return ticket
@@ -415,9 +409,7 @@ def escalate(*, actor: User, ticket_id: object, note: str | None = "") -> Ticket
 def send_back(*, actor: User, ticket_id: object, comment: str | None) -> Ticket:
     """The current reviewer returns the work to the assignee, saying why."""
     comment = _comment_text(comment, field="comment", missing="Say what needs rework.")
-    ticket = ticket_for(actor, ticket_id)
-    _require_reviewer(ticket, actor)
-    _refuse_rank_change(ticket)
+    ticket = _reviewed_by(actor, ticket_id)
     with atomic():
         _transition(
             ticket, expected=Status.AWAITING_REVIEW, status=Status.IN_PROGRESS, guard_reviewer=actor, reviewer_id=None
@@ -461,7 +453,7 @@ def approve_promotion(*, actor: User, ticket_id: object, note: str | None = "") 
     note = _note(note)
     ticket = ticket_for(actor, ticket_id)
     _refuse_if_closed(ticket)
-    if not is_rank_change(ticket) or ticket.subject_id is None:
+    if not ticket.is_rank_change or ticket.subject_id is None:
         raise Invalid("This is not a promotion or demotion request.")
     promote = (ticket.category, ticket.sub_category) == PROMOTION
     subject = User.objects.get(id=ticket.subject_id)
@@ -472,7 +464,7 @@ def approve_promotion(*, actor: User, ticket_id: object, note: str | None = "") 
     new_rank = _new_rank(subject, promote=promote, error=Forbidden)
     if promote and not may_raise_to(actor, new_rank):
         raise Forbidden("A promotion never reaches the approver's own rank.")
-    superior = subject.reports_to
+    superior = subject.superior
     if level(superior.rank) <= level(new_rank):
         # The old superior no longer outranks them: they move up to the nearest who does.
         superior = next(person for person in _chain_above(subject) if level(person.rank) > level(new_rank))
@@ -481,28 +473,10 @@ def approve_promotion(*, actor: User, ticket_id: object, note: str | None = "") 
     with atomic():
         _close_decided(ticket)
         for report in displaced:
-            RankChange.objects.create(
-                user=report,
-                from_rank=report.rank,
-                to_rank=report.rank,
-                from_superior=subject,
-                to_superior=superior,
-                approved_by=actor,
-                ticket=ticket,
-            )
-            move_member(report, rank=report.rank, superior=superior)
+            move_member(report, rank=report.rank, superior=superior, approved_by=actor, ticket=ticket)
         if displaced:
             subject.refresh_from_db()
-        RankChange.objects.create(
-            user=subject,
-            from_rank=subject.rank,
-            to_rank=new_rank,
-            from_superior=subject.reports_to,
-            to_superior=superior,
-            approved_by=actor,
-            ticket=ticket,
-        )
-        move_member(subject, rank=new_rank, superior=superior)
+        move_member(subject, rank=new_rank, superior=superior, approved_by=actor, ticket=ticket)
         search.reindex_subtree_of(subject)
         verb = "promoted" if promote else "demoted"
         said = note or f"{verb.capitalize()} to {Rank(new_rank).label}."
@@ -525,7 +499,7 @@ def deny_rank_change(*, actor: User, ticket_id: object, reason: str | None) -> T
     reason = _comment_text(reason, field="reason", missing="Say why the request is denied.")[:NOTE_MAX]
     ticket = ticket_for(actor, ticket_id)
     _refuse_if_closed(ticket)
-    if not is_rank_change(ticket) or ticket.subject_id is None:
+    if not ticket.is_rank_change or ticket.subject_id is None:
         raise Invalid("This is not a promotion or demotion request.")
     subject = User.objects.get(id=ticket.subject_id)
     if ticket.reviewer_id != actor.id:
@@ -556,21 +530,6 @@ def rank_change_decider(subject: User, new_rank: str) -> User:
         if person.rank == Rank.NIKI or level(new_rank) < level(person.rank):
             return person
     raise Conflict("No one above can take this decision.")  # unreachable while Niki heads every chain
-
-
-def may_decide_rank_change(actor: User, ticket: Ticket) -> bool:
-    """Whether `actor` is offered Approve and Deny on a personnel request (the services decide for good)."""
-    if not is_rank_change(ticket) or ticket.subject is None or ticket.status == Status.CLOSED:
-        return False
-    if ticket.reviewer_id == actor.id:
-        return True
-    promote = (ticket.category, ticket.sub_category) == PROMOTION
-    try:
-        _require_rank_authority(actor, ticket.subject, promote=promote)
-        new_rank = _new_rank(ticket.subject, promote=promote, error=Forbidden)
-    except Forbidden:
-        return False
-    return not promote or may_raise_to(actor, new_rank)
 
 
 def _require_rank_authority(actor: User, subject: User, *, promote: bool) -> None:
@@ -611,7 +570,7 @@ def _close_decided(ticket: Ticket) -> None:
 
 
 def _refuse_rank_change(ticket: Ticket) -> None:
-    if is_rank_change(ticket):
+    if ticket.is_rank_change:
         raise Invalid("A personnel request is decided with Approve or Deny, not as a reward.")
 
 
@@ -669,6 +628,26 @@ def _close_and_pay(ticket: Ticket, *, actor: User, credits: int, pay: Decimal, n
             ticket=ticket,
         )
     return ticket
+
+
+def _reviewed_by(actor: User, ticket_id: object) -> Ticket:
+    """The ticket whose reward `actor` reviews now (a personnel request is decided otherwise)."""
+    ticket = ticket_for(actor, ticket_id)
+    _require_reviewer(ticket, actor)
+    _refuse_rank_change(ticket)
+    return ticket
+
+
+def _pass_review(ticket: Ticket, actor: User, next_reviewer: User, **changes: Any) -> None:
+    """Hand the review of `ticket` from `actor` to `next_reviewer`: only while it still awaits `actor`."""
+    _transition(
+        ticket,
+        expected=Status.AWAITING_REVIEW,
+        status=Status.AWAITING_REVIEW,
+        guard_reviewer=actor,
+        reviewer_id=next_reviewer.id,
+        **changes,
+    )
 
 
 def _log(ticket: Ticket, actor: User, decision: str, credits: int, pay: Decimal | int, note: str) -> None:

@@ -2,12 +2,11 @@
 
 Under ASGI every request runs its database work in a fresh thread and context, so Django opens a new
 SQLite connection for each request and closes it at the end (persistent connections cannot carry over).
-Opening one costs about 1 ms (reading the schema), and each statement is then compiled again, as the
-connection's statement cache starts empty: together several milliseconds on every signed-in page
-(benchmarks/README.md). Closed connections wait here instead, one per thread at a time, and the next
-request takes one. A connection is kept only when it is idle (no transaction open), and only for the file
-it was opened on: a database deleted and created again under the same name (as tests do) never receives
-a connection to the old one.
+Opening one reads the schema, and each statement is then compiled again, as the connection's statement
+cache starts empty: benchmarks/README.md has what that costs every signed-in page. Closed connections
+wait here instead, one per thread at a time, and the next request takes one. A connection is kept only
+when it is idle (no transaction open), and only for the file it was opened on: a database deleted and
+created again under the same name (as tests do) never receives a connection to the old one.
 """
 
 import os

@@ -28,9 +28,9 @@ class ConsoleLog:
         return [text for text in self.messages if "Content Security Policy" in text]
 
 
-def screen_page(new_context, console_log, screen):
-    """A new page in a browser context the size of `screen` (a key of SCREENS), its console watched."""
-    settings = SCREENS[screen]
+def screen_page(new_context, console_log, screen, screens=SCREENS):
+    """A new page in a browser context the size of `screen` (a key of `screens`), its console watched."""
+    settings = screens[screen]
     context = new_context(
         viewport=settings["viewport"],
         device_scale_factor=1,

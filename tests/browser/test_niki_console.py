@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import niki_password_for
+from tests.browser.support import screen_page
 from tests.browser.test_reward_journey import file_and_submit
 
 pytestmark = pytest.mark.browser
@@ -58,17 +59,9 @@ def screen(request):
 @pytest.fixture
 def open_as(new_context, console_log, demo_password, screen):
     """`open_as(username)`: a page of a fresh context at this screen's size, signed in through the form."""
-    settings = SCREENS[screen]
 
     def open_page(username):
-        context = new_context(
-            viewport=settings["viewport"],
-            device_scale_factor=1,
-            is_mobile=settings.get("is_mobile", False),
-            has_touch=settings.get("has_touch", False),
-        )
-        console_log.watch(context)
-        page = context.new_page()
+        page = screen_page(new_context, console_log, screen, SCREENS)
         page.goto("/login/")
         page.get_by_label("Service name").fill(username)
         page.get_by_label("Password").fill(niki_password_for(demo_password) if username == "niki" else demo_password)

@@ -26,8 +26,7 @@ from economy.models import Transaction
 from economy.rates import CENT, abnormal_pay_limit, rate_for
 from tickets import search
 from tickets.categories import CATEGORIES
-from tickets.models import ApprovalStep, Ticket
-from tickets.services import RANK_CHANGES
+from tickets.models import RANK_CHANGES, ApprovalStep, Ticket
 
 BATCH = 2000
 # Per 1,000 members: 2 executors, 20 marshals, 120 shadows, the rest assets.
