@@ -298,7 +298,7 @@ def table(results):
 def chart(results, title):
     """Grouped bars: p95 per target and scale, with p50 as a tick inside each bar. Plain SVG, no libraries."""
     colours = ["#4c78a8", "#f58518", "#54a24b", "#b279a2"]
-    width, height, left, bottom, top = 760, 380, 60, 60, 40
+    width, height, left, bottom, top = 90 * len(TARGETS) + 80, 400, 60, 80, 40
     plot_w, plot_h = width - left - 20, height - top - bottom
     peak = max(row["p99_ms"] for r in results for row in r["rows"].values()) * 1.1 or 1
     group_w = plot_w / len(TARGETS)
@@ -339,9 +339,10 @@ def chart(results, title):
             out.append(
                 f'<line x1="{mid:.1f}" x2="{mid:.1f}" y1="{base - h95:.1f}" y2="{base - h99:.1f}" stroke="#333"/>'
             )
+        label_x, label_y = left + g * group_w + group_w / 2, top + plot_h + 14
         out.append(
-            f'<text x="{left + g * group_w + group_w / 2:.1f}" y="{top + plot_h + 16}" '
-            f'text-anchor="middle">{LABELS[target]}</text>'
+            f'<text x="{label_x:.1f}" y="{label_y}" text-anchor="end" '
+            f'transform="rotate(-25 {label_x:.1f} {label_y})">{LABELS[target]}</text>'
         )
     for s, result in enumerate(results):
         x = left + s * 140
