@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+PROCESSES ?=
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
@@ -19,11 +20,9 @@ setup:
 	$(BIN)/python manage.py bootstrap
 	$(BIN)/python manage.py seed_demo --if-empty
 
+# PROCESSES server processes behind one port (default: one per core) and the worker (Nyx, payroll); Ctrl-C stops all.
 serve:
-	@echo "Serving on http://$(HOST):$(PORT)/ with the worker beside it (Nyx, payroll; Ctrl-C stops both)"
-	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
-	$(BIN)/python manage.py worker & \
-	$(BIN)/daphne -b $(HOST) -p $(PORT) directorate.asgi:application
+	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT) $(if $(PROCESSES),--processes $(PROCESSES))
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || exit 1

@@ -17,14 +17,14 @@ import threading
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from django.conf import settings
 from django.db import DatabaseError, IntegrityError
 from django.template.loader import render_to_string
 
 from accounts.models import LiveEvent
+from directorate import events
 from directorate.db import atomic, now
 from directorate.errors import Conflict
-from directorate.events import EVENT_MESSAGE_TYPE, user_group
+from directorate.events import CLOSE_EVENT, CLOSE_MESSAGE_TYPE, EVENT_MESSAGE_TYPE, user_group
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +34,7 @@ SENDER_DRAIN_TIMEOUT = 10  # seconds a stopping process waits for the Redis send
 
 def shared_layer():
     """Whether the channel layer spans processes (channels-redis): then events go through it directly."""
-    backend = settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", "")
-    return "channels_redis" in backend
+    return events.shared_layer()
 
 
 # Recording -------------------------------------------------------------------------------------------------
@@ -79,10 +78,10 @@ class Row(NamedTuple):
 
 
 def rows_after(seq, *, limit, recipient_id=None):
-    events = LiveEvent.objects.filter(seq__gt=seq)
-    if recipient_id is not None:
-        events = events.filter(recipient_id=recipient_id)
-    return [Row(*values) for values in events.order_by("seq").values_list(*Row._fields)[:limit]]
+    rows = LiveEvent.objects.filter(seq__gt=seq)
+    if recipient_id is not None:  # a member's catch-up: their events, not the closing of sockets
+        rows = rows.filter(recipient_id=recipient_id).exclude(event=CLOSE_EVENT)
+    return [Row(*values) for values in rows.order_by("seq").values_list(*Row._fields)[:limit]]
 
 
 # Messages --------------------------------------------------------------------------------------------------
@@ -104,6 +103,8 @@ class Fragments:
 
 
 def message_for(row, fragments):
+    if row.event == CLOSE_EVENT:  # sockets to close (directorate.events.close_sockets), in every process
+        return {"type": CLOSE_MESSAGE_TYPE, "session": row.data.get("session"), "family": row.data.get("family")}
     return {
         "type": EVENT_MESSAGE_TYPE,
         "event": row.event,

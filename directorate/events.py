@@ -28,11 +28,20 @@ logger = logging.getLogger(__name__)
 
 EVENT_MESSAGE_TYPE = "directorate.event"
 CLOSE_MESSAGE_TYPE = "directorate.close"
+# Without a shared channel layer a close message travels to the other server processes through the live event
+# log, as a row of this kind (never shown to anyone: the catch-up of API clients leaves it out).
+CLOSE_EVENT = "sockets_closed"
 
 
 def user_group(user_id):
     """The channel group of one member's sockets (browser and API): events, and closing them all."""
     return f"user.{user_id}"
+
+
+def shared_layer():
+    """Whether the channel layer spans processes (channels-redis, with REDIS_URL)."""
+    backend = settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", "")
+    return "channels_redis" in backend
 
 
 def publish(recipient_ids, event, data):
@@ -66,13 +75,18 @@ def close_sockets(user_id, *, session_key=None, token_family=None):
 
     Sent to the member's group, so every socket of that member hears it, in any process, whatever its kind (the
     browser's session socket, an API socket); each closes when the message names its own session or family, or
-    names none.
+    names none. Over Redis the message goes through the channel layer; without it, through the live event log,
+    which every server process relays to its own sockets (`manage.py serve` runs several).
     """
     message = {
         "type": CLOSE_MESSAGE_TYPE,
         "session": session_tag(session_key) if session_key else None,
         "family": token_family or None,
     }
+    if not shared_layer():
+        data = {"session": message["session"], "family": message["family"]}
+        on_commit(lambda: import_string(settings.LIVE_EVENT_DELIVERY)(CLOSE_EVENT, [(str(user_id), data)]), robust=True)
+        return
 
     def send():
         layer = get_channel_layer()

@@ -1,4 +1,5 @@
-"""The processes the tests and the benchmarks start: daphne, as `make run` starts it, and a throwaway
+"""The processes the tests and the benchmarks start: daphne (one process, or several behind one port as
+`make run` serves them), and a throwaway
 redis-server, each on a free loopback port, waited for until it answers and stopped whatever happens.
 
 Shared by tests/browser/conftest.py, tests/test_live_multiprocess.py and benchmarks/ (harness.py, load.py,
@@ -74,7 +75,9 @@ def manage(env, *args, timeout=COMMAND_TIMEOUT, stream_stderr=False):
 
 
 class Daphne:
-    """One daphne process on loopback serving `directorate.asgi:application`, as `make run` starts it.
+    """One daphne process on loopback serving `directorate.asgi:application`; or, with `processes=N`, the app
+    served as `make run` serves it: `manage.py serve` with N daphne processes sharing one port (no worker;
+    no profile).
 
     The first `start()` takes a free port (retrying if another process takes it first); later starts,
     after `kill()` or `stop()`, reuse that port, so clients keep their address across a restart.
@@ -82,9 +85,10 @@ class Daphne:
     which writes its statistics there when `stop()` ends the process (daphne shuts down cleanly on SIGTERM).
     """
 
-    def __init__(self, env, log_path, *, port=None, profile_path=None):
+    def __init__(self, env, log_path, *, port=None, profile_path=None, processes=None):
         self.env, self.log_path, self.port = env, Path(log_path), port
         self.profile_path = Path(profile_path) if profile_path else None
+        self.processes = processes
         self.process = None
 
     @property
@@ -107,15 +111,32 @@ class Daphne:
         tail = self.log_path.read_text(errors="replace")[-3000:] if self.log_path.exists() else ""
         raise RuntimeError(f"daphne did not start; its log ({self.log_path}) ends:\n{tail}")
 
+    def _command(self):
+        if self.processes is None:
+            profile = ["-m", "cProfile", "-o", str(self.profile_path)] if self.profile_path else []
+            return [
+                PYTHON,
+                *profile,
+                *["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "directorate.asgi:application"],
+            ]
+        return [
+            *(PYTHON, "manage.py", "serve", "--no-worker", "--host", "127.0.0.1"),
+            *("--port", str(self.port), "--processes", str(self.processes)),
+        ]
+
+    def _all_listening(self, log_from):
+        """Whether every server process has said it listens (one process: answering is enough)."""
+        if self.processes is None:
+            return True
+        with open(self.log_path, "rb") as log:
+            log.seek(log_from)
+            return log.read().count(b"Listening on TCP address") >= self.processes
+
     def _start_once(self):
-        profile = ["-m", "cProfile", "-o", str(self.profile_path)] if self.profile_path else []
+        log_from = self.log_path.stat().st_size if self.log_path.exists() else 0
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [
-                    PYTHON,
-                    *profile,
-                    *["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "directorate.asgi:application"],
-                ],
+                self._command(),
                 cwd=PROJECT_DIR,
                 env=self.env,
                 stdout=log,
@@ -125,7 +146,7 @@ class Daphne:
         deadline = time.monotonic() + START_TIMEOUT
         try:
             while time.monotonic() < deadline and self.process.poll() is None:
-                if answers(f"{self.base_url}/login/"):
+                if answers(f"{self.base_url}/login/") and self._all_listening(log_from):
                     return True
                 time.sleep(0.1)
         except BaseException:
@@ -135,13 +156,74 @@ class Daphne:
         return False
 
     def kill(self):
-        """SIGKILL: no shutdown, no flush; what a power cut does to the process (not to the disk)."""
+        """SIGKILL to every process of the server at once: no shutdown, no flush; what a power cut does to the
+        processes (not to the disk)."""
         if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGKILL)
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=STOP_TIMEOUT)
+
+    def server_pids(self):
+        """The pids of the daphne processes serving now (with `processes`: the children of `manage.py serve`)."""
+        if self.process is None or self.process.poll() is not None:
+            return []
+        if self.processes is None:
+            return [self.process.pid]
+        return [pid for pid, command in children_of(self.process.pid) if b"server_process" in command]
+
+    def kill_one(self, pid):
+        """SIGKILL one server process (`manage.py serve` starts it again); waits until it is gone."""
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while pid in self.server_pids() and time.monotonic() < deadline:
+            time.sleep(0.02)
 
     def stop(self):
         stop(self.process)
+
+
+def children_of(parent):
+    """(pid, command line) of each living child of `parent`, from /proc (Linux)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            command = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after "pid (name)": state, ppid, ...
+        if int(fields[1]) == parent and fields[0] != "Z":
+            found.append((int(entry), command))
+    return found
+
+
+def serving_process(client_socket, pids):
+    """Which of `pids` holds the server's end of `client_socket`, a connection over IPv4 loopback (Linux /proc).
+
+    The kernel hands each connection to whichever server process accepts it; this tells which one did."""
+    client_port = client_socket.getsockname()[1]
+    server_port = client_socket.getpeername()[1]
+    inode = None
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = fields[1], fields[2]
+        if int(local.split(":")[1], 16) == server_port and int(remote.split(":")[1], 16) == client_port:
+            inode = fields[9]
+    if inode is None:
+        raise LookupError(f"no server end for the connection from port {client_port}")
+    for pid in pids:
+        try:
+            descriptors = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for descriptor in descriptors:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{descriptor}") == f"socket:[{inode}]":
+                    return pid
+            except OSError:
+                continue
+    raise LookupError(f"none of {pids} holds the connection from port {client_port}")
 
 
 def redis_answers(url):
