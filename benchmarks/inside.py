@@ -223,7 +223,13 @@ def load_plan():
 
 def check():
     """Every violation of the ledger invariant, of "no ticket paid twice" and of the unread counts, as sentences
-    (empty: none)."""
+    (empty: none). Read in one unit, so that server processes still writing meanwhile cannot split a write
+    between two of its reads."""
+    with atomic():
+        return _check()
+
+
+def _check():
     violations = []
     credits, pay = defaultdict(int), defaultdict(lambda: Decimal("0.00"))
     for user_id, amount_cr, amount_pay in Transaction.objects.values_list("user_id", "amount_cr", "amount_pay"):

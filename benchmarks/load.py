@@ -2,6 +2,10 @@
 
     .venv/bin/python benchmarks/load.py                     # 32 clients, 10,000 operations
     .venv/bin/python benchmarks/load.py --crash-rounds 10   # the same load, the server SIGKILLed 10 times
+    .venv/bin/python benchmarks/load.py --crash-rounds 10 --crash one   # one server process SIGKILLed each time
+
+The server is `manage.py serve` as `make run` starts it (without the worker): `--processes` daphne processes
+behind one port (default: one per core); `--processes 0` serves with one bare daphne, as before it existed.
 
 Operations, drawn at random (fixed seed) over JSON API calls with bearer tokens:
   approve   a reviewer approves a ticket awaiting their review (PATCH /api/tickets/{id}/approve)
@@ -14,7 +18,11 @@ its first attempt committed, and must then be refused, not paid twice.
 
 Crash mode splits the operations into rounds; in each, the server is SIGKILLed when about half of the
 round's operations are done, the invariant is checked on the database as the crash left it, the server is
-restarted on the same port, the round finishes, and the invariant is checked again.
+restarted on the same port, the round finishes, and the invariant is checked again. `--crash all` (the
+default) kills every process of the server at once (`manage.py serve` and its daphne processes: what a power
+cut does to them), and this driver starts it again; `--crash one` kills one daphne process, which
+`manage.py serve` starts again while the others go on serving (the check after the crash then runs while they
+write, in one read unit).
 
 Violations counted: every member whose credits or balance differ from the sum of their ledger entries; any
 ticket with more than one credit award or payment; a closed ticket not paid, or a paid ticket not closed;
@@ -23,6 +31,7 @@ a double approval with two successes; a retry that succeeded; any 5xx answer.
 
 import argparse
 import json
+import os
 import random
 import sys
 import tempfile
@@ -200,7 +209,25 @@ class Load:
             thread.join()
 
 
-def run(*, clients=32, operations=10_000, crash_rounds=0, seed=0, members=None, folder=None, log=None):
+def default_processes():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def run(
+    *,
+    clients=32,
+    operations=10_000,
+    crash_rounds=0,
+    crash="all",
+    processes=None,
+    seed=0,
+    members=None,
+    folder=None,
+    log=None,
+):
     """Seed, serve, load, check. Returns a summary; `violations` lists every broken rule (empty: none)."""
     log = log or (lambda message: print(message, file=sys.stderr))
     own_folder = None
@@ -213,9 +240,11 @@ def run(*, clients=32, operations=10_000, crash_rounds=0, seed=0, members=None, 
     members = members or max(120, min(5_000, operations // 10))
     prepare_database(env, users=members, tickets=tickets, review_share=0.75, stream_stderr=False)
     inside = Inside(env)
-    server = Daphne(env, Path(folder) / "daphne.log")
+    processes = default_processes() if processes is None else processes
+    server = Daphne(env, Path(folder) / "daphne.log", processes=processes or None)
     try:
-        return _load(inside, server, clients, operations, crash_rounds, seed, started, log)
+        result = _load(inside, server, clients, operations, crash_rounds, crash, seed, started, log)
+        return {"processes": processes, "crash": crash if crash_rounds else None, **result}
     finally:
         server.stop()
         inside.close()
@@ -223,7 +252,7 @@ def run(*, clients=32, operations=10_000, crash_rounds=0, seed=0, members=None, 
             own_folder.cleanup()
 
 
-def _load(inside, server, clients, operations, crash_rounds, seed, started, log):
+def _load(inside, server, clients, operations, crash_rounds, crash, seed, started, log):
     plan = inside("load-plan")
     server.start()
     load = Load(server, plan, operations=operations, seed=seed)
@@ -252,8 +281,12 @@ def _load(inside, server, clients, operations, crash_rounds, seed, started, log)
                             if crashed.is_set():
                                 return
                             crashed.set()
-                            load.up.clear()
-                        server.kill()
+                            if crash == "all":
+                                load.up.clear()
+                        if crash == "all":
+                            server.kill()
+                        else:
+                            server.kill_one(random.choice(server.server_pids()))
 
                 runner = threading.Thread(target=load.run, args=(chunk, clients, crash_at))
                 runner.start()
@@ -261,7 +294,8 @@ def _load(inside, server, clients, operations, crash_rounds, seed, started, log)
                     raise RuntimeError("the load never reached the crash point")
                 after_crash = inside("check")
                 checks.append({"round": number + 1, "when": "after SIGKILL", **summary_of(after_crash)})
-                server.start()
+                if crash == "all":
+                    server.start()
                 load.up.set()
                 runner.join()
                 after_round = inside("check")
@@ -307,12 +341,36 @@ def main():
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--operations", type=int, default=10_000)
     parser.add_argument("--crash-rounds", type=int, default=0, help="SIGKILL the server this many times (e.g. 10)")
+    parser.add_argument(
+        "--crash",
+        choices=("all", "one"),
+        default="all",
+        help="what a SIGKILL ends: every server process at once (default), or one daphne process",
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        help=f"daphne processes behind one port (default: one per core, here {default_processes()}); 0: bare daphne",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    result = run(clients=args.clients, operations=args.operations, crash_rounds=args.crash_rounds, seed=args.seed)
+    load_before = os.getloadavg()[0]
+    result = run(
+        clients=args.clients,
+        operations=args.operations,
+        crash_rounds=args.crash_rounds,
+        crash=args.crash,
+        processes=args.processes,
+        seed=args.seed,
+    )
+    result["load_average"] = f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+    killed = {"all": "every server process", "one": "one server process"}.get(result["crash"], "")
     print(
         f"{result['operations']:,} operations from {result['clients']} clients in {result['seconds']} s "
-        f"({result['operations_per_second']} operations/s), {result['crash_rounds']} SIGKILLs"
+        f"({result['operations_per_second']} operations/s), {result['processes'] or 'one bare'} daphne "
+        f"process(es), {result['crash_rounds']} SIGKILLs{f' of {killed}' if killed else ''}; "
+        f"{os.cpu_count()} cores, load average {result['load_average']}"
     )
     for outcome, count in result["outcomes"].items():
         print(f"  {outcome:<32} {count:>6}")
