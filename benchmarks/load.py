@@ -263,9 +263,13 @@ def _load(inside, server, clients, operations, crash_rounds, crash, seed, starte
         f"set-up {time.monotonic() - started:.1f} s"
     )
     load_started = time.monotonic()
+    client_cpu = time.process_time()
+    server_cpu = None
     try:
         if not crash_rounds:
+            cpu_before = cpu_seconds(server.server_pids())
             load.run(load.operations, clients)
+            server_cpu = cpu_seconds(server.server_pids()) - cpu_before
         else:
             size = -(-operations // crash_rounds)
             for number in range(crash_rounds):
@@ -307,6 +311,7 @@ def _load(inside, server, clients, operations, crash_rounds, crash, seed, starte
     finally:
         server.stop()
     seconds = time.monotonic() - load_started
+    client_cpu = time.process_time() - client_cpu
     if not crash_rounds:
         final = inside("check")
         checks.append({"round": None, "when": "end", **summary_of(final)})
@@ -318,6 +323,10 @@ def _load(inside, server, clients, operations, crash_rounds, crash, seed, starte
         "crash_rounds": crash_rounds,
         "seconds": round(seconds, 1),
         "operations_per_second": round(operations / seconds, 1) if seconds else None,
+        # CPU time per operation, which other work on the machine does not change as much as the wall clock:
+        # the server processes' (without crashes: the processes then change) and this driver's 32 threads.
+        "server_cpu_ms_per_operation": round(server_cpu * 1000 / operations, 2) if server_cpu is not None else None,
+        "client_cpu_ms_per_operation": round(client_cpu * 1000 / operations, 2),
         "outcomes": dict(sorted(load.outcomes.items())),
         "checks": checks,
         "violations": violations,
@@ -325,6 +334,18 @@ def _load(inside, server, clients, operations, crash_rounds, crash, seed, starte
         "transactions": final["transactions"],
     }
     return result
+
+
+def cpu_seconds(pids):
+    """User and system CPU time used so far by the processes `pids` (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def summary_of(check):
@@ -371,6 +392,10 @@ def main():
         f"({result['operations_per_second']} operations/s), {result['processes'] or 'one bare'} daphne "
         f"process(es), {result['crash_rounds']} SIGKILLs{f' of {killed}' if killed else ''}; "
         f"{os.cpu_count()} cores, load average {result['load_average']}"
+    )
+    print(
+        f"CPU per operation: server processes {result['server_cpu_ms_per_operation']} ms, "
+        f"this driver {result['client_cpu_ms_per_operation']} ms"
     )
     for outcome, count in result["outcomes"].items():
         print(f"  {outcome:<32} {count:>6}")

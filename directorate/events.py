@@ -85,7 +85,7 @@ def close_sockets(user_id, *, session_key=None, token_family=None):
     }
     if not shared_layer():
         data = {"session": message["session"], "family": message["family"]}
-        on_commit(lambda: import_string(settings.LIVE_EVENT_DELIVERY)(CLOSE_EVENT, [(str(user_id), data)]), robust=True)
+        publish_each(CLOSE_EVENT, [(user_id, data)])
         return
 
     def send():

@@ -7,8 +7,16 @@ cache starts empty: benchmarks/README.md has what that costs every signed-in pag
 wait here instead, one per thread at a time, and the next request takes one. A connection is kept only
 when it is idle (no transaction open), and only for the file it was opened on: a database deleted and
 created again under the same name (as tests do) never receives a connection to the old one.
+
+Writers also queue for a lock file beside the database (`<database>.writers`, `flock`) before they begin their
+immediate transaction. SQLite's own wait for its write lock is a series of sleeps (1 ms growing to 100 ms):
+with 32 clients approving at once, in two server processes, the lock was often free while every writer slept,
+and most waits ran into the longer sleeps. Waiting in `flock` wakes the next writer as soon as the lock is
+released, in whichever process or thread it waits. The lock is released when the transaction commits or rolls
+back, and by the kernel when its process dies. Writes outside a transaction still wait SQLite's way.
 """
 
+import fcntl
 import os
 import queue
 
@@ -30,6 +38,44 @@ class DatabaseWrapper(base.DatabaseWrapper):
             return None
         return _idle.setdefault((path, inode), queue.LifoQueue(maxsize=IDLE_CONNECTIONS))
 
+    _writers_lock = None  # the open lock file while this connection's transaction holds it
+
+    def _start_transaction_under_autocommit(self):
+        if self.transaction_mode in ("IMMEDIATE", "EXCLUSIVE") and not self.is_in_memory_db():
+            self._take_writers_lock()
+        try:
+            super()._start_transaction_under_autocommit()
+        except BaseException:
+            self._release_writers_lock()
+            raise
+
+    def _take_writers_lock(self):
+        self._release_writers_lock()
+        descriptor = os.open(f"{self.settings_dict['NAME']}.writers", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(descriptor)
+            raise
+        self._writers_lock = descriptor
+
+    def _release_writers_lock(self):
+        descriptor, self._writers_lock = self._writers_lock, None
+        if descriptor is not None:
+            os.close(descriptor)  # releases the flock
+
+    def _commit(self):
+        try:
+            return super()._commit()
+        finally:
+            self._release_writers_lock()
+
+    def _rollback(self):
+        try:
+            return super()._rollback()
+        finally:
+            self._release_writers_lock()
+
     def get_new_connection(self, conn_params):
         idle = self._idle_connections()
         if idle is not None:
@@ -40,6 +86,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         return super().get_new_connection(conn_params)
 
     def _close(self):
+        self._release_writers_lock()
         idle = self._idle_connections()
         if idle is None or self.connection is None:
             return super()._close()
