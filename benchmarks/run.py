@@ -9,6 +9,9 @@ For each scale (tickets; 10k by default, `--scale 10k,100k,1m`):
   4. this process, over loopback, requests each target with `--concurrency` clients: the floor view
      (an empty Django view through the full middleware stack), the review queue page, ticket pages, the
      ledger page, and `PATCH /api/tickets/{id}/approve` (each ticket approved once).
+  5. the 32-client mixed load of `load.py` (its own fresh database, served as `make run` serves: one daphne
+     process per core behind one port), without and with 10 SIGKILLs of every server process: operations per
+     second and invariant violations (`--load-operations 0` leaves it out).
 Prints a table, writes JSON and an SVG chart to benchmarks/results/.
 """
 
@@ -23,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks import load
 from benchmarks.harness import (
     RESULTS_DIR,
     environment,
@@ -295,6 +299,23 @@ def table(results):
     return "\n".join(lines)
 
 
+def load_table(loads):
+    """The mixed load's rows: operations per second (target 150) and invariant violations (target 0)."""
+    lines = [
+        f"{'mixed load (32 clients)':<34} {'processes':>9} {'operations':>10} {'op/s':>7} {'violations':>10} "
+        f"{'server CPU ms/op':>16}"
+    ]
+    for result in loads:
+        label = f"{result['crash_rounds']} SIGKILLs of every server process" if result["crash_rounds"] else "no crash"
+        cpu = result["server_cpu_ms_per_operation"]
+        lines.append(
+            f"{label:<34} {result['processes']:>9} {result['operations']:>10,} "
+            f"{result['operations_per_second']:>7.1f} {len(result['violations']):>10} "
+            f"{'' if cpu is None else f'{cpu:.1f}':>16}"
+        )
+    return "\n".join(lines)
+
+
 def chart(results, title):
     """Grouped bars: p95 per target and scale, with p50 as a tick inside each bar. Plain SVG, no libraries."""
     colours = ["#4c78a8", "#f58518", "#54a24b", "#b279a2"]
@@ -366,6 +387,10 @@ def main():
         metavar="DIR",
         help="keep each scale's seeded database in DIR and start from a copy of it in later runs (migrated first)",
     )
+    parser.add_argument(
+        "--load-operations", type=int, default=10_000, help="operations of each load run (default 10,000; 0: none)"
+    )
+    parser.add_argument("--load-crash-rounds", type=int, default=10, help="SIGKILLs in the second load run")
     args = parser.parse_args()
     scales = [parse_scale(part) for part in args.scale.split(",")]
     import os
@@ -376,6 +401,10 @@ def main():
     for tickets in scales:
         with tempfile.TemporaryDirectory(prefix="directorate-bench-") as folder:
             results.append(run_scale(tickets, args, folder))
+    loads = []
+    for crash_rounds in (0, args.load_crash_rounds) if args.load_operations else ():
+        print(f"\n== load: 32 clients, {args.load_operations:,} operations, {crash_rounds} SIGKILLs", file=sys.stderr)
+        loads.append(load.run(clients=32, operations=args.load_operations, crash_rounds=crash_rounds))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     machine = f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.machine()}"
     load_average = f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
@@ -399,6 +428,8 @@ def main():
                 f"{result['tickets']:,} tickets: search p95 = {ratio:.1f} x the unfiltered list page's p95, "
                 f"for {who} (target 3x)"
             )
+    if loads:
+        print(load_table(loads))
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     data = {
         "when": stamp,
@@ -406,6 +437,7 @@ def main():
         "load_average": load_average,
         "concurrency": args.concurrency,
         "results": results,
+        "load": loads,
     }
     json_path = RESULTS_DIR / f"bench-{stamp}.json"
     svg_path = RESULTS_DIR / f"bench-{stamp}.svg"
