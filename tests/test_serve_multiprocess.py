@@ -220,3 +220,35 @@ def test_a_broadcast_through_one_process_reaches_a_socket_on_the_other(server, a
         north_on_acting.close()
     inbox = north.connection(served, other).request("GET", "/inbox/")[2]
     assert message in inbox
+
+
+def test_a_killed_server_process_is_started_again_and_sigterm_stops_every_process(server):
+    """Last in this module: it kills one process, then stops the server."""
+    served, password = server
+    victim, survivor = both(served)
+    watcher = Browser()
+    on_survivor = watcher.connection(served, survivor)
+    served.kill_one(victim)
+    assert on_survivor.request("GET", "/login/")[0] == 200  # the other went on serving
+    deadline = time.monotonic() + 60
+    while len(served.server_pids()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    pids = served.server_pids()
+    assert len(pids) == 2 and victim not in pids and survivor in pids
+    log = served.log_path.read_text()
+    assert f"(pid {victim}) ended with signal 9 (SIGKILL); starting it again." in log
+    replacement = next(pid for pid in pids if pid != survivor)
+    Browser().connection(served, replacement).sign_in(ASSETS[2][0], password)  # and the new one serves
+
+    served.stop()  # SIGTERM to `manage.py serve`, which stops its processes before it ends
+    assert served.process.returncode == 0
+    assert [pid for pid in (survivor, replacement) if running(pid)] == []
+
+
+def running(pid):
+    """Whether `pid` is a living process (not gone, not a zombie waiting to be reaped)."""
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
