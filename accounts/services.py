@@ -17,6 +17,7 @@ from accounts.policy import Action, may_at_all
 from accounts.presentation import shown_name
 from accounts.ranks import Rank
 from accounts.selectors import in_subtree, login_lockout_seconds, normalise_login_name, subordinates_of
+from accounts.signals import rank_changed
 from directorate.db import atomic, new_object_id, now, retry_on_write_conflict, unlinkable_object_id
 from directorate.errors import Conflict, Forbidden, Invalid, NotFound, Throttled
 from directorate.events import close_sockets, publish, publish_each
@@ -244,6 +245,7 @@ def move_member(person: User, *, rank: Rank | str, superior: User, approved_by: 
     if moved != 1:
         raise Conflict(f"{shown_name(person)} changed meanwhile; reload and try again.")
     if rank != person.rank:
+        rank_changed.send(sender=User, member_id=person.id, old_rank=str(person.rank), new_rank=str(rank))
         # Their open pages redraw the wallet's rank icon and name and the Standing box.
         publish([person.id], "rank_changed", {"user_id": person.id, "rank": str(rank), "previous_rank": person.rank})
     if new_chain != old_chain:

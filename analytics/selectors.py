@@ -8,6 +8,7 @@ aggregate computes, are read as ordered values and finished here.
 
 import math
 import statistics
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -22,11 +23,13 @@ from accounts.presentation import DIRECTORATE, shown_name
 from accounts.ranks import Rank, level
 from accounts.selectors import in_subtree
 from directorate.errors import NotFound
-from economy.models import Transaction
+from economy.models import LedgerDay, LedgerMemberDay, Transaction
 from tickets.models import ApprovalStep, Ticket
 
 DAY, WEEK = "day", "week"
 TOP_EARNERS = 10
+# A viewer whose reach leaves out at most this many members of the ranks asked for reads the daily totals.
+FEW_OUTSIDE_REACH = 50
 ESCALATING = (ApprovalStep.Decision.ESCALATED, ApprovalStep.Decision.RECOMMENDED)
 ZERO = Decimal("0.00")
 
@@ -156,7 +159,8 @@ def economy_figures(viewer: User, filters: Filters) -> Figures:
     entries = Transaction.objects.filter(
         members_in_reach(viewer, filters.rank, through="user__"), ts__gte=filters.since, ts__lt=filters.until
     )
-    buckets, totals = _ledger_by_bucket(entries, filters)
+    outside = _few_outside_reach(viewer, filters)
+    buckets, totals = _ledger_by_bucket(entries, filters, outside)
     types = [(total.type, total.label) for total in totals]
     return Figures(
         filters=filters,
@@ -165,30 +169,124 @@ def economy_figures(viewer: User, filters: Filters) -> Figures:
         totals=totals,
         distribution=credit_distribution(viewer, filters.rank),
         reviews=review_figures(viewer, filters),
-        earners=top_earners(entries),
+        earners=top_earners(entries) if outside is None else _top_earners_from_daily_totals(filters, outside),
     )
 
 
-def _ledger_by_bucket(entries: QuerySet[Transaction], filters: Filters) -> tuple[list[Bucket], list[TypeTotal]]:
+def _ranks(filters: Filters) -> list[str]:
+    return [filters.rank] if filters.rank else [rank.value for rank in Rank]
+
+
+def _few_outside_reach(viewer: User, filters: Filters) -> list[str] | None:
+    """The members of the ranks asked for whom `viewer` may not see, when they are few (Nyx: the Directorate's
+    hidden members; Niki: nobody): the figures are then read from the daily ledger totals, those few members'
+    own entries taken off. None when more are out of reach (a marshal's or an executor's subtree): their figures
+    are read from the ledger itself, which is then small."""
+    if sees_everyone(viewer, Action.VIEW_ANALYTICS):
+        return []
+    outside = list(
+        User.objects.filter(rank__in=_ranks(filters))
+        .exclude(members_in_reach(viewer, filters.rank))
+        .values_list("id", flat=True)[: FEW_OUTSIDE_REACH + 1]
+    )
+    return outside if len(outside) <= FEW_OUTSIDE_REACH else None
+
+
+def _ledger_by_bucket(
+    entries: QuerySet[Transaction], filters: Filters, outside: list[str] | None
+) -> tuple[list[Bucket], list[TypeTotal]]:
     """Sums of credits and pay per day or week and type, every bucket of the period present; totals per type."""
+    sums = _sums_from_ledger(entries, filters) if outside is None else _sums_from_daily_totals(filters, outside)
+    buckets = {start: Bucket(start) for start in bucket_starts(filters)}
+    totals: dict[str, tuple[int, Decimal, int]] = {}
+    for (start, entry_type), (credits, pay, count) in sorted(sums.items()):
+        if not count:
+            continue  # a member's rank change or an excluded member left nothing of this type here
+        amounts = (credits, money(pay), count)
+        buckets[start].amounts[entry_type] = amounts
+        credits, pay, count = totals.get(entry_type, (0, ZERO, 0))
+        totals[entry_type] = (credits + amounts[0], pay + amounts[1], count + amounts[2])
+    return list(buckets.values()), [
+        TypeTotal(entry_type, type_label(entry_type), *totals[entry_type]) for entry_type in ordered_types(totals)
+    ]
+
+
+Sums = dict[tuple[date, str], tuple[int, Decimal, int]]  # (bucket start, type) -> (credits, pay, entries)
+
+
+def _sums_from_ledger(entries: QuerySet[Transaction], filters: Filters) -> Sums:
     truncate = TruncWeek if filters.interval == WEEK else TruncDay
     rows = (
         entries.annotate(bucket=truncate("ts"))
         .values("bucket", "type")
         .annotate(credits=Sum("amount_cr"), pay=Sum("amount_pay"), entries=Count("id"))
-        .order_by("bucket", "type")
+        .order_by()
     )
-    buckets = {start: Bucket(start) for start in bucket_starts(filters)}
-    totals: dict[str, tuple[int, Decimal, int]] = {}
-    for row in rows:
-        start = row["bucket"].date() if isinstance(row["bucket"], datetime) else row["bucket"]
-        amounts = (row["credits"] or 0, money(row["pay"]), row["entries"])
-        buckets[start].amounts[row["type"]] = amounts
-        credits, pay, count = totals.get(row["type"], (0, ZERO, 0))
-        totals[row["type"]] = (credits + amounts[0], pay + amounts[1], count + amounts[2])
-    return list(buckets.values()), [
-        TypeTotal(entry_type, type_label(entry_type), *totals[entry_type]) for entry_type in ordered_types(totals)
-    ]
+    return {
+        (_as_date(row["bucket"]), row["type"]): (row["credits"] or 0, row["pay"] or ZERO, row["entries"])
+        for row in rows
+    }
+
+
+def _sums_from_daily_totals(filters: Filters, outside: list[str]) -> Sums:
+    """The same sums from the daily ledger totals (economy.models.LedgerDay, per day, member rank and type), less
+    the entries of the members `outside` the viewer's reach."""
+    ranks = _ranks(filters)
+    days = (
+        LedgerDay.objects.filter(day__gte=filters.start, day__lte=filters.end, rank__in=ranks)
+        .values("day", "type")
+        .annotate(credits=Sum("credits"), pay=Sum("pay"), entries=Sum("entries"))
+        .order_by()
+    )
+    sums: dict[tuple[date, str], list] = defaultdict(lambda: [0, ZERO, 0])
+    week = filters.interval == WEEK
+    for row in days:
+        day = _as_date(row["day"])
+        total = sums[(day - timedelta(days=day.weekday()) if week else day, row["type"])]
+        total[0] += row["credits"] or 0
+        total[1] += row["pay"] or ZERO
+        total[2] += row["entries"] or 0
+    if outside:
+        excluded = Transaction.objects.filter(user_id__in=outside, ts__gte=filters.since, ts__lt=filters.until)
+        for key, (credits, pay, count) in _sums_from_ledger(excluded, filters).items():
+            total = sums[key]
+            total[0] -= credits
+            total[1] -= pay
+            total[2] -= count
+    return {key: (credits, pay, count) for key, (credits, pay, count) in sums.items()}
+
+
+def _top_earners_from_daily_totals(filters: Filters, outside: list[str]) -> list[Earner]:
+    """`top_earners` from the per-member daily totals (economy.models.LedgerMemberDay): one pass over the
+    period's rows sums each member's credits; pay is summed only for the members who can still be among the
+    first ten (ties are broken by pay), so that the pass reads no more than it must."""
+    days = LedgerMemberDay.objects.filter(
+        day__gte=filters.start, day__lte=filters.end, rank__in=_ranks(filters)
+    ).exclude(user_id__in=outside)
+    gains = days.values("user_id").annotate(credits=Sum("credits")).filter(credits__gt=0).order_by("-credits")
+    leaders = list(gains[: TOP_EARNERS * 3])
+    if len(leaders) > TOP_EARNERS:
+        tenth = leaders[TOP_EARNERS - 1]["credits"]
+        if len(leaders) == TOP_EARNERS * 3 and leaders[-1]["credits"] == tenth:
+            leaders = list(gains.filter(credits__gte=tenth))  # a tie at tenth place longer than the rows read
+        leaders = [row for row in leaders if row["credits"] >= tenth]
+    pay = dict(
+        days.filter(user_id__in=[row["user_id"] for row in leaders])
+        .values("user_id")
+        .annotate(pay=Sum("pay"))
+        .values_list("user_id", "pay")
+        .order_by()
+    )
+    rows = sorted(
+        ((row["user_id"], row["credits"], money(pay.get(row["user_id"]))) for row in leaders),
+        key=lambda row: (-row[1], -row[2], row[0]),
+    )[:TOP_EARNERS]
+    people = User.objects.in_bulk([user_id for user_id, _, _ in rows])
+    return [Earner(shown_name(people[user_id]), credits, pay) for user_id, credits, pay in rows]
+
+
+def _as_date(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value
 
 
 def bucket_starts(filters: Filters) -> list[date]:

@@ -4,8 +4,8 @@ It prints one line of JSON. Commands:
   bench-plan TICKETS APPROVALS   pick who and what run.py requests, sign them in, fill one inbox, count each
                                  page's queries
   load-plan                      tokens and targets for load.py's clients
-  check                          the ledger invariant, "no ticket paid twice" and the unread counts, as a list of
-                                 violations
+  check                          the ledger invariant, "no ticket paid twice", the daily ledger totals against the
+                                 ledger and the unread counts, as a list of violations
   serve                          read those commands from stdin, one per line, and answer each on one line
 """
 
@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from collections import Counter, defaultdict
+from datetime import timedelta
 from decimal import Decimal
 from importlib import import_module
 
@@ -35,7 +36,8 @@ from accounts.models import Notification, User  # noqa: E402
 from accounts.ranks import Rank  # noqa: E402
 from accounts.selectors import in_subtree  # noqa: E402
 from accounts.services import mark_all_read, notify, start_token_family  # noqa: E402
-from directorate.db import atomic  # noqa: E402
+from directorate.db import atomic, now  # noqa: E402
+from economy.ledger import ledger_day_mismatches  # noqa: E402
 from economy.models import Transaction  # noqa: E402
 from economy.rates import is_abnormal  # noqa: E402
 from tickets import selectors  # noqa: E402
@@ -165,6 +167,11 @@ def bench_plan(tickets, approvals):
         data={"credits": counted_form["credits"], "pay": counted_form["pay"]},
         headers={"HX-Request": "true"},
     )
+    # The widest viewer's analytics: Nyx (every member), one year by week.
+    nyx = User.objects.get(rank=Rank.NYX)
+    client.force_login(nyx)
+    analytics_path = analytics_year_path()
+    queries["analytics"] = count_queries(client, "get", analytics_path)
     queries["approve"] = count_queries(
         Client(HTTP_HOST=HOST),
         "patch",
@@ -186,7 +193,9 @@ def bench_plan(tickets, approvals):
             "reviewer": session_for(marshal),
             "ledger_owner": session_for(ledger_owner),
             "executor": session_for(executor),
+            "nyx": session_for(nyx),
         },
+        "analytics_path": analytics_path,
         "queue_length": busiest["n"],
         "queue_page_rows": len(queue.items),
         "ledger_entries": owner_row["n"],
@@ -200,6 +209,12 @@ def bench_plan(tickets, approvals):
         "queue_sql": str(queue_query.query),
         "queue_plan": queue_query.explain(),
     }
+
+
+def analytics_year_path():
+    """The analytics page over the last year (the longest range it takes: 366 days to today), by week."""
+    today = now().date()
+    return f"/analytics/?start={today - timedelta(days=365)}&end={today}&interval=week"
 
 
 def load_plan():
@@ -264,6 +279,7 @@ def _check():
             violations.append(f"ticket {ticket_id}: closed with {sorted(found)} paid, expected {sorted(expected)}")
     paid_open = set(kinds) - set(Ticket.objects.filter(status=Ticket.Status.CLOSED).values_list("id", flat=True))
     violations += [f"ticket {t}: paid but not closed" for t in sorted(paid_open)]
+    violations += [f"daily ledger total {mismatch}" for mismatch in ledger_day_mismatches()]
     return {
         "violations": violations,
         "members": User.objects.count(),

@@ -8,7 +8,8 @@ For each scale (tickets; 10k by default, `--scale 10k,100k,1m`):
   3. one daphne process, started as `make run` starts it (DEBUG=0, benchmarks.settings adds only `/bench/floor/`);
   4. this process, over loopback, requests each target with `--concurrency` clients: the floor view
      (an empty Django view through the full middleware stack), the review queue page, ticket pages, the
-     ledger page, and `PATCH /api/tickets/{id}/approve` (each ticket approved once).
+     dashboard, ledger page, inbox, ticket lists and searches, the analytics page for Nyx over the last year by
+     week, and the approval (`PATCH /api/tickets/{id}/approve` and the page's form; each ticket approved once);
   5. the 32-client mixed load of `load.py` (its own fresh database, served as `make run` serves: one daphne
      process per core behind one port), without and with 10 SIGKILLs of every server process: operations per
      second and invariant violations (`--load-operations 0` leaves it out).
@@ -50,6 +51,7 @@ TARGETS = (
     "search",
     "list_exec",
     "search_exec",
+    "analytics",
     "approve",
     "approve_form",
 )
@@ -64,6 +66,7 @@ LABELS = {
     "search": "search, marshal",
     "list_exec": "list, executor",
     "search_exec": "search, executor",
+    "analytics": "analytics, Nyx, year",
     "approve": "approve (API)",
     "approve_form": "approve (form)",
 }
@@ -237,6 +240,7 @@ def run_scale(tickets, args, folder):
         "search_exec": lambda s, i: s.get(
             f"{base}/tickets/", params={"q": SEARCHES[(i or 0) % len(SEARCHES)]}, headers=cookie["executor"], timeout=30
         ),
+        "analytics": lambda s, i: s.get(f"{base}{plan['analytics_path']}", headers=cookie["nyx"], timeout=30),
         "approve": approve,
         "approve_form": approve_form,
     }

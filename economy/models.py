@@ -89,3 +89,48 @@ class PayrollRun(ObjectIdModel):
 
     period = models.CharField(max_length=8, unique=True)
     completed_at = models.DateTimeField(default=now)
+
+
+class LedgerDay(ObjectIdModel):
+    """The ledger summed per UTC day, member rank and entry type: what the economy analytics read over a period.
+
+    Kept by `economy.ledger` in the same atomic unit as every ledger entry it sums (and moved between ranks when
+    a member's rank changes), so it always equals the ledger; tests/invariants.py checks that after every test.
+    `rank` is the member's current rank, as the analytics' rank filter means it.
+    """
+
+    day = models.DateField()
+    rank = models.CharField(max_length=16)
+    type = models.CharField(max_length=20, choices=Transaction.Type.choices)
+    credits = models.BigIntegerField(default=0)
+    pay = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0.00"))
+    entries = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # One row per key, so that two writers on the same day add to one row (the second one's insert fails).
+            models.UniqueConstraint(fields=["day", "rank", "type"], name="one_ledger_day_per_rank_and_type"),
+        ]
+
+
+class LedgerMemberDay(ObjectIdModel):
+    """The ledger summed per member and UTC day, all entry types together: the analytics' top earners over a period.
+
+    Kept like `LedgerDay`, in the same atomic unit as every entry; `rank` is the member's current rank (it
+    changes with theirs), so that a rank filter needs no join.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False)
+    day = models.DateField()
+    rank = models.CharField(max_length=16)
+    credits = models.BigIntegerField(default=0)
+    pay = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0.00"))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "day"], name="one_ledger_member_day"),
+        ]
+        indexes = [
+            # Everything the top earners read, in member order: one pass sums each member's days, no sort.
+            models.Index(fields=["user", "day", "rank", "credits"], name="ledger_member_day_credits"),
+        ]

@@ -6,7 +6,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError
-from django.db.models import F
 
 from accounts.models import User
 from accounts.policy import Action, can
@@ -18,6 +17,7 @@ from directorate.db import atomic, now, retry_on_write_conflict
 from directorate.errors import Conflict, Forbidden, Invalid, NotFound
 from directorate.events import publish
 from directorate.text import refuse_bidi_controls
+from economy import ledger
 from economy.models import PayrollRun, Transaction
 from economy.periods import Period, last_completed_period, payroll_period
 from economy.rates import rate_for
@@ -46,8 +46,7 @@ def pay_ticket_reward(*, ticket: Any, credits: int, pay: Decimal, approved_by: U
         entries.append(Transaction(type=Transaction.Type.CREDIT_AWARD, amount_cr=credits, **award))
     if pay:
         entries.append(Transaction(type=Transaction.Type.PAYMENT, amount_pay=pay, **award))
-    Transaction.objects.bulk_create(entries)
-    _move_wallet(ticket.assignee_id, credits=credits, pay=pay)  # an award is never negative
+    ledger.post(ticket.assignee_id, entries, credits=credits, pay=pay)  # an award is never negative
     publish(
         [ticket.assignee_id],
         "reward_granted",
@@ -79,11 +78,7 @@ def adjust(*, actor: User, user_id: object, credits: Any = 0, pay: Any = 0, reas
     if not can(actor, Action.ADJUST_CREDITS, person):
         raise Forbidden("Manual adjustments are for marshals and above, over their subordinates.")
     with atomic():
-        # Conditional on the balance staying at or above zero, so two deductions at once cannot overdraw.
-        if not _move_wallet(person.id, credits=credits, pay=pay):
-            message = "The adjustment would take the balance below zero."
-            raise Invalid(message, field_errors={"pay": [message]})
-        entry = Transaction.objects.create(
+        entry = Transaction(
             user_id=person.id,
             type=Transaction.Type.MANUAL_ADJ,
             amount_cr=credits,
@@ -91,6 +86,10 @@ def adjust(*, actor: User, user_id: object, credits: Any = 0, pay: Any = 0, reas
             approved_by=actor,
             reason=reason,
         )
+        # Conditional on the balance staying at or above zero, so two deductions at once cannot overdraw.
+        if not ledger.post(person.id, [entry], credits=credits, pay=pay):
+            message = "The adjustment would take the balance below zero."
+            raise Invalid(message, field_errors={"pay": [message]})
         notify(
             recipients=[person],
             message=(
@@ -154,22 +153,20 @@ def reverse_entry(*, actor: User, entry_id: object, reason: str | None) -> list[
     pay = -sum((item.amount_pay for item in entries), Decimal("0.00"))
     try:
         with atomic():
-            reversals = Transaction.objects.bulk_create(
-                [
-                    Transaction(
-                        user_id=item.user_id,
-                        type=Transaction.Type.REVERSAL,
-                        amount_cr=-item.amount_cr,
-                        amount_pay=-item.amount_pay,
-                        related_ticket_id=item.related_ticket_id,
-                        approved_by=actor,
-                        reason=reason,
-                        reverses=item,
-                    )
-                    for item in entries
-                ]
-            )
-            if not _move_wallet(entry.user_id, credits=credits, pay=pay):
+            reversals = [
+                Transaction(
+                    user_id=item.user_id,
+                    type=Transaction.Type.REVERSAL,
+                    amount_cr=-item.amount_cr,
+                    amount_pay=-item.amount_pay,
+                    related_ticket_id=item.related_ticket_id,
+                    approved_by=actor,
+                    reason=reason,
+                    reverses=item,
+                )
+                for item in entries
+            ]
+            if not ledger.post(entry.user_id, reversals, credits=credits, pay=pay):
                 raise Invalid(
                     "The reversal would take the balance below zero: the money has been spent.",
                     field_errors={"reason": ["The balance does not cover this reversal."]},
@@ -287,8 +284,7 @@ def _settle_member(member_id: str, *, period: Period, authority: User) -> Payrol
             )
         if not entries:
             return None
-        Transaction.objects.bulk_create(entries)
-        if not _move_wallet(member.id, credits=-line.decay, pay=line.salary, cover_credits=True):
+        if not ledger.post(member.id, entries, credits=-line.decay, pay=line.salary, cover_credits=True):
             raise Conflict(f"{shown_name(member)}'s credits changed meanwhile.")
         notify(recipients=[member], message=" ".join(entry.reason for entry in entries))
     return line
@@ -297,21 +293,3 @@ def _settle_member(member_id: str, *, period: Period, authority: User) -> Payrol
 def _plain(number: Decimal) -> str:
     """A Decimal without trailing zeros: 40, 37.5, 2.25."""
     return f"{number.normalize():f}"
-
-
-def _move_wallet(user_id: str, *, credits: int, pay: Decimal, cover_credits: bool = False) -> bool:
-    """Add to a wallet; a deduction applies only while the balance (and, with `cover_credits`, the credits)
-    covers it. Returns whether it applied."""
-    wallet = User.objects.filter(id=user_id)
-    if pay < 0:
-        wallet = wallet.filter(balance__gte=-pay)
-    if cover_credits and credits < 0:
-        wallet = wallet.filter(credits__gte=-credits)
-    changed = wallet.update(credits=F("credits") + credits, balance=F("balance") + pay, updated_at=now())
-    if changed != 1:
-        return False
-    new_credits, new_balance = User.objects.filter(id=user_id).values_list("credits", "balance").get()
-    publish(
-        [user_id], "credits_update", {"user_id": user_id, "new_credits": new_credits, "new_balance": str(new_balance)}
-    )
-    return True

@@ -2,8 +2,10 @@
 
 `assert_ledger_invariant` is docs/rules.md section 3 ("Payment"): for every member, credits equal the sum of
 their ledger entries' credits and balance equals the sum of their entries' pay. `assert_unread_counts`: every
-member's unread count equals their unread notifications. `database_state` captures
-everything a refused request must leave untouched.
+member's unread count equals their unread notifications. `assert_ledger_days_match`: the daily ledger totals the
+analytics read (economy.models.LedgerDay, LedgerMemberDay) equal the ledger summed per day, rank and type, and
+per member and day.
+`database_state` captures everything a refused request must leave untouched.
 """
 
 import re
@@ -11,7 +13,8 @@ from collections import defaultdict
 from decimal import Decimal
 
 from accounts.models import Notification, RankChange, User
-from economy.models import Transaction
+from economy.ledger import ledger_day_mismatches
+from economy.models import LedgerDay, LedgerMemberDay, Transaction
 from tickets.models import ApprovalStep, Comment, Ticket, TicketWatcher
 
 
@@ -30,6 +33,12 @@ def assert_ledger_invariant():
     ]
     assert not broken, "ledger invariant broken: " + "; ".join(broken)
     return len(members)
+
+
+def assert_ledger_days_match():
+    """Fail, naming each (day, rank, type) whose daily total disagrees with the ledger."""
+    broken = ledger_day_mismatches()
+    assert not broken, "daily ledger totals broken: " + "; ".join(broken)
 
 
 def assert_unread_counts():
@@ -63,6 +72,8 @@ def database_state():
             )
         ),
         "transactions": Transaction.objects.count(),
+        "ledger_days": sorted(LedgerDay.objects.values_list("day", "rank", "type", "credits", "pay", "entries")),
+        "ledger_member_days": sorted(LedgerMemberDay.objects.values_list("user_id", "day", "rank", "credits", "pay")),
         "approval_steps": ApprovalStep.objects.count(),
         "notifications": Notification.objects.count(),
         "comments": Comment.objects.count(),

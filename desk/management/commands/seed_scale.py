@@ -5,8 +5,9 @@ the services write one row at a time with their policy checks, notifications and
 take hours for a million tickets. It writes only seed data that is consistent by construction: every
 member reports to a superior of a higher rank with the chain the services would give; every reviewer
 is the one `submit_for_review` would pick; every closed ticket has its approval step and exactly one
-credit award and one payment in the ledger, and every wallet equals the sum of its ledger entries
-(tests/invariants.py). It uses `bulk_create` only (no raw SQL), so it runs on SQLite and MongoDB alike.
+credit award and one payment in the ledger, every wallet equals the sum of its ledger entries and the
+daily ledger totals equal the ledger (tests/invariants.py). It uses `bulk_create` and `bulk_update` only
+(no raw SQL), so it runs on SQLite and MongoDB alike.
 """
 
 import random
@@ -22,6 +23,7 @@ from accounts.models import CHAIN_SEPARATOR, User
 from accounts.ranks import Rank
 from accounts.services import SERVICE_NUMBER_RANGE
 from directorate.db import atomic, new_object_id, now
+from economy import ledger
 from economy.models import Transaction
 from economy.rates import CENT, abnormal_pay_limit, rate_for
 from tickets import search
@@ -236,6 +238,7 @@ class Command(BaseCommand):
 
     def open_tickets(self, rng, by_rank, total, review_share, stream):
         members = {person.id: person for people in by_rank.values() for person in people}
+        ranks = {person.id: person.rank for person in members.values()}
         workers = by_rank[Rank.MARSHAL] + by_rank[Rank.SHADOW] + by_rank[Rank.ASSET]
         words = random.Random(rng.random())  # bodies from a stream of their own, seeded from the main one
 
@@ -365,6 +368,7 @@ class Command(BaseCommand):
                 search.index_new(tickets)
                 ApprovalStep.objects.bulk_create(steps)
                 Transaction.objects.bulk_create(entries)
+                ledger.add_in_bulk(entries, ranks)  # the daily totals, in the same unit
             if progress:
                 progress.update(start + len(tickets))
         people = []
