@@ -4,11 +4,11 @@
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
 
 from accounts.models import Notification, RankChange, User
 from accounts.policy import may_promote
 from accounts.ranks import Rank
+from directorate.db import atomic
 from directorate.errors import Conflict, Forbidden, Invalid, NotFound
 from economy import services as economy
 from economy.models import Transaction
@@ -275,7 +275,7 @@ class _Undo(Exception):
 def _approves(actor, ticket_id):
     """Whether approve_promotion lets `actor` decide the request (undone at once when it does)."""
     try:
-        with transaction.atomic():
+        with atomic():  # the project's unit: on MongoDB a transaction of its own, undone by the raise
             services.approve_promotion(actor=actor, ticket_id=ticket_id)
             raise _Undo
     except _Undo:
