@@ -1,9 +1,15 @@
-"""Test data made through the real services: the shared password and ticket helpers.
+"""Test data made through the real services: the shared password, ticket helpers and ledger entries.
 
-Every helper goes through `tickets.services`, so what it makes passes the same checks as a member's request.
+Every helper goes through the services (`tickets.services`, `economy.ledger`), so what it makes passes the same
+checks as a member's request and keeps the wallets and daily totals the ledger explains.
 A module that wants other defaults binds them once, e.g. `submitted = partial(factories.submitted, credits=7)`.
 """
 
+from decimal import Decimal
+
+from directorate.db import atomic
+from economy.ledger import post
+from economy.models import Transaction
 from tickets import services
 
 PASSWORD = "correct-horse-battery-staple"
@@ -60,3 +66,13 @@ def wallet(person):
     """(credits, balance) as stored now."""
     person = reload(person)
     return person.credits, person.balance
+
+
+def ledger_entry(member, *, approved_by, type, credits=0, pay="0.00", **fields):
+    """One ledger entry of `member`, written as every entry is (`economy.ledger.post`): with its wallet move and
+    the daily totals, in one unit. For entries no service makes as such (e.g. a payout a race let slip)."""
+    pay = Decimal(pay)
+    entry = Transaction(user=member, type=type, amount_cr=credits, amount_pay=pay, approved_by=approved_by, **fields)
+    with atomic():
+        assert post(member.id, [entry], credits=credits, pay=pay)
+    return entry

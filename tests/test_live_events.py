@@ -343,10 +343,9 @@ def test_a_refused_approval_sends_nothing_though_it_had_scheduled_events(org):
     asset, reviewer = org["asset"], org["marshal"]
     ticket = submitted(org["shadow"], asset)
     # The payout a retry that slipped past the status check would find: the ledger's unique constraint refuses.
-    # Written directly, with the wallet it explains, so the ledger invariant holds.
-    User.objects.filter(id=asset.id).update(credits=7)
-    Transaction.objects.create(
-        user=asset, type=Transaction.Type.CREDIT_AWARD, amount_cr=7, related_ticket=ticket, approved_by=reviewer
+    # Written as the ledger is written, with its wallet and daily totals, so the invariants hold.
+    factories.ledger_entry(
+        asset, type=Transaction.Type.CREDIT_AWARD, credits=7, related_ticket=ticket, approved_by=reviewer
     )
     everyone = list(User.objects.all())
     cookies = [session_cookie(person) for person in (asset, reviewer)]

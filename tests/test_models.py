@@ -16,7 +16,7 @@ from accounts.services import sign_in
 from directorate.db import now
 from directorate.errors import Forbidden, Invalid, NotFound
 from economy.models import Transaction
-from tests.factories import ROUTINE, new_ticket
+from tests.factories import ROUTINE, ledger_entry, new_ticket
 from tickets.models import Ticket, TicketWatcher
 from tickets.services import create_ticket
 
@@ -26,13 +26,12 @@ OUR_APPS = ["accounts", "tickets", "economy", "nyx"]
 
 @pytest.fixture
 def entry(org):
-    """A ledger entry written directly, with the wallet it explains (the ledger invariant holds)."""
-    User.objects.filter(id=org["asset"].id).update(credits=5, balance=Decimal("1.50"))
-    return Transaction.objects.create(
-        user=org["asset"],
+    """A ledger entry, with the wallet and daily totals it explains (the invariants hold)."""
+    return ledger_entry(
+        org["asset"],
         type=Transaction.Type.MANUAL_ADJ,
-        amount_cr=5,
-        amount_pay=Decimal("1.50"),
+        credits=5,
+        pay="1.50",
         approved_by=org["marshal"],
         reason="Opening balance",
     )

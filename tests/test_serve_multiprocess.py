@@ -23,6 +23,7 @@ from tests.servers import Daphne, serving_process
 TIMEOUT = 20  # seconds, for each request and for a socket to open
 EVENT_TIMEOUT = 10  # seconds, for an expected event or close to arrive
 TRIES = 60  # connections opened at most to find one that a given process took
+CONNECT_SECONDS = 30  # how long to keep trying for one process (a process started again may still be starting)
 THROTTLED = "Too many failed sign-in attempts"
 
 
@@ -51,13 +52,17 @@ class Browser:
 
     def connection(self, server, pid):
         """A kept-alive HTTP connection that the server process `pid` accepted."""
-        for _ in range(TRIES):
+        deadline = time.monotonic() + CONNECT_SECONDS
+        tries = 0
+        while time.monotonic() < deadline:
             connection = Connection(self, server)
             connection.request("GET", "/login/")
             if connection.pid == pid:
                 return connection
             connection.close()
-        raise AssertionError(f"no connection reached process {pid} in {TRIES} tries")
+            tries += 1
+            time.sleep(0.05)
+        raise AssertionError(f"no connection reached process {pid} in {tries} tries ({CONNECT_SECONDS} s)")
 
     def socket(self, server, pid):
         """A live WebSocket, signed in by this browser's session, that the server process `pid` accepted."""
