@@ -17,6 +17,7 @@ import asyncio
 import json
 import logging
 import time
+import weakref
 from collections import Counter, deque
 
 from channels.db import database_sync_to_async
@@ -25,6 +26,7 @@ from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
+from accounts.live import addressed_to
 from accounts.models import User
 from accounts.relay import ensure_relay
 from directorate.events import CLOSE_MESSAGE_TYPE, EVENT_MESSAGE_TYPE, session_tag, user_group
@@ -130,14 +132,104 @@ class LiveUpdatesConsumer(AsyncWebsocketConsumer):
                 return
             self.checked_at = time.monotonic()
         # The fragment was rendered once for every socket that receives it (accounts.live).
-        if message.get("html"):
-            await self.send(text_data=message["html"])
+        addressed = addressed_to(message, self.member_id)
+        if addressed is not None and addressed[1]:
+            await self.send(text_data=addressed[1])
 
-    @database_sync_to_async
-    def still_signed_in(self):
-        if not self.session_key or session_seconds_left(self.session_key) <= 0:
+    async def still_signed_in(self):
+        if not self.session_key:
             return False
-        return User.objects.filter(id=self.member_id, is_active=True).exists()
+        return await RECHECKS.stands(SESSION, self.session_key, self.member_id)
+
+
+SESSION, FAMILY = "session", "token family"
+RECHECK_CHUNK = 500  # keys per query
+
+
+class Rechecks:
+    """The periodic checks of sockets (is the session, or the API token family, still standing, and the member
+    still active?), answered for many sockets at once.
+
+    A broadcast reaches a thousand sockets at the same moment, and those idle for more than LIVE_RECHECK_SECONDS
+    all check before relaying: one at a time, that was two queries and a thread hop each, seconds for the last
+    socket. Here the checks asked while one read runs wait for the next, which answers all of them with one query
+    per kind (chunked). One per event loop (each test runs its own loop)."""
+
+    def __init__(self):
+        self.waiting = {}  # (kind, key, member_id) -> futures
+        self.reading = False
+
+    async def stands(self, kind, key, member_id):
+        future = asyncio.get_running_loop().create_future()
+        self.waiting.setdefault((kind, key, str(member_id)), []).append(future)
+        if not self.reading:
+            self.reading = True
+            asyncio.ensure_future(self._answer())
+        return await future
+
+    async def _answer(self):
+        try:
+            while self.waiting:
+                await asyncio.sleep(0)  # the other sockets woken by the same event ask first
+                batch, self.waiting = self.waiting, {}
+                try:
+                    standing = await database_sync_to_async(standing_of)(list(batch))
+                except Exception as error:
+                    for futures in batch.values():
+                        for future in futures:
+                            if not future.done():
+                                future.set_exception(error)
+                    continue
+                for request, futures in batch.items():
+                    for future in futures:
+                        if not future.done():
+                            future.set_result(request in standing)
+        finally:
+            self.reading = False
+
+
+class _RechecksByLoop:
+    def __init__(self):
+        self.by_loop = weakref.WeakKeyDictionary()
+
+    def stands(self, kind, key, member_id):
+        loop = asyncio.get_running_loop()
+        if loop not in self.by_loop:
+            self.by_loop[loop] = Rechecks()
+        return self.by_loop[loop].stands(kind, key, member_id)
+
+
+RECHECKS = _RechecksByLoop()
+
+
+def standing_of(requests):
+    """Of (kind, key, member_id) requests, those that still stand: the session unexpired (SESSION) or the token
+    family unrevoked (FAMILY), and the member active. A few queries, whatever the number of requests."""
+    from accounts.models import RefreshToken
+
+    def chunks(values):
+        values = sorted(set(values))
+        return [values[start : start + RECHECK_CHUNK] for start in range(0, len(values), RECHECK_CHUNK)]
+
+    active = set()
+    for ids in chunks(member_id for _, _, member_id in requests):
+        active.update(str(pk) for pk in User.objects.filter(id__in=ids, is_active=True).values_list("id", flat=True))
+    moment = timezone.now()
+    live_sessions = set()
+    for keys in chunks(key for kind, key, _ in requests if kind == SESSION):
+        live_sessions.update(
+            Session.objects.filter(session_key__in=keys, expire_date__gt=moment).values_list("session_key", flat=True)
+        )
+    revoked = set()
+    for families in chunks(key for kind, key, _ in requests if kind == FAMILY):
+        revoked.update(
+            RefreshToken.objects.filter(family__in=families).exclude(revoked_at=None).values_list("family", flat=True)
+        )
+    return {
+        (kind, key, member_id)
+        for kind, key, member_id in requests
+        if member_id in active and (key in live_sessions if kind == SESSION else key not in revoked)
+    }
 
 
 def session_seconds_left(session_key):
@@ -268,11 +360,13 @@ class ApiEventsConsumer(LiveUpdatesConsumer):
         if self.api_member is None or not hasattr(self, "group"):
             return
         if time.monotonic() - self.checked_at >= settings.LIVE_RECHECK_SECONDS:
-            if not await database_sync_to_async(_still_authorised)(self.api_member, self.family):
+            if not await RECHECKS.stands(FAMILY, self.family, self.api_member):
                 await self.end("the token family was revoked or the member ended")
                 return
             self.checked_at = time.monotonic()
-        await self._send_event(message["event"], message["data"], message.get("event_id"), message.get("at"))
+        addressed = addressed_to(message, self.api_member)
+        if addressed is not None:
+            await self._send_event(message["event"], addressed[0], message.get("event_id"), message.get("at"))
 
     async def _send_event(self, event, data, event_id, at):
         if event_id is not None:
@@ -296,12 +390,6 @@ def _member_for_token(token):
     member = tokens.user_for_access_token(token)
     claims = tokens.decode(token, expected_type=tokens.ACCESS)
     return member, claims["fam"], claims["exp"]
-
-
-def _still_authorised(member_id, family):
-    from accounts import tokens
-
-    return User.objects.filter(id=member_id, is_active=True).exists() and not tokens.family_revoked(family)
 
 
 def _latest_event_id():

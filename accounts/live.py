@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from django.db import DatabaseError, IntegrityError
+from django.db.models import Q
 from django.template.loader import render_to_string
 
 from accounts.models import LiveEvent
@@ -25,6 +26,7 @@ from directorate import events
 from directorate.db import atomic, now
 from directorate.errors import Conflict
 from directorate.events import CLOSE_EVENT, CLOSE_MESSAGE_TYPE, EVENT_MESSAGE_TYPE, user_group
+from directorate.layers import send_to_groups
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +42,17 @@ def shared_layer():
 # Recording -------------------------------------------------------------------------------------------------
 
 
+FAN_OUT = "*"  # the recipient_id of a row addressed to many members (its data names each of them)
+FAN_OUT_FROM = 10  # recipients from which one publish is one row for all of them, not one row each
+
+
 def record(batches):
-    """Write one log row per (recipient_id, data) of each (event, items) batch, in order, numbered in commit
-    order; returns the rows."""
+    """Write the log rows of each (event, items) batch, in order, numbered in commit order; returns the rows.
+
+    `items` is (recipient_id, data) pairs. Up to FAN_OUT_FROM - 1 distinct recipients get a row each; more (today,
+    a broadcast) share one row whose data holds what all of them share and what is each one's own
+    (`fan_out_data`): one row, one read and one channel layer message instead of a thousand."""
+    batches = [(event, _grouped(event, items)) for event, items in batches]
     for attempt in range(RECORD_ATTEMPTS):
         try:
             with atomic():
@@ -62,6 +72,22 @@ def record(batches):
     return []  # not reached
 
 
+def _grouped(event, items):
+    recipients = [recipient_id for recipient_id, _ in items]
+    if event != CLOSE_EVENT and len(items) >= FAN_OUT_FROM and len(set(recipients)) == len(recipients):
+        return [(FAN_OUT, fan_out_data(items))]
+    return items
+
+
+def fan_out_data(items):
+    """One row's data for many recipients: {"shared": what every recipient's data holds alike, "each": {recipient
+    id: the rest of theirs}} (a broadcast's notifications differ only by their ids)."""
+    first = items[0][1]
+    shared = {key: value for key, value in first.items() if all(data.get(key, ...) == value for _, data in items)}
+    each = {recipient_id: {k: v for k, v in data.items() if k not in shared} for recipient_id, data in items}
+    return {"shared": shared, "each": each}
+
+
 def latest_seq():
     """The largest number in the log (0 when empty): one read of the unique index's end."""
     return LiveEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
@@ -76,12 +102,34 @@ class Row(NamedTuple):
     data: dict
     at: datetime
 
+    def addressed(self):
+        """(recipient_id, data) for each member the row is for: one, or each of a fan-out row's."""
+        if self.recipient_id != FAN_OUT:
+            return [(self.recipient_id, self.data)]
+        shared = self.data["shared"]
+        return [(recipient_id, {**shared, **own}) for recipient_id, own in self.data["each"].items()]
+
 
 def rows_after(seq, *, limit, recipient_id=None):
-    rows = LiveEvent.objects.filter(seq__gt=seq)
-    if recipient_id is not None:  # a member's catch-up: their events, not the closing of sockets
-        rows = rows.filter(recipient_id=recipient_id).exclude(event=CLOSE_EVENT)
-    return [Row(*values) for values in rows.order_by("seq").values_list(*Row._fields)[:limit]]
+    """The log after `seq`, in order: every row as stored (the relay), or one member's events (`recipient_id`,
+    the API's catch-up): their own rows and their part of fan-out rows, without the closing of sockets."""
+    events = LiveEvent.objects.filter(seq__gt=seq).order_by("seq")
+    if recipient_id is None:
+        return [Row(*values) for values in events.values_list(*Row._fields)[:limit]]
+    events = events.filter(Q(recipient_id=recipient_id) | Q(recipient_id=FAN_OUT)).exclude(event=CLOSE_EVENT)
+    found = []
+    while len(found) < limit:
+        rows = [Row(*values) for values in events.filter(seq__gt=seq).values_list(*Row._fields)[:limit]]
+        for row in rows:
+            seq = row.seq
+            if row.recipient_id != FAN_OUT:
+                found.append(row)
+            elif recipient_id in row.data["each"]:
+                own = {**row.data["shared"], **row.data["each"][recipient_id]}
+                found.append(row._replace(recipient_id=recipient_id, data=own))
+        if len(rows) < limit:
+            break
+    return found[:limit]
 
 
 # Messages --------------------------------------------------------------------------------------------------
@@ -103,16 +151,37 @@ class Fragments:
 
 
 def message_for(row, fragments):
+    """The channel layer message of one log row, and the groups it goes to: ([group], message).
+
+    A row for one member carries its `data` and `html`. A fan-out row is one message to all its members' groups,
+    carrying `shared` and `each` as stored, and one `html` when every member's fragment is the same, else
+    `html_each` by member; each socket takes its own part (`addressed_to`). Over Redis that is one message per
+    server process, not one per member."""
     if row.event == CLOSE_EVENT:  # sockets to close (directorate.events.close_sockets), in every process
-        return {"type": CLOSE_MESSAGE_TYPE, "session": row.data.get("session"), "family": row.data.get("family")}
-    return {
-        "type": EVENT_MESSAGE_TYPE,
-        "event": row.event,
-        "data": row.data,
-        "event_id": row.seq,
-        "at": row.at.isoformat(),
-        "html": fragments(row.event, row.data),
-    }
+        close = {"type": CLOSE_MESSAGE_TYPE, "session": row.data.get("session"), "family": row.data.get("family")}
+        return [user_group(row.recipient_id)], close
+    message = {"type": EVENT_MESSAGE_TYPE, "event": row.event, "event_id": row.seq, "at": row.at.isoformat()}
+    if row.recipient_id != FAN_OUT:
+        return [user_group(row.recipient_id)], {**message, "data": row.data, "html": fragments(row.event, row.data)}
+    addressed = row.addressed()
+    html = {recipient_id: fragments(row.event, data) for recipient_id, data in addressed}
+    message.update(shared=row.data["shared"], each=row.data["each"])
+    if len(set(html.values())) == 1:
+        message["html"] = next(iter(html.values()))
+    else:
+        message["html_each"] = html
+    return [user_group(recipient_id) for recipient_id, _ in addressed], message
+
+
+def addressed_to(message, member_id):
+    """(data, html) of an event message for one member's socket; None when it names others only."""
+    if "each" not in message:
+        return message["data"], message.get("html") or ""
+    own = message["each"].get(str(member_id))
+    if own is None:
+        return None
+    html = message["html"] if "html" in message else message["html_each"].get(str(member_id), "")
+    return {**message["shared"], **own}, html or ""
 
 
 def record_and_send(batches):
@@ -121,7 +190,9 @@ def record_and_send(batches):
     rows = record(batches)
     if shared_layer():
         fragments = Fragments()
-        SENDER.send([(user_group(row.recipient_id), message_for(row, fragments)) for row in rows])
+        SENDER.send(
+            [message_for(Row(row.seq, row.recipient_id, row.event, row.data, row.at), fragments) for row in rows]
+        )
     else:
         from accounts.relay import wake
 
@@ -147,6 +218,7 @@ class Sender:
         self.idle = threading.Condition(self.lock)
 
     def send(self, messages):
+        """Queue messages, each ([group, ...], message), to be sent in order."""
         if not messages:
             return
         with self.lock:
@@ -176,8 +248,8 @@ class Sender:
             messages = await self.queue.get()
             try:
                 layer = get_channel_layer()
-                for group, message in messages:
-                    await layer.group_send(group, message)
+                for groups, message in messages:
+                    await send_to_groups(layer, groups, message)
             except Exception:
                 logger.exception("Could not send %d live events", len(messages))
             finally:

@@ -175,6 +175,11 @@ class LiveEvent(ObjectIdModel):
     atomic unit, and the unique constraint refuses a second row with the same number (the loser retries).
     Server processes relay new rows to their sockets (`accounts.relay`), and API clients ask for what they
     missed since a number (docs/api.md). The worker deletes rows older than 7 days.
+
+    A row names one recipient, or, for a publish to many members (today, a broadcast), `recipient_id` is
+    "*" and `data` is {"shared": ..., "each": {member id: ...}}: one row for all of them (`accounts.live`). Rows
+    named "sockets_closed" ask a member's sockets to close (a sign-out from another process) and are never sent
+    to clients.
     """
 
     seq = models.BigIntegerField(unique=True)

@@ -3,8 +3,9 @@
 It runs as a task on the server's event loop, started by the first socket that connects. It reads the log
 after the last number it relayed: at once when this process has just recorded an event (`wake`), and every
 POLL_INTERVAL otherwise, which is how events recorded by other processes (the worker: Nyx's decisions, the
-payroll) arrive. Each row goes to its recipient's group on the in-memory channel layer, so the consumers and
-everything that addresses a member's sockets by group work as they do over Redis.
+payroll) arrive, and the closing of a member's sockets from another process. Each row goes to its recipients'
+groups on the in-memory channel layer, so the consumers and everything that addresses a member's sockets by
+group work as they do over Redis.
 
 Reads run on one thread of the relay's own, with its own database connection, so that they never queue
 behind the requests' work.
@@ -20,7 +21,7 @@ from channels.layers import get_channel_layer
 from django.db import connection
 
 from accounts import live as delivery
-from directorate.events import user_group
+from directorate.layers import send_to_groups
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,9 @@ class Relay:
                 return
             fragments = delivery.Fragments()
             for row in rows:
-                await layer.group_send(user_group(row.recipient_id), delivery.message_for(row, fragments))
+                # A row for many members (a broadcast) is one message to all their groups (accounts.live).
+                groups, message = delivery.message_for(row, fragments)
+                await send_to_groups(layer, groups, message)
                 self.last = row.seq
             if len(rows) < BATCH:
                 return

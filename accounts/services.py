@@ -212,7 +212,7 @@ def broadcast(*, actor: User, message: str | None) -> int:
     refuse_bidi_controls(message, field="message", label="A broadcast")
     if not may_at_all(actor, Action.BROADCAST):
         raise Forbidden("Broadcasts are for executors and above.")
-    recipients = list(subordinates_of(actor))
+    recipients = list(subordinates_of(actor).only("id"))  # notify needs their ids: a thousand rows read lightly
     with atomic():
         notify(recipients=recipients, message=f"Command from {shown_name(actor)}: {message}")
     return len(recipients)

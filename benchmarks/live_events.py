@@ -296,7 +296,13 @@ async def hear(websocket, arrivals, index):
     arrivals[index] = time.perf_counter()
 
 
-async def measure_broadcast(client, data, rounds):
+def cpu_ms(pid):
+    """CPU time (user + system) the process `pid` has used so far, in ms (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+async def measure_broadcast(client, data, rounds, server_pid=None):
     sessions = data["member_sessions"]
     opening = time.perf_counter()
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
@@ -315,6 +321,7 @@ async def measure_broadcast(client, data, rounds):
             asyncio.create_task(hear(websocket, arrivals, index)) for index, websocket in enumerate(websockets)
         ]
         await asyncio.sleep(0.5)  # let every listener start waiting
+        cpu_before = cpu_ms(server_pid) if server_pid else None
         started = time.perf_counter()
         follow = await client.post(
             data["sessions"][BROADCASTER], "/broadcast/", {"message": f"Benchmark round {number}."}
@@ -323,6 +330,8 @@ async def measure_broadcast(client, data, rounds):
         _done, waiting = await asyncio.wait(listeners, timeout=BROADCAST_TIMEOUT)
         for listener in waiting:  # an event that never came: that socket takes no further part
             listener.cancel()
+        await asyncio.sleep(0.2)  # what the server still does after the last socket heard (little: it is idle)
+        server_cpu = round(cpu_ms(server_pid) - cpu_before, 1) if server_pid else None
         for index, websocket in enumerate(websockets):
             if arrivals[index] is None:
                 await websocket.close()
@@ -336,6 +345,7 @@ async def measure_broadcast(client, data, rounds):
                 "first_received_ms": round(min(delays) * 1000, 1),
                 "median_received_ms": round(statistics.median(delays) * 1000, 1),
                 "http_response_ms": round((answered - started) * 1000, 1),
+                "server_cpu_ms": server_cpu,
             }
         )
     await asyncio.gather(*(websocket.close() for websocket in every_socket))
@@ -348,6 +358,7 @@ async def measure_broadcast(client, data, rounds):
         "all_received_ms_median": statistics.median(result["all_received_ms"] for result in results),
         "last_socket_ms": summary([result["all_received_ms"] / 1000 for result in results]),
         "http_response_ms": summary([result["http_response_ms"] / 1000 for result in results]),
+        "server_cpu_ms_median": statistics.median(result["server_cpu_ms"] or 0 for result in results),
     }
 
 
@@ -391,6 +402,10 @@ def print_table(result):
         ),
         ("broadcast HTTP response", each("http_response_ms")),
         ("broadcast, median socket", each("median_received_ms")),
+        (
+            "broadcast, server CPU per round",
+            each("server_cpu_ms") + f"  (median {broadcast['server_cpu_ms_median']} ms)",
+        ),
         (f"opening {broadcast['sockets']} sockets", f"{broadcast['sockets_opened_s']} s"),
         ("broadcast events missed or sockets closed", str(broadcast["missed"])),
     ]
@@ -405,6 +420,12 @@ def main():
     parser.add_argument("--approvals", type=int, default=200)
     parser.add_argument("--sockets", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=10, help="broadcast rounds")
+    parser.add_argument(
+        "--idle",
+        action="store_true",
+        help="every socket checks its session and member before each event (LIVE_RECHECK_SECONDS=0), as sockets "
+        "idle for longer than LIVE_RECHECK_SECONDS do when a broadcast wakes them",
+    )
     parser.add_argument(
         "--profile", action="store_true", help="run daphne under cProfile and print where its time went"
     )
@@ -422,6 +443,8 @@ def main():
             if args.redis:
                 redis, redis_url = start_redis(folder)
             env = environment(folder, redis_url)
+            if args.idle:
+                env["LIVE_RECHECK_SECONDS"] = "0"
             print(f"Preparing the database in {folder} ...", flush=True)
             prepared_at = time.perf_counter()
             data = prepare(env, folder, Path(__file__).resolve(), approvals=args.approvals, sockets=args.sockets)
@@ -439,7 +462,7 @@ def main():
             print(f"Measuring {args.approvals} approvals ...", flush=True)
             approvals = asyncio.run(measure_approvals(client, data))
             print(f"Measuring {args.rounds} broadcasts to {args.sockets} sockets ...", flush=True)
-            broadcast = asyncio.run(measure_broadcast(client, data, args.rounds))
+            broadcast = asyncio.run(measure_broadcast(client, data, args.rounds, server_pid=daphne.process.pid))
         except BaseException:
             log = Path(folder) / "daphne.log"
             if log.exists():  # all but the access lines
@@ -459,6 +482,8 @@ def main():
                 stats.sort_stats("cumulative").print_stats(60)
                 if os.environ.get("PROFILE_CALLERS"):
                     stats.print_callers(os.environ["PROFILE_CALLERS"])
+                if os.environ.get("PROFILE_CALLEES"):
+                    stats.print_callees(os.environ["PROFILE_CALLEES"])
 
     moment = datetime.now(UTC)
     result = {
@@ -471,6 +496,7 @@ def main():
         ),
         "load_average_after": os.getloadavg(),
         "server": "one daphne process, DEBUG=0, SQLite",
+        "sockets_check_before_each_event": bool(args.idle),
         "approvals": approvals,
         "broadcast": broadcast,
     }

@@ -123,12 +123,20 @@ class BrowserListener:
         self.closed_by_server = "closed"
 
 
+# The member's rows, and the rows for many members (recipient "*", accounts/live.py) whose data names them.
+FOR_MEMBER = (
+    "(recipient_id = :member OR (recipient_id = '*' AND json_type(data, '$.each.\"' || :member || '\"') IS NOT NULL))"
+    " AND event != 'sockets_closed'"
+)
+
+
 def expected_events(database, member_id, after):
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as connection:
         return [
             row[0]
             for row in connection.execute(
-                "SELECT seq FROM accounts_liveevent WHERE recipient_id = ? AND seq > ? ORDER BY seq", (member_id, after)
+                f"SELECT seq FROM accounts_liveevent WHERE {FOR_MEMBER} AND seq > :after ORDER BY seq",
+                {"member": member_id, "after": after},
             )
         ]
 
@@ -136,8 +144,8 @@ def expected_events(database, member_id, after):
 def count_events(database, member_id, event, after):
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as connection:
         return connection.execute(
-            "SELECT COUNT(*) FROM accounts_liveevent WHERE recipient_id = ? AND event = ? AND seq > ?",
-            (member_id, event, after),
+            f"SELECT COUNT(*) FROM accounts_liveevent WHERE {FOR_MEMBER} AND event = :event AND seq > :after",
+            {"member": member_id, "event": event, "after": after},
         ).fetchone()[0]
 
 

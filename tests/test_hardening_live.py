@@ -5,6 +5,7 @@ WebSocket only and never touch the ORM in this process. Every wait is bounded; t
 fixture's finalizer whatever happens.
 """
 
+import json
 import socket
 import threading
 import time
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect as websocket_connect
 
 from desk.demo import ASSETS, MARSHALS
 from tests.browser.conftest import manage, server_environment
@@ -383,3 +385,42 @@ def test_a_member_holds_at_most_ten_sockets(server):
     time.sleep(0.5)
     with member.listen():
         pass  # a closed socket frees its place
+
+
+def test_a_close_from_another_process_reaches_this_servers_sockets_through_the_log(server):
+    """No Redis: a sign-out done in another process (the worker, a management command), of an API session or of a
+    browser session, still closes the member's sockets in the server process, through the live event log. No event
+    follows, so only the close can end them; each socket closes only when the close names it."""
+    password, url = server
+    asset = ASSETS[5][0]
+    member = SignedIn(url, asset, password)
+    pair = (
+        session()
+        .post(f"{url}/api/auth/token", json={"username": asset, "password": password}, timeout=HTTP_TIMEOUT)
+        .json()
+    )
+    host = urlsplit(url).netloc
+    with (
+        member.listen() as browser,
+        websocket_connect(f"ws://{host}/ws/api/events/", proxy=None, open_timeout=HTTP_TIMEOUT) as api,
+    ):
+        api.send(json.dumps({"type": "auth", "token": pair["access_token"]}))
+        assert json.loads(api.recv(timeout=SOCKET_WAIT))["type"] == "ready"
+
+        elsewhere(url, f"from accounts.services import sign_out_token; sign_out_token(token={pair['refresh_token']!r})")
+        assert_closed(api)
+        with pytest.raises(TimeoutError):  # the API's sign-out: the browser's socket stays open
+            browser.recv(timeout=1)
+
+        elsewhere(
+            url,
+            "from accounts.models import User; from accounts.services import end_browser_session; "
+            f"end_browser_session(user=User.objects.get(username={asset!r}), "
+            f"session_key={member.http.cookies['sessionid']!r})",
+        )
+        assert_closed(browser)
+
+
+def elsewhere(url, code):
+    """Run `code` in a process of its own on the server's database, as the worker or an operator would."""
+    manage(SERVER_ENV[url], "shell", "-c", code)

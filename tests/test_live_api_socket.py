@@ -15,10 +15,11 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
-from accounts import consumers, tokens
+from accounts import consumers, live, tokens
 from accounts import services as accounts_services
 from accounts.consumers import UNAUTHENTICATED
-from accounts.models import LiveEvent
+from accounts.models import LiveEvent, Notification
+from accounts.ranks import Rank
 from directorate.asgi import application
 from economy import services as economy
 from tests.invariants import traces_of_niki
@@ -139,6 +140,39 @@ def test_a_client_that_reconnects_asks_for_what_it_missed(org):
     assert rewards == [first.id, second.id]
     assert missed[-1]["last_event_id"] == events[-1]["event_id"]
     assert all(LiveEvent.objects.get(seq=message["event_id"]).recipient_id == asset.id for message in events)
+
+
+def test_a_broadcast_to_many_arrives_once_with_ones_own_notification_live_and_on_catching_up(org, make_member):
+    """A broadcast to enough members is one log row for all (accounts.live, FAN_OUT_FROM): a socket open at the
+    time hears its own notification once; one that reconnects asks for it by event id, and gets its own."""
+    executor, asset, asset_3 = org["executor"], org["asset"], org["asset_3"]
+    for _ in range(live.FAN_OUT_FROM):
+        make_member(Rank.ASSET, org["shadow"])
+    token, other_token = access_token(asset), access_token(asset_3)
+
+    async def scenario():
+        async with api_socket(token) as socket:
+            seen = socket.ready["last_event_id"]
+        async with api_socket(other_token) as open_socket:
+            await call(accounts_services.broadcast, actor=executor, message="Report at dawn.")
+            heard = await events_until_quiet(open_socket, at_least=1)
+        async with api_socket(token, since=seen) as socket:
+            return heard, await events_until_quiet(socket, at_least=2)
+
+    heard, missed = async_to_sync(scenario)()
+
+    def own(person):
+        return Notification.objects.get(user_id=person.id, message__endswith="Report at dawn.").id
+
+    assert [(message["event"], message["data"]["id"]) for message in heard] == [("notification", own(asset_3))]
+    assert [message["type"] for message in missed] == ["event", "caught_up"]
+    assert missed[0]["data"] == {
+        "id": own(asset),
+        "message": f"Command from {executor}: Report at dawn.",
+        "ticket_id": None,
+    }
+    assert missed[0]["event_id"] == heard[0]["event_id"] == missed[1]["last_event_id"]  # one event id for all
+    assert LiveEvent.objects.get(seq=heard[0]["event_id"]).recipient_id == live.FAN_OUT
 
 
 @pytest.mark.parametrize("token_kind", ["garbage", "expired", "revoked", "refresh", "empty"])

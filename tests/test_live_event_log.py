@@ -6,6 +6,7 @@ from datetime import timedelta
 from accounts import live as delivery
 from accounts.models import LiveEvent
 from directorate.db import now
+from directorate.events import CLOSE_EVENT
 
 
 def test_events_are_numbered_after_the_largest_and_read_back_after_a_number(db):
@@ -46,3 +47,68 @@ def test_pruning_keeps_recent_rows_and_the_newest(db):
     assert [row.seq for row in delivery.rows_after(0, limit=10)] == [3]
     LiveEvent.objects.update(at=now() - timedelta(days=30))
     assert delivery.prune() == 0  # the newest stays: numbering never restarts below a number a client saw
+
+
+MEMBERS = [f"{number:024x}" for number in range(1, 16)]
+
+
+def test_a_publish_to_many_is_one_row_and_each_member_reads_back_their_own_part(db):
+    notifications = [
+        (member, {"id": f"n{n}", "message": "Stand by.", "ticket_id": None}) for n, member in enumerate(MEMBERS)
+    ]
+    rows = delivery.record([("notification", notifications)])
+    assert [(row.seq, row.recipient_id) for row in rows] == [(1, delivery.FAN_OUT)]
+    assert LiveEvent.objects.count() == 1
+    assert rows[0].data["shared"] == {"message": "Stand by.", "ticket_id": None}  # stored once, not 15 times
+    delivery.record([("credits_update", [(MEMBERS[0], {"user_id": MEMBERS[0], "new_credits": 1})])])
+
+    assert [
+        (row.seq, row.recipient_id, row.event, row.data)
+        for row in delivery.rows_after(0, limit=10, recipient_id=MEMBERS[3])
+    ] == [(1, MEMBERS[3], "notification", {"id": "n3", "message": "Stand by.", "ticket_id": None})]
+    assert [row.seq for row in delivery.rows_after(0, limit=10, recipient_id=MEMBERS[0])] == [1, 2]
+    assert delivery.rows_after(0, limit=10, recipient_id="f" * 24) == []  # not among the recipients
+    # What the relay reads: the row as stored, each member's data whole.
+    relayed = delivery.rows_after(0, limit=10)
+    assert len(relayed) == 2 and dict(relayed[0].addressed())[MEMBERS[7]]["id"] == "n7"
+
+
+def test_few_recipients_or_one_named_twice_get_a_row_each(db):
+    few = delivery.record(
+        [("notification", [(member, {"id": "n"}) for member in MEMBERS[: delivery.FAN_OUT_FROM - 1]])]
+    )
+    assert [row.recipient_id for row in few] == MEMBERS[: delivery.FAN_OUT_FROM - 1]
+    twice = [(MEMBERS[0], {"n": number}) for number in range(delivery.FAN_OUT_FROM)]
+    assert [row.data for row in delivery.record([("credits_update", twice)])] == [
+        {"n": n} for n in range(delivery.FAN_OUT_FROM)
+    ]
+
+
+def test_a_catch_up_passes_over_others_rows_and_never_returns_the_closing_of_sockets(db):
+    me = "a" * 24
+    for _ in range(3):  # broadcasts to others
+        delivery.record([("notification", [(member, {"id": "theirs"}) for member in MEMBERS])])
+    delivery.record([(CLOSE_EVENT, [(me, {"session": None, "family": None})])])
+    delivery.record([("credits_update", [(me, {"n": 1})])])
+    delivery.record([("credits_update", [(me, {"n": 2})])])
+
+    assert [row.data for row in delivery.rows_after(0, limit=1, recipient_id=me)] == [{"n": 1}]
+    assert [row.data for row in delivery.rows_after(0, limit=5, recipient_id=me)] == [{"n": 1}, {"n": 2}]
+    assert [row.event for row in delivery.rows_after(0, limit=10)].count(CLOSE_EVENT) == 1  # the relay reads it
+
+
+def test_a_row_for_many_whose_fragments_differ_gives_each_socket_its_own(db):
+    """One message for all; when members' pages need different HTML (their own wallet figures), each takes its own."""
+    updates = [
+        (member, {"user_id": member, "new_credits": n, "new_balance": f"{n}.00"}) for n, member in enumerate(MEMBERS)
+    ]
+    (row,) = delivery.rows_after(delivery.record([("credits_update", updates)])[0].seq - 1, limit=10)
+
+    groups, message = delivery.message_for(row, delivery.Fragments())
+
+    assert groups == [f"user.{member}" for member in MEMBERS]
+    for n, member in enumerate(MEMBERS):
+        data, html = delivery.addressed_to(message, member)
+        assert data == {"user_id": member, "new_credits": n, "new_balance": f"{n}.00"}
+        assert f'hx-swap-oob="outerHTML">{n}</dd>' in html and f"&curren;{n}.00" in html
+    assert delivery.addressed_to(message, "f" * 24) is None

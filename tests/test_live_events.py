@@ -24,9 +24,11 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client, override_settings
 
+from accounts import live
 from accounts import services as accounts_services
 from accounts.consumers import UNAUTHENTICATED
-from accounts.models import User
+from accounts.models import LiveEvent, Notification, User
+from accounts.ranks import Rank
 from accounts.relay import ensure_relay
 from directorate.asgi import application
 from directorate.db import atomic
@@ -299,6 +301,69 @@ def test_a_broadcast_reaches_every_subordinate_and_nobody_else(org):
     assert outside == []
 
 
+def test_a_broadcast_to_many_is_one_message_and_each_socket_hears_its_own_notification_once(org, make_member):
+    """Enough subordinates for one log row and one channel layer message for all (accounts.live, FAN_OUT_FROM):
+    every subordinate's sockets hear the broadcast once, with that member's own notification; nobody else does."""
+    executor = org["executor"]
+    extra = [make_member(Rank.ASSET, org["shadow_2"]) for _ in range(live.FAN_OUT_FROM)]
+    subordinates = [org[name] for name in ("marshal", "marshal_2", "shadow", "shadow_2", "asset", "asset_2", "asset_3")]
+    subordinates += extra
+    outsiders = [org[name] for name in ("executor_2", "marshal_3", "nyx")]
+    cookies = {person.id: session_cookie(person) for person in (org["asset"], extra[0], org["marshal_3"])}
+    first_seq = live.latest_seq()
+
+    async def scenario():
+        async with (
+            live_socket(cookies[org["asset"].id]) as asset_socket,
+            live_socket(cookies[org["asset"].id]) as asset_second_tab,
+            live_socket(cookies[extra[0].id]) as extra_socket,
+            live_socket(cookies[org["marshal_3"].id]) as outsider_socket,
+            tap(*subordinates) as inside,
+            tap(*outsiders, executor) as outside,
+        ):
+            count = await call(accounts_services.broadcast, actor=executor, message="Stand by for inspection.")
+            heard = [await receive(socket, 1) for socket in (asset_socket, asset_second_tab, extra_socket)]
+            for socket in (asset_socket, asset_second_tab, extra_socket, outsider_socket):
+                assert await socket.receive_nothing(timeout=QUIET)
+            return count, heard, await inside(), await outside()
+
+    count, heard, inside, outside = async_to_sync(scenario)()
+
+    assert count == len(subordinates)
+    assert [[kind_of(fragment) for fragment in fragments] for fragments in heard] == [["inbox badge"]] * 3
+    assert outside == []
+    assert LiveEvent.objects.filter(seq__gt=first_seq).count() == 1
+    assert len(inside) == 1  # one message for all fifteen groups, each channel once
+    own_ids = dict(
+        Notification.objects.filter(message__endswith="Stand by for inspection.").values_list("user_id", "id")
+    )
+    for person in subordinates:
+        data, fragment = live.addressed_to(inside[0], person.id)
+        assert data == {"id": own_ids[person.id], "message": data["message"], "ticket_id": None}
+        assert data["message"] == f"Command from {executor}: Stand by for inspection."
+        assert 'hx-get="/inbox/badge/"' in fragment
+    assert all(live.addressed_to(inside[0], person.id) is None for person in outsiders)
+    json.dumps(inside)  # plain data: Redis carries the same message
+
+
+def test_niki_broadcasting_to_everyone_reaches_them_as_the_directorates(org, make_member):
+    niki = org["niki"]
+    for _ in range(live.FAN_OUT_FROM):
+        make_member(Rank.ASSET, org["shadow"])
+    everyone_else = list(User.objects.exclude(id=niki.id))
+
+    async def scenario():
+        async with tap(*everyone_else) as drain:
+            await call(accounts_services.broadcast, actor=niki, message="All stations report.")
+            return await drain()
+
+    messages = async_to_sync(scenario)()
+
+    assert len(messages) == 1 and set(messages[0]["each"]) == {person.id for person in everyone_else}
+    assert messages[0]["shared"]["message"] == "Command from The Directorate: All stations report."
+    assert traces_of_niki(json.dumps(messages, ensure_ascii=False), niki) == []
+
+
 # Niki -------------------------------------------------------------------------------------------------------
 
 
@@ -464,3 +529,72 @@ def test_a_connection_whose_channel_layer_fails_leaves_its_group(org):
 
     with override_settings(CHANNEL_LAYERS={"default": {"BACKEND": f"{__name__}.BreakingLayer"}}):
         async_to_sync(scenario)()
+
+
+# The sockets' periodic check --------------------------------------------------------------------------------
+
+
+def test_the_periodic_check_answers_many_sockets_in_a_few_queries_and_refuses_what_ended(org):
+    """A broadcast wakes every idle socket at once and each checks its session or token family and its member:
+    all of them are answered together (accounts.consumers.standing_of), and each answer is the right one."""
+    from django.contrib.sessions.models import Session
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.consumers import FAMILY, SESSION, standing_of
+    from accounts.models import RefreshToken
+
+    def session_key(person):
+        return session_cookie(person).split("=", 1)[1]
+
+    standing_session, ended_session, deactivated_session = (
+        session_key(org[name]) for name in ("asset", "asset_2", "shadow")
+    )
+    Session.objects.filter(session_key=ended_session).delete()
+    User.objects.filter(id=org["shadow"].id).update(is_active=False)
+    families = {}
+    for name in ("asset_3", "marshal"):
+        accounts_services.start_token_family(user=org[name])
+        families[name] = RefreshToken.objects.filter(user_id=org[name].id).latest("issued_at").family
+    RefreshToken.objects.filter(family=families["marshal"]).update(revoked_at=RefreshToken.objects.first().issued_at)
+    requests = [
+        (SESSION, standing_session, org["asset"].id),
+        (SESSION, ended_session, org["asset_2"].id),
+        (SESSION, deactivated_session, org["shadow"].id),
+        (FAMILY, families["asset_3"], org["asset_3"].id),
+        (FAMILY, families["marshal"], org["marshal"].id),
+    ]
+    requests += [(SESSION, f"gone-{number}", org["asset"].id) for number in range(300)]
+
+    with CaptureQueriesContext(connection) as queries:
+        standing = standing_of(requests)
+
+    assert standing == {(SESSION, standing_session, org["asset"].id), (FAMILY, families["asset_3"], org["asset_3"].id)}
+    assert len(queries) == 3  # members, sessions, token families: not two per socket
+
+
+def test_sockets_checking_at_once_each_close_or_relay_as_their_own_session_says(org):
+    """Every socket checks before each relay (LIVE_RECHECK_SECONDS = 0): a broadcast wakes them together; the
+    socket whose session was deleted closes (4401), the others hear the broadcast."""
+    from django.contrib.sessions.models import Session
+
+    cookies = {name: session_cookie(org[name]) for name in ("asset", "asset_2", "asset_3", "shadow")}
+    Session.objects.filter(session_key=cookies["asset_2"].split("=", 1)[1]).delete()
+
+    async def scenario():
+        async with (
+            live_socket(cookies["asset"]) as asset,
+            live_socket(cookies["asset_2"]) as signed_out,
+            live_socket(cookies["asset_3"]) as asset_3,
+            live_socket(cookies["shadow"]) as shadow,
+        ):
+            await call(accounts_services.broadcast, actor=org["executor"], message="Check in.")
+            heard = [kind_of(fragment) for socket in (asset, asset_3, shadow) for fragment in await receive(socket, 1)]
+            closed = await signed_out.receive_output(timeout=RECEIVE_TIMEOUT)
+            return heard, closed
+
+    with override_settings(LIVE_RECHECK_SECONDS=0):
+        heard, closed = async_to_sync(scenario)()
+
+    assert heard == ["inbox badge"] * 3
+    assert closed == {"type": "websocket.close", "code": UNAUTHENTICATED}
