@@ -12,6 +12,7 @@ HTML fragment a browser swaps in, rendered once per distinct fragment rather tha
 
 import asyncio
 import atexit
+import functools
 import logging
 import threading
 from datetime import datetime, timedelta
@@ -23,7 +24,7 @@ from django.template.loader import render_to_string
 
 from accounts.models import LiveEvent
 from directorate import events
-from directorate.db import atomic, now
+from directorate.db import atomic, now, on_commit
 from directorate.errors import Conflict
 from directorate.events import CLOSE_EVENT, CLOSE_MESSAGE_TYPE, EVENT_MESSAGE_TYPE, user_group
 from directorate.layers import send_to_groups
@@ -52,24 +53,30 @@ def record(batches):
     `items` is (recipient_id, data) pairs. Up to FAN_OUT_FROM - 1 distinct recipients get a row each; more (today,
     a broadcast) share one row whose data holds what all of them share and what is each one's own
     (`fan_out_data`): one row, one read and one channel layer message instead of a thousand."""
-    batches = [(event, _grouped(event, items)) for event, items in batches]
     for attempt in range(RECORD_ATTEMPTS):
         try:
             with atomic():
-                last = latest_seq()
-                moment = now()
-                rows = [
-                    LiveEvent(seq=last + number, recipient_id=recipient_id, event=event, data=data, at=moment)
-                    for number, (event, recipient_id, data) in enumerate(
-                        ((event, *item) for event, items in batches for item in items), start=1
-                    )
-                ]
-                LiveEvent.objects.bulk_create(rows)
-            return rows
+                return _write(batches)
         except (IntegrityError, Conflict, DatabaseError):
             if attempt == RECORD_ATTEMPTS - 1:
                 raise
     return []  # not reached
+
+
+def _write(batches):
+    """The rows of `batches`, numbered after the largest number in the log and written; inside a unit that either
+    holds the write lock (SQLite) or fails on a number taken meanwhile (unique constraint)."""
+    batches = [(event, _grouped(event, items)) for event, items in batches]
+    last = latest_seq()
+    moment = now()
+    rows = [
+        LiveEvent(seq=last + number, recipient_id=recipient_id, event=event, data=data, at=moment)
+        for number, (event, recipient_id, data) in enumerate(
+            ((event, *item) for event, items in batches for item in items), start=1
+        )
+    ]
+    LiveEvent.objects.bulk_create(rows)
+    return rows
 
 
 def _grouped(event, items):
@@ -184,10 +191,19 @@ def addressed_to(message, member_id):
     return {**message["shared"], **own}, html or ""
 
 
+def record_in_unit(batches):
+    """Record the events of the unit being written (a list of (event, items)) in it, on SQLite, where the unit holds
+    the write lock: no other writer can take a number meanwhile. Send them once it commits."""
+    on_commit(functools.partial(send, _write(batches)), robust=True)
+
+
 def record_and_send(batches):
-    """Record the events of one committed unit (a list of (event, items)), then send them on (Redis) or wake this
-    process's relay (in-memory layer)."""
-    rows = record(batches)
+    """Record the events of one committed unit (a list of (event, items)), then send them."""
+    send(record(batches))
+
+
+def send(rows):
+    """Send recorded rows on (Redis), or wake this process's relay, which reads them from the log (in-memory)."""
     if shared_layer():
         fragments = Fragments()
         SENDER.send(

@@ -89,11 +89,20 @@ class _Unit:
         self.database.__enter__()
         self.rollback_callbacks = []
         self.batches = {}  # after_commit_batched: flush -> items collected in this unit
+        self.last_writes = {}  # before_commit_batched: the same, written by the outermost unit before it commits
         _units().append(self)
         return self
 
     def __exit__(self, exc_type, exc_value, traceback):
         units = _units()
+        if exc_type is None and len(units) == 1 and self.last_writes:
+            # The outermost unit's last writes, inside it: a failing one fails the whole unit.
+            try:
+                for flush, items in self.last_writes.items():
+                    flush(items)
+            except BaseException as error:
+                self.__exit__(type(error), error, error.__traceback__)
+                raise
         units.pop()
         outermost = not units
         if exc_type is not None:
@@ -120,6 +129,8 @@ class _Unit:
             units[-1].rollback_callbacks.extend(self.rollback_callbacks)
             for flush, items in self.batches.items():
                 units[-1].batches.setdefault(flush, []).extend(items)
+            for flush, items in self.last_writes.items():
+                units[-1].last_writes.setdefault(flush, []).extend(items)
         else:
             for flush, items in self.batches.items():
                 on_commit(functools.partial(flush, items), robust=True)
@@ -127,6 +138,7 @@ class _Unit:
 
     def _fail(self):
         self.batches = {}
+        self.last_writes = {}
         callbacks, self.rollback_callbacks = self.rollback_callbacks, []
         for callback in reversed(callbacks):
             try:
@@ -202,6 +214,21 @@ def after_commit_batched(flush, item):
         units[-1].batches.setdefault(flush, []).append(item)
     else:
         on_commit(functools.partial(flush, [item]), robust=True)
+
+
+def in_unit():
+    """Whether an atomic unit of ours is open on this thread's connection."""
+    return bool(_units())
+
+
+def before_commit_batched(flush, item):
+    """Run `flush([item, ...])` inside the outermost open unit, just before it commits, with every item given
+    during the unit (nested units included, in order; none from a unit that failed); what it writes commits or
+    fails with the unit. Only inside a unit (`in_unit()`)."""
+    units = _units()
+    if not units:
+        raise RuntimeError("before_commit_batched() needs an open unit.")
+    units[-1].last_writes.setdefault(flush, []).append(item)
 
 
 def on_rollback(callback):

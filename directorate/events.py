@@ -3,15 +3,17 @@
 Services name the recipients; consumers only relay what reaches their member's group. Amounts travel as
 strings so that no float ever stands in for money.
 
-Every event is first written to the live event log (`accounts.models.LiveEvent`), numbered in commit order, in a
-small atomic unit of its own after the service's unit committed: one for all the events of that unit. Then:
+Every event is first written to the live event log (`accounts.models.LiveEvent`), numbered in commit order: on
+SQLite inside the service's unit, just before it commits (the unit holds the write lock from its start, so the
+numbers follow commit order, and the events commit or fail with the write); on MongoDB in one small unit of the
+log's own after the service's unit committed. Once the unit has committed:
 
 - without `REDIS_URL` (the in-memory channel layer), each server process relays new rows of the log to its own
   sockets (`accounts.relay`): an event written by the worker, or by another process, reaches every open page;
 - with `REDIS_URL`, the event goes through channels-redis at once, from a background sender thread, so that a
   request that notifies a thousand members does not wait for the thousand sends.
 
-A failure to record or send is logged and never fails the write that caused it.
+A failure to send (and, on MongoDB, to record) is logged and never fails the write that caused it.
 """
 
 import hashlib
@@ -20,9 +22,10 @@ import logging
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import connection
 from django.utils.module_loading import import_string
 
-from directorate.db import after_commit_batched, on_commit
+from directorate.db import after_commit_batched, before_commit_batched, in_unit, on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -53,14 +56,26 @@ def publish(recipient_ids, event, data):
 def publish_each(event, items):
     """Send `event` to several recipients after commit, each with their own data: `items` is (recipient_id, data)."""
     items = [(str(recipient_id), data) for recipient_id, data in items if recipient_id]
-    if items:
-        # The events of one unit are recorded together, in one small unit of the log's own.
+    if not items:
+        return
+    if in_unit() and connection.vendor == "sqlite":
+        # On SQLite a unit holds the write lock from its start: the events of the unit are written to the log
+        # in it, numbered in commit order, and commit or fail with it; they are sent once it commits.
+        before_commit_batched(_record_in_unit, (event, items))
+    else:
+        # The events of one unit are recorded together after it commits, in one small unit of the log's own.
         after_commit_batched(_record_and_send, (event, items))
 
 
+# Named in settings (LIVE_EVENT_RECORDING, LIVE_EVENT_DELIVERY: `accounts.live`): the project package imports no app
+# (docs/architecture.md).
+
+
+def _record_in_unit(batches):
+    import_string(settings.LIVE_EVENT_RECORDING)(batches)
+
+
 def _record_and_send(batches):
-    # Named in settings (LIVE_EVENT_DELIVERY, `accounts.live.record_and_send`): the project package imports no app
-    # (docs/architecture.md).
     import_string(settings.LIVE_EVENT_DELIVERY)(batches)
 
 

@@ -104,7 +104,9 @@ else:
 # Redis soak, benchmarks/redis_soak.py, lost events that way), so each socket may queue far more.
 LIVE_CHANNEL_CAPACITY = 10_000
 LIVE_CHANNEL_EXPIRY = 300  # seconds
-# Where `directorate.events.publish` hands each event once the unit has committed: the live event log.
+# Where `directorate.events.publish` hands the events of a unit: the live event log, written in the unit on SQLite
+# (then sent once it commits), in a unit of its own after the commit on MongoDB.
+LIVE_EVENT_RECORDING = "accounts.live.record_in_unit"
 LIVE_EVENT_DELIVERY = "accounts.live.record_and_send"
 if REDIS_URL:
     CHANNEL_LAYERS = {

@@ -1,12 +1,14 @@
 """The live event log: recording in commit order, the relay's and the catch-up's reads, pruning, on either
 database. (Delivery to sockets is the same code on both databases; tests/test_live_*.py run it.)"""
 
+import contextlib
 from datetime import timedelta
 
 from accounts import live as delivery
 from accounts.models import LiveEvent
-from directorate.db import now
-from directorate.events import CLOSE_EVENT
+from directorate.db import atomic, is_mongodb, now
+from directorate.errors import Conflict
+from directorate.events import CLOSE_EVENT, publish
 
 
 def test_events_are_numbered_after_the_largest_and_read_back_after_a_number(db):
@@ -112,3 +114,25 @@ def test_a_row_for_many_whose_fragments_differ_gives_each_socket_its_own(db):
         assert data == {"user_id": member, "new_credits": n, "new_balance": f"{n}.00"}
         assert f'hx-swap-oob="outerHTML">{n}</dd>' in html and f"&curren;{n}.00" in html
     assert delivery.addressed_to(message, "f" * 24) is None
+
+
+def test_a_unit_s_events_are_in_the_log_in_order_once_it_commits(db, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as after_commit, atomic():
+        publish(["a" * 24], "credits_update", {"user_id": "a" * 24, "new_credits": 1})
+        publish(["b" * 24], "notification", {"id": "n1"})
+        assert LiveEvent.objects.count() == 0  # nothing before the unit ends
+    if not is_mongodb():  # written by the unit itself, before its commit (MongoDB: by a unit of their own after it)
+        assert LiveEvent.objects.count() == 2
+    for callback in after_commit:
+        callback()
+    assert [(row.seq, row.event, row.recipient_id) for row in delivery.rows_after(0, limit=10)] == [
+        (1, "credits_update", "a" * 24),
+        (2, "notification", "b" * 24),
+    ]
+
+
+def test_a_unit_that_fails_leaves_no_event_in_the_log(db, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True), contextlib.suppress(Conflict), atomic():
+        publish(["a" * 24], "credits_update", {"user_id": "a" * 24, "new_credits": 1})
+        raise Conflict("refused")
+    assert LiveEvent.objects.count() == 0
