@@ -37,6 +37,18 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
+def whole_schema_after():
+    """For a test that migrates the database back: every app is migrated forward to its latest migration
+    afterwards, so that the tests after it (a transactional test keeps the database) find the whole schema."""
+    yield
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.fixture
 def make_member(db):
     """Enlist a member through the service, able to sign in with PASSWORD."""
     counter = iter(range(1, 10_000))

@@ -67,7 +67,7 @@ def test_mongodb_mode_uses_its_own_contrib_migrations(tmp_path):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_unread_count_migration_counts_notifications_already_there():
+def test_the_unread_count_migration_counts_notifications_already_there(whole_schema_after):
     before, after = [("accounts", "0004_refreshtoken")], [("accounts", "0005_user_unread_notifications")]
     executor = MigrationExecutor(connection)
     executor.migrate(before)

@@ -145,7 +145,7 @@ def _text_of(ticket):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_migration_indexes_the_tickets_already_there(directorate):
+def test_the_migration_indexes_the_tickets_already_there(directorate, whole_schema_after):
     before, after = [("tickets", "0005_approval_denied")], [("tickets", "0006_search")]
     executor = MigrationExecutor(connection)
     executor.migrate(before)
