@@ -71,6 +71,7 @@ LABELS = {
     "approve_form": "approve (form)",
 }
 APPROVALS = ("approve", "approve_form")
+SLOW = ("analytics",)  # timed with at most --slow-requests requests: a year of analytics at scale takes seconds
 # Searched in turn by the search targets: frequent and rare words of the seeded titles and bodies, alone and
 # in pairs (accounts/management/commands/seed_scale.py).
 SEARCHES = (
@@ -240,26 +241,40 @@ def run_scale(tickets, args, folder):
         "search_exec": lambda s, i: s.get(
             f"{base}/tickets/", params={"q": SEARCHES[(i or 0) % len(SEARCHES)]}, headers=cookie["executor"], timeout=30
         ),
-        "analytics": lambda s, i: s.get(f"{base}{plan['analytics_path']}", headers=cookie["nyx"], timeout=30),
+        "analytics": lambda s, i: s.get(f"{base}{plan['analytics_path']}", headers=cookie["nyx"], timeout=600),
         "approve": approve,
         "approve_form": approve_form,
     }
     rows = {}
     try:
         for target in TARGETS:
-            count = min(args.approvals, len(lists[target]) // 2) if target in APPROVALS else args.requests
+            if target in APPROVALS:
+                count = min(args.approvals, len(lists[target]) // 2)
+            elif target in SLOW:
+                count = min(args.requests, args.slow_requests)
+                if not count:
+                    continue
+            else:
+                count = args.requests
+            warmup = 1 if target in SLOW else 10
             # Latency: one client, so each number is the server's time for one request plus loopback; each
             # request follows one of the bare view, whose p95 beside it is the ratio's floor.
             if target == "floor":
                 latencies, _ = measure(base, requests_for[target], count, 1)
                 beside = latencies
             else:
-                latencies, beside = measure_beside_floor(requests_for[target], requests_for["floor"], count)
-            # Throughput: `--concurrency` clients at once (the approvals continue down the list).
+                latencies, beside = measure_beside_floor(
+                    requests_for[target], requests_for["floor"], count, warmup=warmup
+                )
+            # Throughput: `--concurrency` clients at once (the approvals continue down the list); not for the slow.
             offset = count if target in APPROVALS else 0
             shifted = requests_for[target]
-            _, throughput = measure(
-                base, lambda s, i, f=shifted, o=offset: f(s, None if i is None else i + o), count, args.concurrency
+            throughput = (
+                float("nan")
+                if target in SLOW
+                else measure(
+                    base, lambda s, i, f=shifted, o=offset: f(s, None if i is None else i + o), count, args.concurrency
+                )[1]
             )
             rows[target] = {
                 "requests": len(latencies),
@@ -323,10 +338,11 @@ def load_table(loads):
 def chart(results, title):
     """Grouped bars: p95 per target and scale, with p50 as a tick inside each bar. Plain SVG, no libraries."""
     colours = ["#4c78a8", "#f58518", "#54a24b", "#b279a2"]
-    width, height, left, bottom, top = 90 * len(TARGETS) + 80, 400, 60, 80, 40
+    width, height, left, bottom, top = 90 * len(TARGETS) + 80, 400, 60, 80, 40  # room for every target
     plot_w, plot_h = width - left - 20, height - top - bottom
     peak = max(row["p99_ms"] for r in results for row in r["rows"].values()) * 1.1 or 1
-    group_w = plot_w / len(TARGETS)
+    shown = [target for target in TARGETS if all(target in result["rows"] for result in results)]
+    group_w = plot_w / len(shown)
     bar_w = min(28, (group_w - 16) / len(results))
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
@@ -344,7 +360,7 @@ def chart(results, title):
         f'<text x="14" y="{top + plot_h / 2}" transform="rotate(-90 14 {top + plot_h / 2})" '
         f'text-anchor="middle">ms (bar p95, tick p50, whisker p99)</text>'
     )
-    for g, target in enumerate(TARGETS):
+    for g, target in enumerate(shown):
         x0 = left + g * group_w + (group_w - bar_w * len(results)) / 2
         for s, result in enumerate(results):
             row = result["rows"][target]
@@ -395,6 +411,9 @@ def main():
         "--load-operations", type=int, default=10_000, help="operations of each load run (default 10,000; 0: none)"
     )
     parser.add_argument("--load-crash-rounds", type=int, default=10, help="SIGKILLs in the second load run")
+    parser.add_argument(
+        "--slow-requests", type=int, default=20, help="timed requests of the analytics target (default 20; 0: none)"
+    )
     args = parser.parse_args()
     scales = [parse_scale(part) for part in args.scale.split(",")]
     import os
