@@ -98,6 +98,11 @@ def test_simultaneous_api_guesses_are_judged_at_most_up_to_the_limit(server):
     assert set(statuses) <= {400, 429}, statuses
     assert statuses.count(400) <= LIMIT_PER_NAME, statuses  # judged: a wrong password
     assert statuses.count(429) >= GUESSES - LIMIT_PER_NAME
+    # A refused guess leaves no failure behind: one at a time, guesses are judged until the limit is reached.
+    assert [guess() for _ in range(LIMIT_PER_NAME - statuses.count(400))] == [400] * (
+        LIMIT_PER_NAME - statuses.count(400)
+    )
+    assert guess() == 429
     right = session().post(
         f"{url}/api/auth/token", json={"username": username, "password": password}, timeout=HTTP_TIMEOUT
     )
@@ -126,6 +131,10 @@ def test_simultaneous_page_guesses_are_judged_at_most_up_to_the_limit(server):
 
     assert set(statuses) <= {400, 429}, statuses
     assert statuses.count(400) <= LIMIT_PER_NAME, statuses
+    # A refused guess leaves no failure behind: one at a time, guesses are judged until the limit is reached.
+    more = LIMIT_PER_NAME - statuses.count(400)
+    assert [guesser(*page_form(url))() for _ in range(more)] == [400] * more
+    assert guesser(*page_form(url))() == 429
     http, token = page_form(url)
     right = http.post(
         f"{url}/login/",
