@@ -248,6 +248,8 @@ def run_scale(tickets, args, folder):
     rows = {}
     try:
         for target in TARGETS:
+            if args.targets and target not in args.targets:
+                continue
             if target in APPROVALS:
                 count = min(args.approvals, len(lists[target]) // 2)
             elif target in SLOW:
@@ -414,6 +416,11 @@ def main():
     parser.add_argument("--load-crash-rounds", type=int, default=10, help="SIGKILLs in the second load run")
     parser.add_argument(
         "--slow-requests", type=int, default=20, help="timed requests of the analytics target (default 20; 0: none)"
+    )
+    parser.add_argument(
+        "--targets",
+        type=lambda text: set(text.split(",")),
+        help=f"only these targets, comma-separated ({', '.join(TARGETS)})",
     )
     args = parser.parse_args()
     scales = [parse_scale(part) for part in args.scale.split(",")]

@@ -75,7 +75,8 @@ def manage(env, *args, timeout=COMMAND_TIMEOUT, stream_stderr=False):
 
 
 class Daphne:
-    """One daphne process on loopback serving `directorate.asgi:application`; or, with `processes=N`, the app
+    """One server process on loopback serving `directorate.asgi:application` (daphne, as `manage.py serve` starts
+    it: `directorate.server_process`); or, with `processes=N`, the app
     served as `make run` serves it: `manage.py serve` with N daphne processes sharing one port (no worker;
     no profile).
 
@@ -117,7 +118,8 @@ class Daphne:
             return [
                 PYTHON,
                 *profile,
-                *["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "directorate.asgi:application"],
+                *["-m", "directorate.server_process", "-b", "127.0.0.1", "-p", str(self.port)],
+                "directorate.asgi:application",
             ]
         return [
             *(PYTHON, "manage.py", "serve", "--no-worker", "--host", "127.0.0.1"),

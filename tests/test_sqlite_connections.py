@@ -1,10 +1,15 @@
-"""directorate.sqlite: the connections a request closes are kept open for the next request, safely."""
+"""directorate.sqlite: the connections a request closes are kept open for the next request, safely; a server
+process's WAL checkpoints run in a thread of their own."""
 
+import os
+import sqlite3
 import threading
+import time
 
 import pytest
 from django.db import connections
 
+from directorate.sqlite import checkpoints
 from directorate.sqlite.base import IDLE_CONNECTIONS, DatabaseWrapper
 
 pytestmark = pytest.mark.skipif(
@@ -117,3 +122,53 @@ def test_at_most_a_few_connections_wait(database):
         wrapper.ensure_connection()
     reused = [wrapper.connection for wrapper in kept if any(wrapper.connection is raw for raw in raws)]
     assert len(reused) == IDLE_CONNECTIONS
+
+
+def autocheckpoint(wrapper):
+    with wrapper.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        return cursor.fetchone()[0]
+
+
+def test_a_server_process_connections_leave_checkpoints_to_its_thread(database, monkeypatch):
+    opened_before = database()
+    opened_before.ensure_connection()  # the idle connection, opened before the process started its thread
+    monkeypatch.setattr(DatabaseWrapper, "autocheckpoint_pages", checkpoints.FALLBACK_PAGES)
+    opened_after = database()
+    assert autocheckpoint(opened_after) == checkpoints.FALLBACK_PAGES
+    assert autocheckpoint(opened_before) == 1000  # SQLite's own
+
+
+def test_the_checkpoint_thread_keeps_the_log_as_short_as_one_write(tmp_path):
+    path = tmp_path / "log.sqlite3"
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA wal_autocheckpoint=0")  # as a server process's connections: no checkpoint of its own
+    writer.execute("CREATE TABLE entry (body BLOB)")
+    one_write = 2_000_000  # bytes, about 500 pages
+
+    def write_and_measure():
+        writer.execute("INSERT INTO entry VALUES (randomblob(?))", (one_write,))
+        return os.path.getsize(f"{path}-wal")
+
+    grown = [write_and_measure() for _ in range(4)]
+    assert grown[-1] > 4 * one_write  # nothing checkpoints: the log holds every write
+
+    thread = checkpoints.Checkpoints(str(path), interval=0.01)
+    thread.start()
+    try:
+        sizes = []
+        for _ in range(4):
+            seen = thread.passes
+            deadline = time.monotonic() + 10
+            while thread.passes < seen + 2 and time.monotonic() < deadline:  # a whole pass after the last write
+                time.sleep(0.01)
+            sizes.append(write_and_measure())
+    finally:
+        thread.stop()
+        writer.close()
+    assert thread.passes >= 8
+    # The log was copied back each time, so each write started it again from the beginning: its file
+    # never grew past what it held before.
+    assert sizes == [grown[-1]] * 4
+    assert sqlite3.connect(path).execute("SELECT count(*) FROM entry").fetchone() == (8,)

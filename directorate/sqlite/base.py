@@ -39,6 +39,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         return _idle.setdefault((path, inode), queue.LifoQueue(maxsize=IDLE_CONNECTIONS))
 
     _writers_lock = None  # the open lock file while this connection's transaction holds it
+    autocheckpoint_pages = None  # set by directorate.sqlite.checkpoints.start(): SQLite's own default until then
 
     def _start_transaction_under_autocommit(self):
         if self.transaction_mode in ("IMMEDIATE", "EXCLUSIVE") and not self.is_in_memory_db():
@@ -83,7 +84,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 return idle.get_nowait()
             except queue.Empty:
                 pass
-        return super().get_new_connection(conn_params)
+        connection = super().get_new_connection(conn_params)
+        if self.autocheckpoint_pages is not None:
+            connection.execute(f"PRAGMA wal_autocheckpoint={int(self.autocheckpoint_pages)}")
+        return connection
 
     def _close(self):
         self._release_writers_lock()
