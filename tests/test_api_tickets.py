@@ -113,6 +113,22 @@ def test_an_abnormal_award_escalates_then_closes(org, as_member):
     assert User.objects.get(id=org["asset"].id).credits == 150
 
 
+def test_an_approval_answers_the_ticket_as_stored(org, as_member):
+    """The answer is built from the ticket the service changed, not read again: it must equal a fresh read,
+    whether the approval closed the ticket or moved it up (a new reviewer, new amounts, a new proposer)."""
+    moved_up = submitted(org["asset"], org["asset"], credits="1", pay="1.00")
+    closes = submitted(org["asset"], org["asset"], credits="1", pay="1.00")
+    marshal = as_member(org["marshal"])
+    for ticket, amounts in ((moved_up, {"credits": 150, "pay": "2.00"}), (closes, {"credits": 2, "pay": "4.50"})):
+        answer = marshal.patch(f"/api/tickets/{ticket.id}/approve", amounts)
+        assert answer.status_code == 200, answer.content
+        stored = as_member(org["asset"]).get(f"/api/tickets/{ticket.id}").json()
+        assert answer.json() == {
+            name: value for name, value in stored.items() if name not in ("comments", "watchers", "approval_log")
+        }
+    assert (stored["status"], stored["reward_credits"], stored["reward_pay"]) == ("closed", 2, "4.50")
+
+
 def test_escalate_and_send_back(org, as_member):
     ticket = submitted(org["asset"], org["asset"])
     path = f"/api/tickets/{ticket.id}"

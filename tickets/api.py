@@ -93,7 +93,8 @@ def approve(request, ticket_id: str, payload: ApproveIn):
     ticket = services.approve_reward(
         actor=request.auth, ticket_id=ticket_id, credits=payload.credits, pay=payload.pay, note=payload.note
     )
-    return decided(ticket)
+    # As the service left it: it sets every field it changes, as the ticket page relies on (desk/views.py).
+    return ticket_out(ticket)
 
 
 @router.patch("/{ticket_id}/escalate", response={200: TicketOut, **DECISION_ERRORS})
