@@ -9,7 +9,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "directorate.settings")
 from directorate.config import ConfigError
 
 try:
-    from django.core.asgi import get_asgi_application
+    from directorate.handler import get_asgi_application
 
     django_application = get_asgi_application()
 
