@@ -13,7 +13,7 @@ from django.db.models import Case, Count, Max, Q, QuerySet, Sum, Value, When
 from accounts.models import LoginFailure, Notification, User
 from accounts.policy import Action, can, directs_subordinates, sees_everyone
 from accounts.ranks import Rank, level
-from directorate.db import now
+from directorate.db import first_of, now
 from directorate.errors import NotFound
 
 
@@ -52,7 +52,7 @@ def search_people(viewer: User, text: str = "") -> QuerySet[User]:
 
 def person_for(viewer: User, person_id: object) -> User:
     """One person `viewer` may see, or NotFound (also for people who exist but are out of sight)."""
-    person = people_visible_to(viewer).filter(id=str(person_id)).first()
+    person = first_of(people_visible_to(viewer).filter(id=str(person_id)))
     if person is None:
         raise NotFound("No such person.")
     return person

@@ -18,7 +18,7 @@ from accounts.presentation import shown_name
 from accounts.ranks import Rank
 from accounts.selectors import in_subtree, login_lockout_seconds, normalise_login_name, subordinates_of
 from accounts.signals import rank_changed
-from directorate.db import atomic, new_object_id, now, retry_on_write_conflict, unlinkable_object_id
+from directorate.db import atomic, first_of, new_object_id, now, retry_on_write_conflict, unlinkable_object_id
 from directorate.errors import Conflict, Forbidden, Invalid, NotFound, Throttled
 from directorate.events import close_sockets, publish, publish_each
 from directorate.text import refuse_bidi_controls
@@ -271,7 +271,7 @@ def mark_read(*, actor: User, notification_id: str) -> None:
 def mark_alike_read(*, actor: User, notification_id: object) -> Notification:
     """Mark read one of the actor's notifications and every one identical to it (same words, same ticket):
     the inbox shows them as one row. Returns the notification; anyone else's is "not found"."""
-    notification = Notification.objects.filter(id=str(notification_id), user_id=actor.id).first()
+    notification = first_of(Notification.objects.filter(id=str(notification_id), user_id=actor.id))
     if notification is None:
         raise NotFound("No such notification.")
     with atomic():
@@ -362,7 +362,7 @@ def sign_out_token(*, token: str) -> None:
 
 def _stored_refresh_token(token: str) -> RefreshToken:
     claims = tokens.decode(token, expected_type=tokens.REFRESH)
-    stored = RefreshToken.objects.filter(jti_hash=tokens.jti_hash(claims["jti"])).first()
+    stored = first_of(RefreshToken.objects.filter(jti_hash=tokens.jti_hash(claims["jti"])))
     if stored is None or stored.user_id != claims["sub"] or stored.family != claims["fam"]:
         raise tokens.TokenRefused("The token is not valid.")
     return stored

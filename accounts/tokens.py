@@ -17,6 +17,7 @@ import jwt
 from django.conf import settings
 
 from accounts.models import RefreshToken, User
+from directorate.db import first_of
 from directorate.errors import DomainError
 
 ALGORITHM = "HS256"
@@ -84,7 +85,7 @@ def family_revoked(family):
 
 def active_member(user_id):
     """The member a token names, if they exist and may still act; else TokenRefused."""
-    user = User.objects.filter(id=user_id).first()
+    user = first_of(User.objects.filter(id=user_id))
     if user is None or not user.is_active:
         raise TokenRefused("The token is not valid.")
     return user

@@ -6,6 +6,7 @@ from typing import Any
 
 from accounts.models import User
 from attachments.models import Attachment
+from directorate.db import first_of
 from directorate.errors import NotFound
 from tickets.models import Ticket
 from tickets.selectors import ticket_for
@@ -35,7 +36,7 @@ def attachments_for(viewer: User, ticket_id: object) -> list[Attachment]:
 
 def attachment_for(viewer: User, attachment_id: object) -> Attachment:
     """One attachment `viewer` may download, or NotFound: the same for one that exists out of sight."""
-    attachment = Attachment.objects.filter(id=str(attachment_id)).first()
+    attachment = first_of(Attachment.objects.filter(id=str(attachment_id)))
     if attachment is None:
         raise NotFound(NO_SUCH_ATTACHMENT)
     try:

@@ -16,7 +16,7 @@ from accounts.presentation import shown_name
 from attachments.content import Inspected, inspect_upload
 from attachments.models import Attachment
 from attachments.storage import attachment_storage
-from directorate.db import atomic, new_object_id, on_rollback, retry_on_write_conflict
+from directorate.db import atomic, first_of, new_object_id, on_rollback, retry_on_write_conflict
 from directorate.errors import Conflict, Forbidden, Invalid, NotFound
 from tickets.models import Comment, Ticket
 from tickets.services import add_comment, commentable_ticket, record_addition
@@ -42,7 +42,7 @@ def attach_to_ticket(*, actor: User, ticket_id: object, upload: File) -> Attachm
 def attach_to_comment(*, actor: User, comment_id: object, upload: File) -> Attachment:
     """Attach `upload` to a comment of `actor`'s own, on a ticket still open to comments."""
     inspected = _inspect(upload)
-    comment = Comment.objects.filter(id=str(comment_id)).first()
+    comment = first_of(Comment.objects.filter(id=str(comment_id)))
     if comment is None:
         raise NotFound("No such comment.")
     try:

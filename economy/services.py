@@ -13,7 +13,7 @@ from accounts.presentation import amounts_in_words, shown_name
 from accounts.ranks import Rank
 from accounts.selectors import person_for
 from accounts.services import notify
-from directorate.db import atomic, now, retry_on_write_conflict
+from directorate.db import atomic, first_of, now, retry_on_write_conflict
 from directorate.errors import Conflict, Forbidden, Invalid, NotFound
 from directorate.events import publish
 from directorate.text import refuse_bidi_controls
@@ -110,7 +110,9 @@ def reversible_entry(actor: User, entry_id: object) -> Transaction:
     adjust the member's account (marshal and up, over subordinates) and be the entry's approver or someone
     above the approver, so nobody undoes the decision of a superior. Niki may reverse anything.
     """
-    entry = Transaction.objects.filter(id=str(entry_id)).select_related("user", "approved_by", "related_ticket").first()
+    entry = first_of(
+        Transaction.objects.filter(id=str(entry_id)).select_related("user", "approved_by", "related_ticket")
+    )
     if entry is None or not (entry.user_id == actor.id or can(actor, Action.ADJUST_CREDITS, entry.user)):
         raise NotFound("No such ledger entry.")
     if entry.type not in REVERSIBLE:

@@ -14,6 +14,7 @@ from accounts.models import User
 from accounts.policy import Action, may_at_all, may_see_ticket, sees_everyone
 from accounts.selectors import in_subtree
 from directorate import keyset
+from directorate.db import first_of
 from directorate.errors import Invalid, NotFound
 from tickets import search
 from tickets.models import ApprovalStep, Comment, Ticket, TicketWatcher
@@ -88,7 +89,9 @@ def ticket_for(viewer: User, ticket_id: object, *, known: Ticket | None = None) 
     `visible_tickets`); whether the viewer watches it is read only when nothing else lets them see it.
     `known`: that ticket as just read and changed by a service in this request, judged again without a read.
     """
-    ticket = known or Ticket.objects.filter(id=str(ticket_id)).select_related("author", "assignee", "reviewer").first()
+    ticket = known or first_of(
+        Ticket.objects.filter(id=str(ticket_id)).select_related("author", "assignee", "reviewer")
+    )
     if ticket is None or not (
         may_see_ticket(viewer, ticket)
         or (
