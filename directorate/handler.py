@@ -1,42 +1,90 @@
-"""Django's ASGI handler, with each request's synchronous work on a thread kept for the requests after it.
+"""Django's ASGI handler, with each request's synchronous work on a kept thread, one request's at a time.
 
-Django runs every request in a thread-sensitive context of its own, and asgiref gives each such context a new
-one-thread executor: every request started a thread for its views and middleware, and another to join that one
-at the end. Each start blocks the event loop until the new thread holds the interpreter lock, which a busy
-process hands over only every few milliseconds: under the 32-client load these starts and joins were about a
-tenth of the server processes' samples. Here a request takes an idle executor (a thread already running) and
-gives it back once everything it queued there has run, so that a request abandoned by its client mid-view never
-shares its thread with the next one. Requests still run side by side, each on its own thread, as before.
+Kept threads: Django runs every request in a thread-sensitive context of its own, and asgiref gives each such
+context a new one-thread executor: every request started a thread for its views and middleware, and another to
+join that one at the end. Each start blocks the event loop until the new thread holds the interpreter lock.
+Here a request takes an idle executor (a thread already running) and gives it back once everything it queued
+there has run, so that a request abandoned by its client mid-view never shares its thread with the next one.
+
+One at a time (docs/rules.md, "One request at a time in each server process"): the synchronous work of a
+request (its middleware and view, then the response's close) holds one of REQUEST_SLOTS slots of the process
+while it runs. Python runs one thread at a time anyway, so several requests computing side by side in one
+process only take turns; but a request that holds SQLite's write lock then waits for its turns too, while
+every writer of every process waits for it. Under the 32-client load the lock was held about 9 ms per write,
+of which the write's own work is about 4 ms. A wait on something outside the server (the model's answer to
+Nyx) gives its slot up meanwhile: `slot_released()`.
 """
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 
 import django
 from asgiref.sync import ThreadSensitiveContext
 from django.core.handlers import asgi
 
+REQUEST_SLOTS = 1  # requests of one process whose synchronous work runs at once
 IDLE_THREADS = 64  # threads kept for later requests; more concurrent requests start more, ended after use
+
+_slots = threading.BoundedSemaphore(REQUEST_SLOTS)
+_holder = threading.local()  # .slot: whether this thread holds a slot now
+
+
+def _in_slot(work, /, *args, **kwargs):
+    with _slots:
+        _holder.slot = True
+        try:
+            return work(*args, **kwargs)
+        finally:
+            _holder.slot = False
+
+
+@contextmanager
+def slot_released() -> Iterator[None]:
+    """Around a wait on something outside the server: the process's other requests run meanwhile. Nothing
+    outside a request's synchronous work (the worker, management commands, tests)."""
+    if not getattr(_holder, "slot", False):
+        yield
+        return
+    _holder.slot = False
+    _slots.release()
+    try:
+        yield
+    finally:
+        _slots.acquire()
+        _holder.slot = True
+
+
+class RequestExecutor(ThreadPoolExecutor):
+    """One thread running one request's synchronous work at a time, each piece in a slot."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1, thread_name_prefix="request")
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        return super().submit(_in_slot, fn, *args, **kwargs)
 
 
 class ASGIHandler(asgi.ASGIHandler):
     def __init__(self):
         super().__init__()
-        self.idle: list[ThreadPoolExecutor] = []  # touched only from the event loop's thread
+        self.idle: list[RequestExecutor] = []  # touched only from the event loop's thread
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await super().__call__(scope, receive, send)  # refused there
-        executor = self.idle.pop() if self.idle else ThreadPoolExecutor(max_workers=1, thread_name_prefix="request")
+        executor = self.idle.pop() if self.idle else RequestExecutor()
         try:
             async with ThreadSensitiveContext(executor=executor):
                 await self.handle(scope, receive, send)
         finally:
             loop = asyncio.get_running_loop()
-            done = executor.submit(lambda: None)  # runs once all the request queued on that thread has run
+            done = ThreadPoolExecutor.submit(executor, lambda: None)  # once all the request queued there has run
             done.add_done_callback(lambda _: loop.call_soon_threadsafe(self._give_back, executor))
 
-    def _give_back(self, executor: ThreadPoolExecutor) -> None:
+    def _give_back(self, executor: RequestExecutor) -> None:
         if len(self.idle) < IDLE_THREADS:
             self.idle.append(executor)
         else:

@@ -6,6 +6,7 @@ transaction is held open across it (the caller reads, asks, then writes through 
 
 import logging
 
+from directorate.handler import slot_released
 from nyx.conf import gemini_key, nyx_setting
 from nyx.prompts import SYSTEM_INSTRUCTION, response_schema
 
@@ -61,9 +62,10 @@ def ask(context):
     cap = int(nyx_setting("NYX_MAX_OUTPUT_CHARS"))
     try:
         client = make_client()
-        response = client.models.generate_content(
-            model=nyx_setting("NYX_MODEL"), contents=context, config=generation_config()
-        )
+        with slot_released():  # in a request, the server process's other requests run while the model thinks
+            response = client.models.generate_content(
+                model=nyx_setting("NYX_MODEL"), contents=context, config=generation_config()
+            )
     except Exception as error:  # the SDK raises its own errors and httpx's; all mean "no answer"
         reason = describe_failure(error)
         logger.warning("Nyx (gemini): %s", reason)
