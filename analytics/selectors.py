@@ -7,9 +7,8 @@ aggregate computes, are read as ordered values and finished here.
 """
 
 import math
-import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -24,13 +23,13 @@ from accounts.ranks import Rank, level
 from accounts.selectors import in_subtree
 from directorate.errors import NotFound
 from economy.models import LedgerDay, LedgerMemberDay, Transaction
-from tickets.models import ApprovalStep, Ticket
+from tickets.models import ApprovalStep, ReviewDay, Ticket
+from tickets.review_totals import ESCALATING, NOT_REVIEWED, bucket_of, bucket_value
 
 DAY, WEEK = "day", "week"
 TOP_EARNERS = 10
 # A viewer whose reach leaves out at most this many members of the ranks asked for reads the daily totals.
 FEW_OUTSIDE_REACH = 50
-ESCALATING = (ApprovalStep.Decision.ESCALATED, ApprovalStep.Decision.RECOMMENDED)
 ZERO = Decimal("0.00")
 
 
@@ -167,8 +166,8 @@ def economy_figures(viewer: User, filters: Filters) -> Figures:
         types=types,
         buckets=buckets,
         totals=totals,
-        distribution=credit_distribution(viewer, filters.rank),
-        reviews=review_figures(viewer, filters),
+        distribution=credit_distribution(viewer, filters.rank, outside),
+        reviews=review_figures(viewer, filters, outside),
         earners=top_earners(entries) if outside is None else _top_earners_from_daily_totals(filters, outside),
     )
 
@@ -312,28 +311,49 @@ def type_label(entry_type: str) -> str:
     return dict(Transaction.Type.choices).get(entry_type, entry_type.replace("_", " ").capitalize())
 
 
-def credit_distribution(viewer: User, rank: str = "") -> list[RankFigures]:
-    """Current credits of the members in reach, per rank: members, sum, lowest, median and highest."""
-    people = User.objects.filter(members_in_reach(viewer, rank))
+def credit_distribution(viewer: User, rank: str = "", outside: list[str] | None = None) -> list[RankFigures]:
+    """Current credits of the members in reach, per rank: members, sum, lowest, median and highest.
+
+    `outside`: the few members of the ranks asked for out of the viewer's reach (`_few_outside_reach`), when so
+    few: then every member is grouped by rank (read from the index on rank and credits alone) and those few are
+    taken off. None (a marshal's or an executor's subtree): the members in reach are grouped."""
+    if outside is None:
+        people = User.objects.filter(members_in_reach(viewer, rank))
+        left_out: dict[str, list[int]] = {}
+    else:
+        people = User.objects.filter(rank=rank) if rank else User.objects.all()
+        left_out = defaultdict(list)
+        for member_rank, credits in User.objects.filter(id__in=outside).values_list("rank", "credits"):
+            left_out[member_rank].append(credits)
     rows = {
         row["rank"]: row
         for row in people.values("rank")
-        .annotate(members=Count("id"), total=Sum("credits"), low=Min("credits"), high=Max("credits"))
+        # Count("credits") counts the members (credits is never null) from the index on (rank, credits).
+        .annotate(members=Count("credits"), total=Sum("credits"), low=Min("credits"), high=Max("credits"))
         .order_by("rank")
     }
     labels = dict(rank_choices(viewer))
     figures = []
     for value in (rank for rank in Rank if rank in rows):
         row = rows[value]
+        members = row["members"] - len(left_out.get(value, ()))
+        if not members:
+            continue  # every member of this rank is out of reach
+        of_rank = people.filter(rank=value)
+        low, high = row["low"], row["high"]
+        if left_out.get(value):
+            of_rank = of_rank.exclude(id__in=outside)
+            ordered = of_rank.order_by("credits").values_list("credits", flat=True)
+            low, high = ordered.first(), ordered.last()
         figures.append(
             RankFigures(
                 rank=value,
                 label=labels[value],
-                members=row["members"],
-                total=row["total"] or 0,
-                low=row["low"],
-                median=_median_credits(people.filter(rank=value), row["members"]),
-                high=row["high"],
+                members=members,
+                total=(row["total"] or 0) - sum(left_out.get(value, ())),
+                low=low,
+                median=_median_credits(of_rank, members),
+                high=high,
             )
         )
     return figures
@@ -345,43 +365,98 @@ def _median_credits(people: QuerySet[User], count: int) -> Decimal:
     return Decimal(sum(middle)) / len(middle)
 
 
-def review_figures(viewer: User, filters: Filters) -> Reviews:
+def review_figures(viewer: User, filters: Filters, outside: list[str] | None | bool = False) -> Reviews:
     """Tickets of people in reach closed in the period: how many, how many were escalated, and how long
     review took (from the last submission to the close; tickets never submitted, such as a promotion
-    decided without review, have no latency)."""
-    closed = Ticket.objects.filter(
-        members_in_reach(viewer, filters.rank, through="assignee__"),
-        status=Ticket.Status.CLOSED,
-        closed_at__gte=filters.since,
-        closed_at__lt=filters.until,
-    )
-    escalated = ApprovalStep.objects.filter(
-        members_in_reach(viewer, filters.rank, through="ticket__assignee__"),
-        ticket__status=Ticket.Status.CLOSED,
-        ticket__closed_at__gte=filters.since,
-        ticket__closed_at__lt=filters.until,
-        decision__in=ESCALATING,
-    ).aggregate(tickets=Count("ticket_id", distinct=True))["tickets"]
-    times = list(closed.values_list("submitted_at", "closed_at"))
-    latencies = sorted(
-        closed_at - submitted_at
-        for submitted_at, closed_at in times
-        if submitted_at is not None and closed_at is not None  # a closed ticket always has closed_at
-    )
+    decided without review, have no review time).
+
+    Review times are counted in the buckets of `tickets.review_totals` (2% wide), and the median and 90th
+    percentile are those of the bucketed times, each its bucket's middle: within 1% of the exact ones. A viewer
+    who sees all but a few (`outside`, as `_few_outside_reach` finds them; found here when not given) reads the
+    daily review totals (`tickets.models.ReviewDay`), less those few members' own closed tickets; a marshal's
+    or an executor's subtree is read from its tickets, bucketed the same way."""
+    if outside is False:
+        outside = _few_outside_reach(viewer, filters)
+    if outside is None:
+        counts = _review_counts(filters, lambda through: members_in_reach(viewer, filters.rank, through=through))
+    else:
+        counts = _review_counts_from_daily_totals(filters, outside)
+    closed, escalated, histogram = counts
+    reviewed = sum(histogram.values())
     return Reviews(
-        closed=len(times),
+        closed=closed,
         escalated=escalated,
-        reviewed=len(latencies),
-        median=timedelta(seconds=statistics.median(latency.total_seconds() for latency in latencies))
-        if latencies
-        else None,
-        p90=nearest_rank(latencies, 90) if latencies else None,
+        reviewed=reviewed,
+        median=_histogram_median(histogram, reviewed) if reviewed else None,
+        p90=bucket_value(_bucket_at(histogram, max(1, math.ceil(0.9 * reviewed)))) if reviewed else None,
     )
 
 
-def nearest_rank[T](ordered: Sequence[T], percent: float) -> T:
-    """The nearest-rank percentile of an ordered, non-empty list: the smallest value with `percent`% at or below."""
-    return ordered[max(1, math.ceil(percent / 100 * len(ordered))) - 1]
+ReviewCounts = tuple[int, int, dict[int, int]]  # closed, escalated, {review-time bucket: closed tickets}
+
+
+def _review_counts(filters: Filters, assignees: Callable[[str], Q]) -> ReviewCounts:
+    """The review counts of the tickets closed in the period whose assignee matches `assignees` (a filter on
+    people reached through the given relation), read from the tickets and their approval logs."""
+    in_period = {"status": Ticket.Status.CLOSED, "closed_at__gte": filters.since, "closed_at__lt": filters.until}
+    escalated = (
+        ApprovalStep.objects.filter(
+            assignees("ticket__assignee__"),
+            decision__in=ESCALATING,
+            **{f"ticket__{lookup}": value for lookup, value in in_period.items()},
+        )
+        .values_list("ticket_id", flat=True)
+        .distinct()
+    )
+    closed = Ticket.objects.filter(assignees("assignee__"), **in_period)
+    count, histogram = 0, defaultdict(int)
+    for submitted_at, closed_at in closed.values_list("submitted_at", "closed_at"):
+        count += 1
+        if submitted_at is not None:
+            histogram[bucket_of(max(closed_at - submitted_at, timedelta(0)))] += 1
+    return count, len(set(escalated)), histogram
+
+
+def _review_counts_from_daily_totals(filters: Filters, outside: list[str]) -> ReviewCounts:
+    """The same counts from the daily review totals (per day, assignee's rank and review-time bucket), less the
+    tickets of the members `outside` the viewer's reach."""
+    rows = (
+        ReviewDay.objects.filter(day__gte=filters.start, day__lte=filters.end, rank__in=_ranks(filters))
+        .values("bucket")
+        .annotate(closed=Sum("closed"), escalated=Sum("escalated"))
+        .order_by()
+    )
+    closed, escalated, histogram = 0, 0, defaultdict(int)
+    for row in rows:
+        closed += row["closed"] or 0
+        escalated += row["escalated"] or 0
+        if row["bucket"] != NOT_REVIEWED:
+            histogram[row["bucket"]] += row["closed"] or 0
+    if outside:
+        their_closed, their_escalated, their_histogram = _review_counts(
+            filters, lambda through: Q(**{f"{through}id__in": outside, f"{through}rank__in": _ranks(filters)})
+        )
+        closed, escalated = closed - their_closed, escalated - their_escalated
+        for bucket, count in their_histogram.items():
+            histogram[bucket] -= count
+    return closed, escalated, {bucket: count for bucket, count in histogram.items() if count}
+
+
+def _bucket_at(histogram: dict[int, int], position: int) -> int:
+    """The bucket of the `position`-th (from 1) smallest review time."""
+    running = 0
+    for bucket in sorted(histogram):
+        running += histogram[bucket]
+        if running >= position:
+            return bucket
+    raise ValueError("position beyond the histogram")
+
+
+def _histogram_median(histogram: dict[int, int], count: int) -> timedelta:
+    """The median of the bucketed times: the middle one, or the mean of the two middle ones."""
+    if count % 2:
+        return bucket_value(_bucket_at(histogram, (count + 1) // 2))
+    return (bucket_value(_bucket_at(histogram, count // 2)) + bucket_value(_bucket_at(histogram, count // 2 + 1))) / 2
 
 
 def top_earners(entries: QuerySet[Transaction]) -> list[Earner]:

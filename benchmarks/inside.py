@@ -42,6 +42,7 @@ from economy.models import Transaction  # noqa: E402
 from economy.rates import is_abnormal  # noqa: E402
 from tickets import selectors  # noqa: E402
 from tickets.models import RANK_CHANGES, Ticket  # noqa: E402
+from tickets.review_totals import review_day_mismatches  # noqa: E402
 
 HOST = "127.0.0.1"
 
@@ -280,6 +281,7 @@ def _check():
     paid_open = set(kinds) - set(Ticket.objects.filter(status=Ticket.Status.CLOSED).values_list("id", flat=True))
     violations += [f"ticket {t}: paid but not closed" for t in sorted(paid_open)]
     violations += [f"daily ledger total {mismatch}" for mismatch in ledger_day_mismatches()]
+    violations += [f"daily review total {mismatch}" for mismatch in review_day_mismatches()]
     return {
         "violations": violations,
         "members": User.objects.count(),

@@ -17,12 +17,11 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from django.db import IntegrityError
 from django.db.models import Count, F, Sum
 from django.db.models.functions import TruncDay
 
 from accounts.models import User
-from directorate.db import atomic, now
+from directorate.db import add_to_row, now
 from directorate.events import publish
 from economy.models import LedgerDay, LedgerMemberDay, Transaction
 
@@ -69,28 +68,12 @@ def post(
 def add(key: Key, *, credits: int, pay: Decimal, entries: int) -> None:
     """Add to the daily total of `key` (day, rank, type), creating its row if it is the key's first entry."""
     day, rank, entry_type = key
-    _add_to_row(LedgerDay, {"day": day, "rank": rank, "type": entry_type}, credits=credits, pay=pay, entries=entries)
+    add_to_row(LedgerDay, {"day": day, "rank": rank, "type": entry_type}, credits=credits, pay=pay, entries=entries)
 
 
 def add_member_day(member_id: str, day: date, rank: str, *, credits: int, pay: Decimal) -> None:
     """Add to a member's total of `day` (its row carries their current `rank` when it is created)."""
-    _add_to_row(LedgerMemberDay, {"user_id": member_id, "day": day}, {"rank": rank}, credits=credits, pay=pay)
-
-
-def _add_to_row(model, key: dict, fields: dict | None = None, **amounts) -> None:
-    """Add `amounts` to the row of `key` with F() increments; a missing row is created (with `fields`) under
-    the model's unique constraint, and a writer that loses that race adds to the winner's row."""
-    row = model.objects.filter(**key)
-    increments = {name: F(name) + value for name, value in amounts.items()}
-    if row.update(**increments):
-        return
-    try:
-        with atomic():
-            model.objects.create(**key, **(fields or {}), **amounts)
-    except IntegrityError:
-        # Another unit created the row since the update above found none: add to theirs.
-        if row.update(**increments) != 1:
-            raise
+    add_to_row(LedgerMemberDay, {"user_id": member_id, "day": day}, {"rank": rank}, credits=credits, pay=pay)
 
 
 def member_days(member_id: str) -> dict[tuple[date, str], tuple[int, Decimal, int]]:

@@ -4,7 +4,8 @@
 their ledger entries' credits and balance equals the sum of their entries' pay. `assert_unread_counts`: every
 member's unread count equals their unread notifications. `assert_ledger_days_match`: the daily ledger totals the
 analytics read (economy.models.LedgerDay, LedgerMemberDay) equal the ledger summed per day, rank and type, and
-per member and day.
+per member and day. `assert_review_days_match`: the daily review totals (tickets.models.ReviewDay) equal the closed
+tickets counted per day of the close, assignee's rank and review-time bucket.
 `database_state` captures everything a refused request must leave untouched.
 """
 
@@ -15,7 +16,8 @@ from decimal import Decimal
 from accounts.models import Notification, RankChange, User
 from economy.ledger import ledger_day_mismatches
 from economy.models import LedgerDay, LedgerMemberDay, Transaction
-from tickets.models import ApprovalStep, Comment, Ticket, TicketWatcher
+from tickets.models import ApprovalStep, Comment, ReviewDay, Ticket, TicketWatcher
+from tickets.review_totals import review_day_mismatches
 
 
 def assert_ledger_invariant():
@@ -39,6 +41,12 @@ def assert_ledger_days_match():
     """Fail, naming each (day, rank, type) whose daily total disagrees with the ledger."""
     broken = ledger_day_mismatches()
     assert not broken, "daily ledger totals broken: " + "; ".join(broken)
+
+
+def assert_review_days_match():
+    """Fail, naming each (day, rank, bucket) whose daily review total disagrees with the closed tickets."""
+    broken = review_day_mismatches()
+    assert not broken, "daily review totals broken: " + "; ".join(broken)
 
 
 def assert_unread_counts():
@@ -74,6 +82,7 @@ def database_state():
         "transactions": Transaction.objects.count(),
         "ledger_days": sorted(LedgerDay.objects.values_list("day", "rank", "type", "credits", "pay", "entries")),
         "ledger_member_days": sorted(LedgerMemberDay.objects.values_list("user_id", "day", "rank", "credits", "pay")),
+        "review_days": sorted(ReviewDay.objects.values_list("day", "rank", "bucket", "closed", "escalated")),
         "approval_steps": ApprovalStep.objects.count(),
         "notifications": Notification.objects.count(),
         "comments": Comment.objects.count(),
