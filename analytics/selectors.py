@@ -30,6 +30,9 @@ DAY, WEEK = "day", "week"
 TOP_EARNERS = 10
 # A viewer whose reach leaves out at most this many members of the ranks asked for reads the daily totals.
 FEW_OUTSIDE_REACH = 50
+# The top earners are first looked for among this many members who gained most overall, then 8 times as many,
+# and so on up to MOST_LEADERS; past that, one pass over the period's per-member totals.
+FEW_LEADERS, MOST_LEADERS = 40, 2560
 ZERO = Decimal("0.00")
 
 
@@ -176,6 +179,12 @@ def _ranks(filters: Filters) -> list[str]:
     return [filters.rank] if filters.rank else [rank.value for rank in Rank]
 
 
+def _of_rank(filters: Filters) -> Q:
+    """A filter on the daily totals' `rank` for the rank asked for; none for all ranks (every row holds one), so
+    that the database does not test each row against every rank."""
+    return Q(rank=filters.rank) if filters.rank else Q()
+
+
 def _few_outside_reach(viewer: User, filters: Filters) -> list[str] | None:
     """The members of the ranks asked for whom `viewer` may not see, when they are few (Nyx: the Directorate's
     hidden members; Niki: nobody): the figures are then read from the daily ledger totals, those few members'
@@ -230,9 +239,8 @@ def _sums_from_ledger(entries: QuerySet[Transaction], filters: Filters) -> Sums:
 def _sums_from_daily_totals(filters: Filters, outside: list[str]) -> Sums:
     """The same sums from the daily ledger totals (economy.models.LedgerDay, per day, member rank and type), less
     the entries of the members `outside` the viewer's reach."""
-    ranks = _ranks(filters)
     days = (
-        LedgerDay.objects.filter(day__gte=filters.start, day__lte=filters.end, rank__in=ranks)
+        LedgerDay.objects.filter(_of_rank(filters), day__gte=filters.start, day__lte=filters.end)
         .values("day", "type")
         .annotate(credits=Sum("credits"), pay=Sum("pay"), entries=Sum("entries"))
         .order_by()
@@ -256,18 +264,47 @@ def _sums_from_daily_totals(filters: Filters, outside: list[str]) -> Sums:
 
 
 def _top_earners_from_daily_totals(filters: Filters, outside: list[str]) -> list[Earner]:
-    """`top_earners` from the per-member daily totals (economy.models.LedgerMemberDay): one pass over the
-    period's rows sums each member's credits; pay is summed only for the members who can still be among the
-    first ten (ties are broken by pay), so that the pass reads no more than it must."""
-    days = LedgerMemberDay.objects.filter(
-        day__gte=filters.start, day__lte=filters.end, rank__in=_ranks(filters)
-    ).exclude(user_id__in=outside)
+    """`top_earners` from the per-member daily totals (economy.models.LedgerMemberDay), the few members `outside`
+    the viewer's reach left out.
+
+    First only the members who can lead: nobody gains more in a period than every credit they ever gained
+    (`User.credits_gained`), so the period's gains of the members who gained most overall are summed, and once
+    the tenth of them gained more than the most that anyone not read ever gained, nobody else can be among the
+    ten. A short period, where the gains overall say little, ends in one pass over the period's rows instead."""
+    candidates = User.objects.filter(_of_rank(filters), credits_gained__gt=0).exclude(id__in=outside)
+    candidates = candidates.order_by("-credits_gained", "id").values_list("id", "credits_gained")
+    size = FEW_LEADERS
+    while size <= MOST_LEADERS:
+        read = list(candidates[: size + 1])
+        days = LedgerMemberDay.objects.filter(
+            user_id__in=[member_id for member_id, _ in read[:size]], day__gte=filters.start, day__lte=filters.end
+        )
+        gains = days.values("user_id").annotate(credits=Sum("credits"), pay=Sum("pay")).order_by()
+        leaders = sorted(
+            ((row["user_id"], row["credits"], money(row["pay"])) for row in gains if row["credits"] > 0),
+            key=lambda row: (-row[1], -row[2], row[0]),
+        )[:TOP_EARNERS]
+        if len(read) <= size or (len(leaders) == TOP_EARNERS and leaders[-1][1] > read[size][1]):
+            return _earners(leaders)
+        size *= 8
+    return _top_earners_by_scan(filters, outside)
+
+
+def _top_earners_by_scan(filters: Filters, outside: list[str]) -> list[Earner]:
+    """`top_earners` from one pass over the period's per-member daily totals: it sums each member's credits;
+    pay is summed only for the members who can still be among the first ten (ties are broken by pay), so that
+    the pass reads no more than it must. The few members `outside` the viewer's reach are dropped from the
+    leaders read (a few more rows are read for them), not tested on every row."""
+    days = LedgerMemberDay.objects.filter(_of_rank(filters), day__gte=filters.start, day__lte=filters.end)
     gains = days.values("user_id").annotate(credits=Sum("credits")).filter(credits__gt=0).order_by("-credits")
-    leaders = list(gains[: TOP_EARNERS * 3])
+    wanted = TOP_EARNERS * 3
+    read = list(gains[: wanted + len(outside)])
+    leaders = [row for row in read if row["user_id"] not in outside]
     if len(leaders) > TOP_EARNERS:
         tenth = leaders[TOP_EARNERS - 1]["credits"]
-        if len(leaders) == TOP_EARNERS * 3 and leaders[-1]["credits"] == tenth:
-            leaders = list(gains.filter(credits__gte=tenth))  # a tie at tenth place longer than the rows read
+        if len(read) == wanted + len(outside) and read[-1]["credits"] == tenth:
+            # A tie at tenth place longer than the rows read.
+            leaders = [row for row in gains.filter(credits__gte=tenth) if row["user_id"] not in outside]
         leaders = [row for row in leaders if row["credits"] >= tenth]
     pay = dict(
         days.filter(user_id__in=[row["user_id"] for row in leaders])
@@ -280,6 +317,11 @@ def _top_earners_from_daily_totals(filters: Filters, outside: list[str]) -> list
         ((row["user_id"], row["credits"], money(pay.get(row["user_id"]))) for row in leaders),
         key=lambda row: (-row[1], -row[2], row[0]),
     )[:TOP_EARNERS]
+    return _earners(rows)
+
+
+def _earners(rows: list[tuple[str, int, Decimal]]) -> list[Earner]:
+    """(member id, credits, pay) rows as the page names them."""
     people = User.objects.in_bulk([user_id for user_id, _, _ in rows])
     return [Earner(shown_name(people[user_id]), credits, pay) for user_id, credits, pay in rows]
 
@@ -421,7 +463,7 @@ def _review_counts_from_daily_totals(filters: Filters, outside: list[str]) -> Re
     """The same counts from the daily review totals (per day, assignee's rank and review-time bucket), less the
     tickets of the members `outside` the viewer's reach."""
     rows = (
-        ReviewDay.objects.filter(day__gte=filters.start, day__lte=filters.end, rank__in=_ranks(filters))
+        ReviewDay.objects.filter(_of_rank(filters), day__gte=filters.start, day__lte=filters.end)
         .values("bucket")
         .annotate(closed=Sum("closed"), escalated=Sum("escalated"))
         .order_by()

@@ -1,7 +1,8 @@
 """The one way into the ledger: a member's entries, their wallet and the daily totals, in one atomic unit.
 
 Every ledger write goes through `post`: it moves the member's wallet (a deduction only while the balance covers
-it), appends the entries, and adds them to the two daily totals the economy analytics read (docs/rules.md section 23):
+it; `User.credits_gained` adds the entries' positive credits), appends the entries, and adds them to the two
+daily totals the economy analytics read (docs/rules.md section 23):
 `LedgerDay`, the ledger summed per UTC day, member rank and entry type, and `LedgerMemberDay`, per member and day.
 A member's rank change moves their sums to the new rank (`move_rank`, on `accounts.signals.rank_changed`).
 `add_in_bulk` is the bulk loader's way (`seed_scale`). tests/invariants.py checks after every database test that
@@ -49,7 +50,14 @@ def post(
         wallet = wallet.filter(balance__gte=-pay)
     if cover_credits and credits < 0:
         wallet = wallet.filter(credits__gte=-credits)
-    if wallet.update(credits=F("credits") + credits, balance=F("balance") + pay, updated_at=now()) != 1:
+    gained = sum(entry.amount_cr for entry in entries if entry.amount_cr > 0)
+    moved = wallet.update(
+        credits=F("credits") + credits,
+        balance=F("balance") + pay,
+        credits_gained=F("credits_gained") + gained,
+        updated_at=now(),
+    )
+    if moved != 1:
         return False
     # Read after the wallet's write: the rank a concurrent promotion may change is read under the same lock.
     new_credits, new_balance, rank = User.objects.filter(id=member_id).values_list("credits", "balance", "rank").get()

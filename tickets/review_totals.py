@@ -86,6 +86,30 @@ def tallies(tickets: Iterable[tuple[str, datetime | None, datetime, bool]]) -> d
     return sums
 
 
+def add_in_bulk(tickets: Iterable[tuple[str, datetime | None, datetime, bool]]) -> None:
+    """Count closed tickets, given as for `tallies`, in a few queries: for a bulk loader that has the database to
+    itself (it reads the rows, then writes them back), inside the unit that writes the tickets."""
+    sums = tallies(tickets)
+    if not sums:
+        return
+    days = {day for day, _, _ in sums}
+    existing = {
+        (row.day, row.rank, row.bucket): row
+        for row in ReviewDay.objects.filter(day__gte=min(days), day__lte=max(days))
+        if (row.day, row.rank, row.bucket) in sums
+    }
+    changed, new = [], []
+    for (day, rank, bucket), (closed, escalated) in sums.items():
+        row = existing.get((day, rank, bucket))
+        if row is None:
+            new.append(ReviewDay(day=day, rank=rank, bucket=bucket, closed=closed, escalated=escalated))
+        else:
+            row.closed, row.escalated = row.closed + closed, row.escalated + escalated
+            changed.append(row)
+    ReviewDay.objects.bulk_create(new, batch_size=1000)
+    ReviewDay.objects.bulk_update(changed, ["closed", "escalated"], batch_size=500)
+
+
 def escalated_ticket_ids(**ticket_filter) -> set[str]:
     """The ids of the tickets matching `ticket_filter` (lookups on the ticket) with an escalation in their log."""
     lookups = {f"ticket__{lookup}": value for lookup, value in ticket_filter.items()}
