@@ -8,7 +8,7 @@ aggregate computes, are read as ordered values and finished here.
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -30,9 +30,9 @@ DAY, WEEK = "day", "week"
 TOP_EARNERS = 10
 # A viewer whose reach leaves out at most this many members of the ranks asked for reads the daily totals.
 FEW_OUTSIDE_REACH = 50
-# The top earners are first looked for among this many members who gained most overall, then 8 times as many,
-# and so on up to MOST_LEADERS; past that, one pass over the period's per-member totals.
-FEW_LEADERS, MOST_LEADERS = 40, 2560
+# The top earners are first looked for among this many members who gained most overall, then among all who can
+# still lead when they are at most MOST_LEADERS; past that, one pass over the period's per-member totals.
+FEW_LEADERS, MOST_LEADERS = 40, 2000
 ZERO = Decimal("0.00")
 
 
@@ -156,10 +156,17 @@ def members_in_reach(viewer: User, rank: str = "", *, through: str = "") -> Q:
     return reach
 
 
+def people_in_reach(viewer: User, rank: str = "") -> QuerySet[User]:
+    """The ids of the people whose figures `viewer` may see (of `rank`), as a subquery: a filter on a member's
+    rows by `user_id__in` this reads a subtree's members from the index on the chain, then each one's rows from
+    the index on the member, where a join to the members would test every row of the period."""
+    return User.objects.filter(members_in_reach(viewer, rank)).values("id")
+
+
 def economy_figures(viewer: User, filters: Filters) -> Figures:
     """Every figure of the dashboard for `viewer`, over `filters`; NotFound for those who may not see it."""
     entries = Transaction.objects.filter(
-        members_in_reach(viewer, filters.rank, through="user__"), ts__gte=filters.since, ts__lt=filters.until
+        user_id__in=people_in_reach(viewer, filters.rank), ts__gte=filters.since, ts__lt=filters.until
     )
     outside = _few_outside_reach(viewer, filters)
     buckets, totals = _ledger_by_bucket(entries, filters, outside)
@@ -268,56 +275,51 @@ def _top_earners_from_daily_totals(filters: Filters, outside: list[str]) -> list
     the viewer's reach left out.
 
     First only the members who can lead: nobody gains more in a period than every credit they ever gained
-    (`User.credits_gained`), so the period's gains of the members who gained most overall are summed, and once
-    the tenth of them gained more than the most that anyone not read ever gained, nobody else can be among the
-    ten. A short period, where the gains overall say little, ends in one pass over the period's rows instead."""
-    candidates = User.objects.filter(_of_rank(filters), credits_gained__gt=0).exclude(id__in=outside)
-    candidates = candidates.order_by("-credits_gained", "id").values_list("id", "credits_gained")
-    size = FEW_LEADERS
-    while size <= MOST_LEADERS:
-        read = list(candidates[: size + 1])
-        days = LedgerMemberDay.objects.filter(
-            user_id__in=[member_id for member_id, _ in read[:size]], day__gte=filters.start, day__lte=filters.end
-        )
-        gains = days.values("user_id").annotate(credits=Sum("credits"), pay=Sum("pay")).order_by()
-        leaders = sorted(
-            ((row["user_id"], row["credits"], money(row["pay"])) for row in gains if row["credits"] > 0),
-            key=lambda row: (-row[1], -row[2], row[0]),
-        )[:TOP_EARNERS]
-        if len(read) <= size or (len(leaders) == TOP_EARNERS and leaders[-1][1] > read[size][1]):
-            return _earners(leaders)
-        size *= 8
+    (`User.credits_gained`). The period's gains of the FEW_LEADERS members who gained most overall are summed;
+    the tenth of them sets a bar, and a member who never gained that much overall cannot pass it. When the next
+    member overall is below the bar, these are the ten; else, when few members reach the bar (at most
+    MOST_LEADERS), the gains of exactly those are summed; else (a short period, where the gains overall say
+    little) one pass over the period's rows."""
+    members = User.objects.filter(_of_rank(filters), credits_gained__gt=0).exclude(id__in=outside)
+    read = list(members.order_by("-credits_gained", "id").values_list("id", "credits_gained")[: FEW_LEADERS + 1])
+    leaders = _period_gains(filters, [member_id for member_id, _ in read[:FEW_LEADERS]])
+    if len(read) <= FEW_LEADERS or (len(leaders) == TOP_EARNERS and leaders[-1][1] > read[FEW_LEADERS][1]):
+        return _earners(leaders)
+    bar = leaders[-1][1] if len(leaders) == TOP_EARNERS else 1
+    # Counted from the index on (rank and) credits gained alone, stopping past MOST_LEADERS.
+    reaching = User.objects.filter(_of_rank(filters), credits_gained__gte=bar).values("credits_gained")
+    if reaching[: MOST_LEADERS + 1].count() <= MOST_LEADERS:
+        return _earners(_period_gains(filters, members.filter(credits_gained__gte=bar).values("id")))
     return _top_earners_by_scan(filters, outside)
 
 
-def _top_earners_by_scan(filters: Filters, outside: list[str]) -> list[Earner]:
-    """`top_earners` from one pass over the period's per-member daily totals: it sums each member's credits;
-    pay is summed only for the members who can still be among the first ten (ties are broken by pay), so that
-    the pass reads no more than it must. The few members `outside` the viewer's reach are dropped from the
-    leaders read (a few more rows are read for them), not tested on every row."""
-    days = LedgerMemberDay.objects.filter(_of_rank(filters), day__gte=filters.start, day__lte=filters.end)
-    gains = days.values("user_id").annotate(credits=Sum("credits")).filter(credits__gt=0).order_by("-credits")
-    wanted = TOP_EARNERS * 3
-    read = list(gains[: wanted + len(outside)])
-    leaders = [row for row in read if row["user_id"] not in outside]
-    if len(leaders) > TOP_EARNERS:
-        tenth = leaders[TOP_EARNERS - 1]["credits"]
-        if len(read) == wanted + len(outside) and read[-1]["credits"] == tenth:
-            # A tie at tenth place longer than the rows read.
-            leaders = [row for row in gains.filter(credits__gte=tenth) if row["user_id"] not in outside]
-        leaders = [row for row in leaders if row["credits"] >= tenth]
-    pay = dict(
-        days.filter(user_id__in=[row["user_id"] for row in leaders])
-        .values("user_id")
-        .annotate(pay=Sum("pay"))
-        .values_list("user_id", "pay")
-        .order_by()
-    )
-    rows = sorted(
-        ((row["user_id"], row["credits"], money(pay.get(row["user_id"]))) for row in leaders),
+def _period_gains(filters: Filters, members: QuerySet[User] | list[str]) -> list[tuple[str, int, Decimal]]:
+    """The first ten of `members` (ids) by credits gained in the period, then pay, with a gain."""
+    days = LedgerMemberDay.objects.filter(user_id__in=members, day__gte=filters.start, day__lte=filters.end)
+    gains = days.values("user_id").annotate(credits=Sum("credits"), pay=Sum("pay")).order_by()
+    return sorted(
+        ((row["user_id"], row["credits"], money(row["pay"])) for row in gains if row["credits"] > 0),
         key=lambda row: (-row[1], -row[2], row[0]),
     )[:TOP_EARNERS]
-    return _earners(rows)
+
+
+def _top_earners_by_scan(filters: Filters, outside: list[str]) -> list[Earner]:
+    """`top_earners` from one pass over the period's per-member daily totals (read from an index that holds the
+    period's rows together, credits and pay). The few members `outside` the viewer's reach are dropped from the
+    leaders read (as many more rows are read for them), not tested on every row."""
+    days = LedgerMemberDay.objects.filter(_of_rank(filters), day__gte=filters.start, day__lte=filters.end)
+    leaders = (
+        days.values("user_id")
+        .annotate(credits=Sum("credits"), pay=Sum("pay"))
+        .filter(credits__gt=0)
+        .order_by("-credits", "-pay", "user_id")
+    )
+    rows = [
+        (row["user_id"], row["credits"], money(row["pay"]))
+        for row in leaders[: TOP_EARNERS + len(outside)]
+        if row["user_id"] not in outside
+    ]
+    return _earners(rows[:TOP_EARNERS])
 
 
 def _earners(rows: list[tuple[str, int, Decimal]]) -> list[Earner]:
@@ -420,7 +422,7 @@ def review_figures(viewer: User, filters: Filters, outside: list[str] | None | b
     if outside is False:
         outside = _few_outside_reach(viewer, filters)
     if outside is None:
-        counts = _review_counts(filters, lambda through: members_in_reach(viewer, filters.rank, through=through))
+        counts = _review_counts(filters, people_in_reach(viewer, filters.rank))
     else:
         counts = _review_counts_from_daily_totals(filters, outside)
     closed, escalated, histogram = counts
@@ -437,20 +439,20 @@ def review_figures(viewer: User, filters: Filters, outside: list[str] | None | b
 ReviewCounts = tuple[int, int, dict[int, int]]  # closed, escalated, {review-time bucket: closed tickets}
 
 
-def _review_counts(filters: Filters, assignees: Callable[[str], Q]) -> ReviewCounts:
-    """The review counts of the tickets closed in the period whose assignee matches `assignees` (a filter on
-    people reached through the given relation), read from the tickets and their approval logs."""
+def _review_counts(filters: Filters, assignees: QuerySet[User] | list[str]) -> ReviewCounts:
+    """The review counts of the tickets closed in the period whose assignee is one of `assignees` (ids), read from
+    the tickets and their approval logs."""
     in_period = {"status": Ticket.Status.CLOSED, "closed_at__gte": filters.since, "closed_at__lt": filters.until}
     escalated = (
         ApprovalStep.objects.filter(
-            assignees("ticket__assignee__"),
+            ticket__assignee_id__in=assignees,
             decision__in=ESCALATING,
             **{f"ticket__{lookup}": value for lookup, value in in_period.items()},
         )
         .values_list("ticket_id", flat=True)
         .distinct()
     )
-    closed = Ticket.objects.filter(assignees("assignee__"), **in_period)
+    closed = Ticket.objects.filter(assignee_id__in=assignees, **in_period)
     count, histogram = 0, defaultdict(int)
     for submitted_at, closed_at in closed.values_list("submitted_at", "closed_at"):
         count += 1
@@ -476,7 +478,7 @@ def _review_counts_from_daily_totals(filters: Filters, outside: list[str]) -> Re
             histogram[row["bucket"]] += row["closed"] or 0
     if outside:
         their_closed, their_escalated, their_histogram = _review_counts(
-            filters, lambda through: Q(**{f"{through}id__in": outside, f"{through}rank__in": _ranks(filters)})
+            filters, User.objects.filter(_of_rank(filters), id__in=outside).values("id")
         )
         closed, escalated = closed - their_closed, escalated - their_escalated
         for bucket, count in their_histogram.items():

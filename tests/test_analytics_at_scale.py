@@ -1,9 +1,9 @@
 """The analytics' ways to read a year at scale (docs/rules.md section 25) give the figures the plain reads give.
 
 The top earners are looked for among the members who gained most overall before any pass over the period; here
-the number looked at first is made tiny, so that every way (settled at once, after more rounds, or by the pass)
-is taken on a small organisation, and each answer is compared with sums of the ledger rows. The credits by rank
-with a few members taken off are compared with the same figures read over the members left.
+the numbers read are made tiny, so that every way (settled at once, among all who can still lead, or by the
+pass) is taken on a small organisation, and each answer is compared with sums of the ledger rows. The credits by
+rank with a few members taken off are compared with the same figures read over the members left.
 """
 
 import importlib
@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pytest
 from django.apps import apps as django_apps
+from django.utils import timezone
 
 from accounts.models import User
 from accounts.presentation import shown_name
@@ -56,7 +57,9 @@ PERIODS = [
 
 
 @pytest.mark.parametrize("filters", PERIODS)
-@pytest.mark.parametrize("first, most", [(40, 2560), (1, 1), (1, 8), (2, 16)], ids=["usual", "pass", "rounds", "two"])
+@pytest.mark.parametrize(
+    "first, most", [(40, 2000), (1, 0), (1, 1000), (2, 5)], ids=["usual", "pass", "contenders", "few-contenders"]
+)
 def test_the_top_earners_are_the_ledgers_whichever_way_they_are_found(history, monkeypatch, filters, first, most):  # noqa: F811
     monkeypatch.setattr(selectors, "FEW_LEADERS", first)
     monkeypatch.setattr(selectors, "MOST_LEADERS", most)
@@ -68,7 +71,8 @@ def test_the_top_earners_are_the_ledgers_whichever_way_they_are_found(history, m
 
 def test_an_old_large_gain_does_not_hide_this_weeks_earners(history, monkeypatch):  # noqa: F811
     """The member who gained most overall gained nothing this week: the first look (one member) cannot settle
-    the ten, so more are read; a deduction this week lowers a gain, never the credits gained overall."""
+    the ten, so all who can still lead are read; a deduction this week lowers a gain, never the credits gained
+    overall."""
     monkeypatch.setattr(selectors, "FEW_LEADERS", 1)
     monkeypatch.setattr(selectors, "MOST_LEADERS", 64)
     asset_3 = history["asset_3"]
@@ -109,3 +113,30 @@ def test_credits_by_rank_with_a_few_members_taken_off(history, rank):  # noqa: F
     figures = credit_distribution(nyx, rank, left_out)
     assert {row.rank: (row.members, row.total, row.low, row.median, row.high) for row in figures} == expected
     assert "niki" not in {row.rank for row in figures}
+
+
+def test_the_bar_set_by_the_first_look_lets_every_possible_leader_in(org, monkeypatch):
+    """Two earners wanted, two members looked at first: North gained most overall (100 long ago) but only 6 this
+    week, so the second of the first look sets the bar at 6; Moss, next overall, could pass it, so everyone
+    who ever gained 6 or more is summed (not North alone), and Holt and Moss lead."""
+    monkeypatch.setattr(selectors, "TOP_EARNERS", 2)
+    monkeypatch.setattr(selectors, "FEW_LEADERS", 2)
+    monkeypatch.setattr(selectors, "MOST_LEADERS", 10)
+    niki = org["niki"]
+    moment = timezone.now()
+    monkeypatch.setattr(timezone, "now", lambda: moment - timedelta(days=20))
+    economy.adjust(actor=niki, user_id=org["asset"].id, credits=100, pay="0", reason="Long ago")
+    monkeypatch.setattr(timezone, "now", lambda: moment)
+    for name, credits in (("asset", 6), ("shadow", 9), ("asset_2", 8), ("asset_3", 7), ("shadow_2", 4)):
+        economy.adjust(actor=niki, user_id=org[name].id, credits=credits, pay="0", reason="This week")
+    week = Filters(start=moment.date() - timedelta(days=6), end=moment.date())
+    looked_at = []
+    period_gains = selectors._period_gains
+    monkeypatch.setattr(selectors, "_period_gains", lambda *args: looked_at.append(args[1]) or period_gains(*args))
+    earners = economy_figures(User.objects.get(id=org["nyx"].id), week).earners
+    assert [(e.name, e.credits) for e in earners] == [(shown_name(org["shadow"]), 9), (shown_name(org["asset_2"]), 8)]
+    assert [(e.name, e.credits, e.pay) for e in earners] == expected_earners(week, {niki.id})[:2]
+    assert len(looked_at) == 2  # the first look, then those who reach the bar: no pass over the period
+    assert sorted(looked_at[1].values_list("id", flat=True)) == sorted(
+        org[name].id for name in ("asset", "shadow", "asset_2", "asset_3")
+    )
