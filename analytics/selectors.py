@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncWeek
@@ -34,6 +35,7 @@ FEW_OUTSIDE_REACH = 50
 # still lead when they are at most MOST_LEADERS; past that, one pass over the period's per-member totals.
 FEW_LEADERS, MOST_LEADERS = 40, 2000
 ZERO = Decimal("0.00")
+MemberIds = QuerySet[User, Any] | list[str]  # members' ids: a subquery (`.values("id")`) or a list
 
 
 def money(value: Decimal | None) -> Decimal:
@@ -156,7 +158,7 @@ def members_in_reach(viewer: User, rank: str = "", *, through: str = "") -> Q:
     return reach
 
 
-def people_in_reach(viewer: User, rank: str = "") -> QuerySet[User]:
+def people_in_reach(viewer: User, rank: str = "") -> QuerySet[User, Any]:
     """The ids of the people whose figures `viewer` may see (of `rank`), as a subquery: a filter on a member's
     rows by `user_id__in` this reads a subtree's members from the index on the chain, then each one's rows from
     the index on the member, where a join to the members would test every row of the period."""
@@ -177,7 +179,7 @@ def economy_figures(viewer: User, filters: Filters) -> Figures:
         buckets=buckets,
         totals=totals,
         distribution=credit_distribution(viewer, filters.rank, outside),
-        reviews=review_figures(viewer, filters, outside),
+        reviews=_review_figures(viewer, filters, outside),
         earners=top_earners(entries) if outside is None else _top_earners_from_daily_totals(filters, outside),
     )
 
@@ -293,7 +295,7 @@ def _top_earners_from_daily_totals(filters: Filters, outside: list[str]) -> list
     return _top_earners_by_scan(filters, outside)
 
 
-def _period_gains(filters: Filters, members: QuerySet[User] | list[str]) -> list[tuple[str, int, Decimal]]:
+def _period_gains(filters: Filters, members: MemberIds) -> list[tuple[str, int, Decimal]]:
     """The first ten of `members` (ids) by credits gained in the period, then pay, with a gain."""
     days = LedgerMemberDay.objects.filter(user_id__in=members, day__gte=filters.start, day__lte=filters.end)
     gains = days.values("user_id").annotate(credits=Sum("credits"), pay=Sum("pay")).order_by()
@@ -386,7 +388,7 @@ def credit_distribution(viewer: User, rank: str = "", outside: list[str] | None 
         of_rank = people.filter(rank=value)
         low, high = row["low"], row["high"]
         if left_out.get(value):
-            of_rank = of_rank.exclude(id__in=outside)
+            of_rank = of_rank.exclude(id__in=outside or [])
             ordered = of_rank.order_by("credits").values_list("credits", flat=True)
             low, high = ordered.first(), ordered.last()
         figures.append(
@@ -409,18 +411,20 @@ def _median_credits(people: QuerySet[User], count: int) -> Decimal:
     return Decimal(sum(middle)) / len(middle)
 
 
-def review_figures(viewer: User, filters: Filters, outside: list[str] | None | bool = False) -> Reviews:
+def review_figures(viewer: User, filters: Filters) -> Reviews:
     """Tickets of people in reach closed in the period: how many, how many were escalated, and how long
     review took (from the last submission to the close; tickets never submitted, such as a promotion
     decided without review, have no review time).
 
     Review times are counted in the buckets of `tickets.review_totals` (2% wide), and the median and 90th
     percentile are those of the bucketed times, each its bucket's middle: within 1% of the exact ones. A viewer
-    who sees all but a few (`outside`, as `_few_outside_reach` finds them; found here when not given) reads the
+    who sees all but a few (as `_few_outside_reach` finds them) reads the
     daily review totals (`tickets.models.ReviewDay`), less those few members' own closed tickets; a marshal's
     or an executor's subtree is read from its tickets, bucketed the same way."""
-    if outside is False:
-        outside = _few_outside_reach(viewer, filters)
+    return _review_figures(viewer, filters, _few_outside_reach(viewer, filters))
+
+
+def _review_figures(viewer: User, filters: Filters, outside: list[str] | None) -> Reviews:
     if outside is None:
         counts = _review_counts(filters, people_in_reach(viewer, filters.rank))
     else:
@@ -439,7 +443,7 @@ def review_figures(viewer: User, filters: Filters, outside: list[str] | None | b
 ReviewCounts = tuple[int, int, dict[int, int]]  # closed, escalated, {review-time bucket: closed tickets}
 
 
-def _review_counts(filters: Filters, assignees: QuerySet[User] | list[str]) -> ReviewCounts:
+def _review_counts(filters: Filters, assignees: MemberIds) -> ReviewCounts:
     """The review counts of the tickets closed in the period whose assignee is one of `assignees` (ids), read from
     the tickets and their approval logs."""
     in_period = {"status": Ticket.Status.CLOSED, "closed_at__gte": filters.since, "closed_at__lt": filters.until}
@@ -453,10 +457,10 @@ def _review_counts(filters: Filters, assignees: QuerySet[User] | list[str]) -> R
         .distinct()
     )
     closed = Ticket.objects.filter(assignee_id__in=assignees, **in_period)
-    count, histogram = 0, defaultdict(int)
+    count, histogram = 0, defaultdict[int, int](int)
     for submitted_at, closed_at in closed.values_list("submitted_at", "closed_at"):
         count += 1
-        if submitted_at is not None:
+        if submitted_at is not None and closed_at is not None:  # a closed ticket always has closed_at
             histogram[bucket_of(max(closed_at - submitted_at, timedelta(0)))] += 1
     return count, len(set(escalated)), histogram
 
@@ -470,7 +474,7 @@ def _review_counts_from_daily_totals(filters: Filters, outside: list[str]) -> Re
         .annotate(closed=Sum("closed"), escalated=Sum("escalated"))
         .order_by()
     )
-    closed, escalated, histogram = 0, 0, defaultdict(int)
+    closed, escalated, histogram = 0, 0, defaultdict[int, int](int)
     for row in rows:
         closed += row["closed"] or 0
         escalated += row["escalated"] or 0

@@ -612,6 +612,7 @@ def _announce(ticket: Ticket) -> None:
 
 def _close_and_pay(ticket: Ticket, *, actor: User, credits: int, pay: Decimal, note: str) -> Ticket:
     with atomic():
+        moment = now()
         _transition(
             ticket,
             expected=Status.AWAITING_REVIEW,
@@ -619,14 +620,14 @@ def _close_and_pay(ticket: Ticket, *, actor: User, credits: int, pay: Decimal, n
             guard_reviewer=actor,
             reward_credits=credits,
             reward_pay=pay,
-            closed_at=now(),
+            closed_at=moment,
         )
         _log(ticket, actor, ApprovalStep.Decision.APPROVED, credits, pay, note)
         try:
             pay_ticket_reward(ticket=ticket, credits=credits, pay=pay, approved_by=actor)
         except IntegrityError:
             raise Conflict("This ticket has already been paid.") from None
-        review_totals.record_close(ticket, closed_at=ticket.closed_at, wallet_written=True)
+        review_totals.record_close(ticket, closed_at=moment, wallet_written=True)
         notify(
             recipients=[ticket.assignee],
             message=f"Reward approved by {shown_name(actor)}: {amounts_in_words(credits, pay)} for {ticket.title}",
