@@ -21,7 +21,7 @@ from accounts.models import User
 from accounts.policy import Action, may_view_analytics, sees_everyone
 from accounts.presentation import DIRECTORATE, shown_name
 from accounts.ranks import Rank, level
-from accounts.selectors import in_subtree
+from accounts.selectors import in_subtree, outside_subtree
 from directorate.errors import NotFound
 from economy.models import LedgerDay, LedgerMemberDay, Transaction
 from tickets.models import ApprovalStep, ReviewDay, Ticket
@@ -199,13 +199,16 @@ def _few_outside_reach(viewer: User, filters: Filters) -> list[str] | None:
     hidden members; Niki: nobody): the figures are then read from the daily ledger totals, those few members'
     own entries taken off. None when more are out of reach (a marshal's or an executor's subtree): their figures
     are read from the ledger itself, which is then small."""
+    members_in_reach(viewer, filters.rank)  # "not found" for those who may not see the figures
     if sees_everyone(viewer, Action.VIEW_ANALYTICS):
         return []
-    outside = list(
-        User.objects.filter(rank__in=_ranks(filters))
-        .exclude(members_in_reach(viewer, filters.rank))
-        .values_list("id", flat=True)[: FEW_OUTSIDE_REACH + 1]
-    )
+    # Out of reach: outside the viewer's subtree, or hidden. Each read from its index (a NOT over the reach
+    # would test every member).
+    people = User.objects.filter(_of_rank(filters))
+    outside: list[str] = []
+    for beyond in (people.filter(outside_subtree(viewer.chain)), people.filter(hidden=True)):
+        outside += beyond.values_list("id", flat=True)[: FEW_OUTSIDE_REACH + 1]
+    outside = list(dict.fromkeys(outside))
     return outside if len(outside) <= FEW_OUTSIDE_REACH else None
 
 

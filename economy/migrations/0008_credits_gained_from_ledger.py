@@ -29,7 +29,7 @@ def build_from_ledger(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("economy", "0007_daily_totals_from_ledger"),
-        ("accounts", "0009_user_credits_gained"),
+        ("accounts", "0008_analytics_at_scale"),
     ]
 
     operations = [migrations.RunPython(build_from_ledger, migrations.RunPython.noop, elidable=True)]

@@ -35,7 +35,9 @@ def build_from_tickets(apps, schema_editor):
         .distinct()
     )
     sums = defaultdict(lambda: [0, 0])
-    rows = Ticket.objects.filter(status="closed").values_list("id", "assignee__rank", "submitted_at", "closed_at")
+    rows = Ticket.objects.filter(status="closed", closed_at__isnull=False).values_list(
+        "id", "assignee__rank", "submitted_at", "closed_at"
+    )
     for ticket_id, rank, submitted_at, closed_at in rows.iterator(chunk_size=BATCH):
         latency = None if submitted_at is None else max(closed_at - submitted_at, timedelta(0))
         total = sums[(closed_at.astimezone(UTC).date(), rank, bucket_of(latency))]
