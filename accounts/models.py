@@ -39,7 +39,7 @@ class User(AbstractBaseUser, TimestampedModel):
     balance = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0.00"))
     # Every credit this member ever gained: the sum of their ledger entries' positive credits, never lowered. Kept
     # with the wallet (economy.ledger.post); it bounds what they can have gained in any period, so the analytics'
-    # top earners read only the members who can lead (docs/rules.md section 25).
+    # top earners read only the members who can lead (docs/rules.md section 26).
     credits_gained = models.BigIntegerField(default=0)
     # How many of this member's notifications are unread: kept here, in the same atomic unit as the notifications
     # (accounts.services), because every page's masthead shows it and this row is loaded for every page anyway.

@@ -2,7 +2,7 @@
 
 `assert_ledger_invariant` is docs/rules.md section 3 ("Payment"): for every member, credits equal the sum of
 their ledger entries' credits and balance equals the sum of their entries' pay (and the credits gained the sum of
-their positive credits, section 25). `assert_unread_counts`: every member's unread count equals their unread
+their positive credits, section 26). `assert_unread_counts`: every member's unread count equals their unread
 notifications. `assert_ledger_days_match`: the daily ledger totals the
 analytics read (economy.models.LedgerDay, LedgerMemberDay) equal the ledger summed per day, rank and type, and
 per member and day. `assert_review_days_match`: the daily review totals (tickets.models.ReviewDay) equal the closed

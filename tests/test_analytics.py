@@ -221,7 +221,7 @@ def actual_figures(figures):
 
 def summarised(expected):
     """The review times as the page gives them: each exact time counted in its 2% bucket and shown as the
-    bucket's middle (docs/rules.md section 25), then the median and nearest-rank 90th percentile of those."""
+    bucket's middle (docs/rules.md section 26), then the median and nearest-rank 90th percentile of those."""
     latencies = sorted(bucket_value(bucket_of(latency)) for latency in expected["latencies"])
     p90 = latencies[math.ceil(0.9 * len(latencies)) - 1] if latencies else None
     return expected | {"latencies": (len(latencies), statistics.median(latencies) if latencies else None, p90)}

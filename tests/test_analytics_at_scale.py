@@ -1,4 +1,4 @@
-"""The analytics' ways to read a year at scale (docs/rules.md section 25) give the figures the plain reads give.
+"""The analytics' ways to read a year at scale (docs/rules.md section 26) give the figures the plain reads give.
 
 The top earners are looked for among the members who gained most overall before any pass over the period; here
 the numbers read are made tiny, so that every way (settled at once, among all who can still lead, or by the

@@ -1,4 +1,4 @@
-"""The daily review totals (tickets.models.ReviewDay, docs/rules.md section 25) follow every close.
+"""The daily review totals (tickets.models.ReviewDay, docs/rules.md section 26) follow every close.
 
 Each test states the rows it expects, computed here from the times it set; after every database test
 `tests/invariants.py` also checks that the totals equal the closed tickets recomputed.

@@ -168,7 +168,7 @@ class TicketSearchRow(models.Model):
 
 class ReviewDay(ObjectIdModel):
     """Closed tickets counted per UTC day of their close, assignee's current rank and review-time bucket: what
-    the analytics' escalation rate and review times read over a period (docs/rules.md section 25).
+    the analytics' escalation rate and review times read over a period (docs/rules.md section 26).
 
     Kept by `tickets.review_totals` in the same atomic unit as every close (and moved between ranks when a
     member's rank changes), so it always equals the closed tickets; tests/invariants.py checks that after every

@@ -1,6 +1,6 @@
 """The daily review totals (`tickets.models.ReviewDay`), kept in the same atomic unit as every close.
 
-The analytics' escalation rate and review times (docs/rules.md sections 11 and 25) over a year would otherwise
+The analytics' escalation rate and review times (docs/rules.md sections 11 and 26) over a year would otherwise
 read every ticket closed in the year. Instead every close adds one to the row of (UTC day of the close, the
 assignee's current rank, the bucket of its review time), with one more "escalated" when the ticket's approval
 log holds an escalation; a member's rank change moves their closed tickets to the new rank (`move_rank`, on
