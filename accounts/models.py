@@ -37,6 +37,10 @@ class User(AbstractBaseUser, TimestampedModel):
     is_active = models.BooleanField(default=True)
     credits = models.IntegerField(default=0)
     balance = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0.00"))
+    # Every credit this member ever gained: the sum of their ledger entries' positive credits, never lowered. Kept
+    # with the wallet (economy.ledger.post); it bounds what they can have gained in any period, so the analytics'
+    # top earners read only the members who can lead (docs/rules.md section 26).
+    credits_gained = models.BigIntegerField(default=0)
     # How many of this member's notifications are unread: kept here, in the same atomic unit as the notifications
     # (accounts.services), because every page's masthead shows it and this row is loaded for every page anyway.
     unread_notifications = models.IntegerField(default=0)
@@ -52,6 +56,13 @@ class User(AbstractBaseUser, TimestampedModel):
             models.Index(fields=["reports_to"], name="user_reports_to"),
             models.Index(fields=["chain"], name="user_chain"),
             models.Index(fields=["rank"], name="user_rank"),
+            # The analytics' credits by rank: members, sum, lowest, highest and the median read from it alone.
+            models.Index(fields=["rank", "credits"], name="user_rank_credits"),
+            # The analytics' top earners: the members who gained most, over all ranks or in one.
+            models.Index(fields=["credits_gained"], name="user_credits_gained"),
+            models.Index(fields=["rank", "credits_gained"], name="user_rank_credits_gained"),
+            # The analytics' "everyone but a few": the hidden members are found without reading every member.
+            models.Index(fields=["hidden"], name="user_hidden"),
         ]
 
     def __str__(self):

@@ -29,6 +29,12 @@ def in_subtree(chain: str, *, field: str = "chain") -> Q:
     return Q(**{f"{field}__gte": chain, f"{field}__lt": upper})
 
 
+def outside_subtree(chain: str, *, field: str = "chain") -> Q:
+    """`field` does not start with `chain`: the two ranges either side of `in_subtree`'s, read from the index."""
+    upper = chain[:-1] + chr(ord(chain[-1]) + 1)
+    return Q(**{f"{field}__lt": chain}) | Q(**{f"{field}__gte": upper})
+
+
 def people_visible_to(viewer: User) -> QuerySet[User]:
     """Everyone `viewer` may see in the directory, per `Action.VIEW_PERSON`."""
     people = User.objects.all()

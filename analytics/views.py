@@ -58,7 +58,14 @@ def figures_csv_rows(figures):
     for earner in figures.earners:
         yield ["top earner", safe_text(earner.name), earner.credits, earner.pay]
     yield []
-    yield ["section", "closed", "escalated", "reviewed", "median seconds", "90th percentile seconds"]
+    yield [
+        "section",
+        "closed",
+        "escalated",
+        "reviewed",
+        "median seconds (within 1%)",
+        "90th percentile seconds (within 1%)",
+    ]
     yield [
         "reviews",
         reviews.closed,

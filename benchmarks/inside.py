@@ -42,6 +42,7 @@ from economy.models import Transaction  # noqa: E402
 from economy.rates import is_abnormal  # noqa: E402
 from tickets import selectors  # noqa: E402
 from tickets.models import RANK_CHANGES, Ticket  # noqa: E402
+from tickets.review_totals import review_day_mismatches  # noqa: E402
 
 HOST = "127.0.0.1"
 
@@ -246,17 +247,20 @@ def check():
 
 def _check():
     violations = []
-    credits, pay = defaultdict(int), defaultdict(lambda: Decimal("0.00"))
+    credits, gained, pay = defaultdict(int), defaultdict(int), defaultdict(lambda: Decimal("0.00"))
     for user_id, amount_cr, amount_pay in Transaction.objects.values_list("user_id", "amount_cr", "amount_pay"):
         credits[user_id] += amount_cr
+        gained[user_id] += max(amount_cr, 0)
         pay[user_id] += amount_pay
     unread = Counter(Notification.objects.filter(read=False).values_list("user_id", flat=True))
-    members = User.objects.values_list("id", "username", "credits", "balance", "unread_notifications")
-    for user_id, name, wallet_credits, balance, unread_kept in members:
+    members = User.objects.values_list("id", "username", "credits", "balance", "credits_gained", "unread_notifications")
+    for user_id, name, wallet_credits, balance, kept_gained, unread_kept in members:
         if wallet_credits != credits[user_id] or balance != pay[user_id]:
             violations.append(
                 f"{name}: wallet {wallet_credits} cr / {balance}, ledger {credits[user_id]} cr / {pay[user_id]}"
             )
+        if kept_gained != gained[user_id]:
+            violations.append(f"{name}: {kept_gained} credits gained kept, {gained[user_id]} in the ledger")
         if unread_kept != unread[user_id]:
             violations.append(f"{name}: unread count {unread_kept}, {unread[user_id]} unread notifications")
     payouts = Counter(Transaction.objects.exclude(related_ticket=None).values_list("related_ticket_id", "type"))
@@ -280,6 +284,7 @@ def _check():
     paid_open = set(kinds) - set(Ticket.objects.filter(status=Ticket.Status.CLOSED).values_list("id", flat=True))
     violations += [f"ticket {t}: paid but not closed" for t in sorted(paid_open)]
     violations += [f"daily ledger total {mismatch}" for mismatch in ledger_day_mismatches()]
+    violations += [f"daily review total {mismatch}" for mismatch in review_day_mismatches()]
     return {
         "violations": violations,
         "members": User.objects.count(),

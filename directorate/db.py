@@ -255,6 +255,24 @@ def on_commit(callback, *, robust=False):
     transaction.on_commit(callback, robust=robust)
 
 
+def add_to_row(model, key: dict, fields: dict | None = None, **amounts) -> None:
+    """Add `amounts` to the row of `key` with F() increments; a missing row is created (with `fields`) under
+    the model's unique constraint on `key`, and a writer that loses that race adds to the winner's row. The
+    way every kept total (the daily ledger totals, the daily review totals) is written, on SQLite and MongoDB
+    alike; call inside the caller's atomic unit."""
+    row = model.objects.filter(**key)
+    increments = {name: models.F(name) + value for name, value in amounts.items()}
+    if row.update(**increments):
+        return
+    try:
+        with atomic():
+            model.objects.create(**key, **(fields or {}), **amounts)
+    except IntegrityError:
+        # Another unit created the row since the update above found none: add to theirs.
+        if row.update(**increments) != 1:
+            raise
+
+
 class ObjectIdModel(models.Model):
     """Abstract base: a 24-hex ObjectId string key, stored as MongoDB's own `_id`."""
 

@@ -1,7 +1,8 @@
 """The one way into the ledger: a member's entries, their wallet and the daily totals, in one atomic unit.
 
 Every ledger write goes through `post`: it moves the member's wallet (a deduction only while the balance covers
-it), appends the entries, and adds them to the two daily totals the economy analytics read (docs/rules.md section 23):
+it; `User.credits_gained` adds the entries' positive credits), appends the entries, and adds them to the two
+daily totals the economy analytics read (docs/rules.md section 23):
 `LedgerDay`, the ledger summed per UTC day, member rank and entry type, and `LedgerMemberDay`, per member and day.
 A member's rank change moves their sums to the new rank (`move_rank`, on `accounts.signals.rank_changed`).
 `add_in_bulk` is the bulk loader's way (`seed_scale`). tests/invariants.py checks after every database test that
@@ -17,12 +18,11 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from django.db import IntegrityError
 from django.db.models import Count, F, Sum
 from django.db.models.functions import TruncDay
 
 from accounts.models import User
-from directorate.db import atomic, now
+from directorate.db import add_to_row, now
 from directorate.events import publish
 from economy.models import LedgerDay, LedgerMemberDay, Transaction
 
@@ -50,7 +50,14 @@ def post(
         wallet = wallet.filter(balance__gte=-pay)
     if cover_credits and credits < 0:
         wallet = wallet.filter(credits__gte=-credits)
-    if wallet.update(credits=F("credits") + credits, balance=F("balance") + pay, updated_at=now()) != 1:
+    gained = sum(entry.amount_cr for entry in entries if entry.amount_cr > 0)
+    moved = wallet.update(
+        credits=F("credits") + credits,
+        balance=F("balance") + pay,
+        credits_gained=F("credits_gained") + gained,
+        updated_at=now(),
+    )
+    if moved != 1:
         return False
     # Read after the wallet's write: the rank a concurrent promotion may change is read under the same lock.
     new_credits, new_balance, rank = User.objects.filter(id=member_id).values_list("credits", "balance", "rank").get()
@@ -69,28 +76,12 @@ def post(
 def add(key: Key, *, credits: int, pay: Decimal, entries: int) -> None:
     """Add to the daily total of `key` (day, rank, type), creating its row if it is the key's first entry."""
     day, rank, entry_type = key
-    _add_to_row(LedgerDay, {"day": day, "rank": rank, "type": entry_type}, credits=credits, pay=pay, entries=entries)
+    add_to_row(LedgerDay, {"day": day, "rank": rank, "type": entry_type}, credits=credits, pay=pay, entries=entries)
 
 
 def add_member_day(member_id: str, day: date, rank: str, *, credits: int, pay: Decimal) -> None:
     """Add to a member's total of `day` (its row carries their current `rank` when it is created)."""
-    _add_to_row(LedgerMemberDay, {"user_id": member_id, "day": day}, {"rank": rank}, credits=credits, pay=pay)
-
-
-def _add_to_row(model, key: dict, fields: dict | None = None, **amounts) -> None:
-    """Add `amounts` to the row of `key` with F() increments; a missing row is created (with `fields`) under
-    the model's unique constraint, and a writer that loses that race adds to the winner's row."""
-    row = model.objects.filter(**key)
-    increments = {name: F(name) + value for name, value in amounts.items()}
-    if row.update(**increments):
-        return
-    try:
-        with atomic():
-            model.objects.create(**key, **(fields or {}), **amounts)
-    except IntegrityError:
-        # Another unit created the row since the update above found none: add to theirs.
-        if row.update(**increments) != 1:
-            raise
+    add_to_row(LedgerMemberDay, {"user_id": member_id, "day": day}, {"rank": rank}, credits=credits, pay=pay)
 
 
 def member_days(member_id: str) -> dict[tuple[date, str], tuple[int, Decimal, int]]:

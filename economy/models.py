@@ -133,4 +133,7 @@ class LedgerMemberDay(ObjectIdModel):
         indexes = [
             # Everything the top earners read, in member order: one pass sums each member's days, no sort.
             models.Index(fields=["user", "day", "rank", "credits"], name="ledger_member_day_credits"),
+            # The top earners over a period, when they are summed over it (analytics.selectors): only the period's
+            # rows, whatever the history before it, credits and pay together.
+            models.Index(fields=["day", "user", "rank", "credits", "pay"], name="ledger_member_day_by_day"),
         ]

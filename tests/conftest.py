@@ -14,7 +14,12 @@ from accounts.services import bootstrap_directorate, enlist
 from tests import mongo_cleanup
 from tests.api_support import api, as_member, sign_in  # noqa: F401  (the JSON API suites' fixtures)
 from tests.factories import PASSWORD
-from tests.invariants import assert_ledger_days_match, assert_ledger_invariant, assert_unread_counts
+from tests.invariants import (
+    assert_ledger_days_match,
+    assert_ledger_invariant,
+    assert_review_days_match,
+    assert_unread_counts,
+)
 
 
 def pytest_configure(config):
@@ -126,8 +131,8 @@ def org(directorate, make_member):
 @pytest.fixture(autouse=True)
 def database_invariants(request):
     """After every test that used the database: every member's credits and balance equal the sums of their
-    ledger entries (docs/rules.md, "Payment"), the daily ledger totals equal the ledger and every unread count
-    matches the notifications.
+    ledger entries (docs/rules.md, "Payment"), the daily ledger totals equal the ledger, the daily review totals
+    equal the closed tickets and every unread count matches the notifications.
 
     The database is asked for here, so that it is set up before and torn down after these checks; a test
     that never used the database is left alone."""
@@ -139,4 +144,5 @@ def database_invariants(request):
     yield
     assert_ledger_invariant()
     assert_ledger_days_match()
+    assert_review_days_match()
     assert_unread_counts()

@@ -1,10 +1,12 @@
 """Checks shared by the ticket, reward and ledger suites.
 
 `assert_ledger_invariant` is docs/rules.md section 3 ("Payment"): for every member, credits equal the sum of
-their ledger entries' credits and balance equals the sum of their entries' pay. `assert_unread_counts`: every
-member's unread count equals their unread notifications. `assert_ledger_days_match`: the daily ledger totals the
+their ledger entries' credits and balance equals the sum of their entries' pay (and the credits gained the sum of
+their positive credits, section 26). `assert_unread_counts`: every member's unread count equals their unread
+notifications. `assert_ledger_days_match`: the daily ledger totals the
 analytics read (economy.models.LedgerDay, LedgerMemberDay) equal the ledger summed per day, rank and type, and
-per member and day.
+per member and day. `assert_review_days_match`: the daily review totals (tickets.models.ReviewDay) equal the closed
+tickets counted per day of the close, assignee's rank and review-time bucket.
 `database_state` captures everything a refused request must leave untouched.
 """
 
@@ -15,21 +17,24 @@ from decimal import Decimal
 from accounts.models import Notification, RankChange, User
 from economy.ledger import ledger_day_mismatches
 from economy.models import LedgerDay, LedgerMemberDay, Transaction
-from tickets.models import ApprovalStep, Comment, Ticket, TicketWatcher
+from tickets.models import ApprovalStep, Comment, ReviewDay, Ticket, TicketWatcher
+from tickets.review_totals import review_day_mismatches
 
 
 def assert_ledger_invariant():
     """Fail, naming each member whose wallet and ledger disagree. Returns the number of members checked."""
-    credits = defaultdict(int)
+    credits, gained = defaultdict(int), defaultdict(int)
     pay = defaultdict(lambda: Decimal("0.00"))
     for user_id, amount_cr, amount_pay in Transaction.objects.values_list("user_id", "amount_cr", "amount_pay"):
         credits[user_id] += amount_cr
+        gained[user_id] += max(amount_cr, 0)
         pay[user_id] += amount_pay
-    members = list(User.objects.values_list("id", "username", "credits", "balance"))
+    members = list(User.objects.values_list("id", "username", "credits", "balance", "credits_gained"))
     broken = [
-        f"{username}: wallet {wallet_credits} cr / {balance} pay, ledger {credits[user_id]} cr / {pay[user_id]} pay"
-        for user_id, username, wallet_credits, balance in members
-        if wallet_credits != credits[user_id] or balance != pay[user_id]
+        f"{username}: wallet {wallet_credits} cr / {balance} pay / {kept_gained} cr gained, "
+        f"ledger {credits[user_id]} cr / {pay[user_id]} pay / {gained[user_id]} cr gained"
+        for user_id, username, wallet_credits, balance, kept_gained in members
+        if wallet_credits != credits[user_id] or balance != pay[user_id] or kept_gained != gained[user_id]
     ]
     assert not broken, "ledger invariant broken: " + "; ".join(broken)
     return len(members)
@@ -39,6 +44,12 @@ def assert_ledger_days_match():
     """Fail, naming each (day, rank, type) whose daily total disagrees with the ledger."""
     broken = ledger_day_mismatches()
     assert not broken, "daily ledger totals broken: " + "; ".join(broken)
+
+
+def assert_review_days_match():
+    """Fail, naming each (day, rank, bucket) whose daily review total disagrees with the closed tickets."""
+    broken = review_day_mismatches()
+    assert not broken, "daily review totals broken: " + "; ".join(broken)
 
 
 def assert_unread_counts():
@@ -74,6 +85,7 @@ def database_state():
         "transactions": Transaction.objects.count(),
         "ledger_days": sorted(LedgerDay.objects.values_list("day", "rank", "type", "credits", "pay", "entries")),
         "ledger_member_days": sorted(LedgerMemberDay.objects.values_list("user_id", "day", "rank", "credits", "pay")),
+        "review_days": sorted(ReviewDay.objects.values_list("day", "rank", "bucket", "closed", "escalated")),
         "approval_steps": ApprovalStep.objects.count(),
         "notifications": Notification.objects.count(),
         "comments": Comment.objects.count(),

@@ -164,3 +164,30 @@ class TicketSearchRow(models.Model):
     class Meta:
         managed = False
         db_table = "ticket_search"
+
+
+class ReviewDay(ObjectIdModel):
+    """Closed tickets counted per UTC day of their close, assignee's current rank and review-time bucket: what
+    the analytics' escalation rate and review times read over a period (docs/rules.md section 26).
+
+    Kept by `tickets.review_totals` in the same atomic unit as every close (and moved between ranks when a
+    member's rank changes), so it always equals the closed tickets; tests/invariants.py checks that after every
+    test. `bucket` is `review_totals.bucket_of` the ticket's review time, or `NOT_REVIEWED` for a ticket closed
+    without a recorded submission.
+    """
+
+    day = models.DateField()
+    rank = models.CharField(max_length=16)
+    bucket = models.IntegerField()
+    closed = models.IntegerField(default=0)
+    escalated = models.IntegerField(default=0)  # of `closed`, those with an escalation in their approval log
+
+    class Meta:
+        constraints = [
+            # One row per key, so that two closes on the same day add to one row (the second one's insert fails).
+            models.UniqueConstraint(fields=["day", "rank", "bucket"], name="one_review_day_per_rank_and_bucket"),
+        ]
+        indexes = [
+            # Everything the analytics read, in the order they read it: no table lookup.
+            models.Index(fields=["day", "rank", "bucket", "closed", "escalated"], name="review_day_figures"),
+        ]

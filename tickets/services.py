@@ -36,7 +36,7 @@ from directorate.text import BIDI_MESSAGE, has_bidi_controls, refuse_bidi_contro
 from economy.rates import default_proposal, is_abnormal, needs_confirmation
 from economy.services import pay_ticket_reward
 from economy.validation import parse_credits, parse_hours, parse_money
-from tickets import search
+from tickets import review_totals, search
 from tickets.categories import CATEGORIES, is_valid_pair
 from tickets.models import PROMOTION, RANK_CHANGES, ApprovalStep, Comment, Ticket, TicketWatcher
 from tickets.selectors import ticket_for
@@ -431,13 +431,15 @@ def close_without_reward(*, actor: User, ticket_id: object, note: str | None = "
     if not may_close_without_reward(actor, ticket):
         raise Forbidden("Work is closed through review, with a reward proposal.")
     with atomic():
+        moment = now()
         updated = (
             Ticket.objects.filter(id=ticket.id, assignee_id=actor.id)
             .exclude(status=Status.CLOSED)
-            .update(status=Status.CLOSED, closed_at=now(), updated_at=now(), reviewer_id=None)
+            .update(status=Status.CLOSED, closed_at=moment, updated_at=moment, reviewer_id=None)
         )
         if updated != 1:
             raise Conflict("This ticket is already closed.")
+        review_totals.record_close(ticket, closed_at=moment, wallet_written=False)
         _log(ticket, actor, ApprovalStep.Decision.APPROVED, 0, 0, note or "Closed without reward.")
         notify(recipients=[ticket.author], message=f"Closed: {ticket.title}", ticket=ticket)
     return ticket
@@ -558,13 +560,15 @@ def _ranks_from(rank: str) -> list[Rank]:
 
 
 def _close_decided(ticket: Ticket) -> None:
+    moment = now()
     updated = (
         Ticket.objects.filter(id=ticket.id)
         .exclude(status=Status.CLOSED)
-        .update(status=Status.CLOSED, closed_at=now(), updated_at=now(), reviewer_id=None)
+        .update(status=Status.CLOSED, closed_at=moment, updated_at=moment, reviewer_id=None)
     )
     if updated != 1:
         raise Conflict("This ticket has already been decided.")
+    review_totals.record_close(ticket, closed_at=moment, wallet_written=False)
     ticket.status = Status.CLOSED
     _announce(ticket)
 
@@ -608,6 +612,7 @@ def _announce(ticket: Ticket) -> None:
 
 def _close_and_pay(ticket: Ticket, *, actor: User, credits: int, pay: Decimal, note: str) -> Ticket:
     with atomic():
+        moment = now()
         _transition(
             ticket,
             expected=Status.AWAITING_REVIEW,
@@ -615,13 +620,14 @@ def _close_and_pay(ticket: Ticket, *, actor: User, credits: int, pay: Decimal, n
             guard_reviewer=actor,
             reward_credits=credits,
             reward_pay=pay,
-            closed_at=now(),
+            closed_at=moment,
         )
         _log(ticket, actor, ApprovalStep.Decision.APPROVED, credits, pay, note)
         try:
             pay_ticket_reward(ticket=ticket, credits=credits, pay=pay, approved_by=actor)
         except IntegrityError:
             raise Conflict("This ticket has already been paid.") from None
+        review_totals.record_close(ticket, closed_at=moment, wallet_written=True)
         notify(
             recipients=[ticket.assignee],
             message=f"Reward approved by {shown_name(actor)}: {amounts_in_words(credits, pay)} for {ticket.title}",

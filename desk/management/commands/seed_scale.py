@@ -5,9 +5,9 @@ the services write one row at a time with their policy checks, notifications and
 take hours for a million tickets. It writes only seed data that is consistent by construction: every
 member reports to a superior of a higher rank with the chain the services would give; every reviewer
 is the one `submit_for_review` would pick; every closed ticket has its approval step and exactly one
-credit award and one payment in the ledger, every wallet equals the sum of its ledger entries and the
-daily ledger totals equal the ledger (tests/invariants.py). It uses `bulk_create` and `bulk_update` only
-(no raw SQL), so it runs on SQLite and MongoDB alike.
+credit award and one payment in the ledger, every wallet equals the sum of its ledger entries, the
+daily ledger totals equal the ledger and the daily review totals the closed tickets (tests/invariants.py).
+It uses `bulk_create` and `bulk_update` only (no raw SQL), so it runs on SQLite and MongoDB alike.
 """
 
 import random
@@ -26,7 +26,7 @@ from directorate.db import atomic, new_object_id, now
 from economy import ledger
 from economy.models import Transaction
 from economy.rates import CENT, abnormal_pay_limit, rate_for
-from tickets import search
+from tickets import review_totals, search
 from tickets.categories import CATEGORIES
 from tickets.models import RANK_CHANGES, ApprovalStep, Ticket
 
@@ -369,14 +369,20 @@ class Command(BaseCommand):
                 ApprovalStep.objects.bulk_create(steps)
                 Transaction.objects.bulk_create(entries)
                 ledger.add_in_bulk(entries, ranks)  # the daily totals, in the same unit
+                review_totals.add_in_bulk(  # a closed ticket's log holds only its approval: none escalated
+                    (ranks[ticket.assignee_id], ticket.submitted_at, ticket.closed_at, False)
+                    for ticket in tickets
+                    if ticket.status == "closed"
+                )
             if progress:
                 progress.update(start + len(tickets))
         people = []
         for member_id, (credits, pay) in wallets.items():
             person = members[member_id]
-            person.credits, person.balance = credits, pay
+            # Every entry loaded is an award or a payment: all the credits are gained.
+            person.credits, person.balance, person.credits_gained = credits, pay, credits
             people.append(person)
         for start in range(0, len(people), 500):
             with atomic():
-                User.objects.bulk_update(people[start : start + 500], ["credits", "balance"])
+                User.objects.bulk_update(people[start : start + 500], ["credits", "balance", "credits_gained"])
         return ", ".join(f"{count:,} {status.replace('_', ' ')}" for status, count in counts.items())
