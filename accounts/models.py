@@ -61,8 +61,6 @@ class User(AbstractBaseUser, TimestampedModel):
             # The analytics' top earners: the members who gained most, over all ranks or in one.
             models.Index(fields=["credits_gained"], name="user_credits_gained"),
             models.Index(fields=["rank", "credits_gained"], name="user_rank_credits_gained"),
-            # The analytics' "everyone but a few": the hidden members are found without reading every member.
-            models.Index(fields=["hidden"], name="user_hidden"),
         ]
 
     def __str__(self):

@@ -202,11 +202,12 @@ def _few_outside_reach(viewer: User, filters: Filters) -> list[str] | None:
     members_in_reach(viewer, filters.rank)  # "not found" for those who may not see the figures
     if sees_everyone(viewer, Action.VIEW_ANALYTICS):
         return []
-    # Out of reach: outside the viewer's subtree, or hidden. Each read from its index (a NOT over the reach
-    # would test every member).
+    # Out of reach: outside the viewer's subtree, or hidden. Each read from an index (a NOT over the reach
+    # would test every member); only the Controller's rank is ever hidden (docs/rules.md section 15), so the
+    # hidden are looked for in that rank, through the rank index.
     people = User.objects.filter(_of_rank(filters))
     outside: list[str] = []
-    for beyond in (people.filter(outside_subtree(viewer.chain)), people.filter(hidden=True)):
+    for beyond in (people.filter(outside_subtree(viewer.chain)), people.filter(rank=Rank.NIKI, hidden=True)):
         outside += beyond.values_list("id", flat=True)[: FEW_OUTSIDE_REACH + 1]
     outside = list(dict.fromkeys(outside))
     return outside if len(outside) <= FEW_OUTSIDE_REACH else None

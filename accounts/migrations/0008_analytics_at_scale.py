@@ -27,8 +27,4 @@ class Migration(migrations.Migration):
             model_name='user',
             index=models.Index(fields=['rank', 'credits_gained'], name='user_rank_credits_gained'),
         ),
-        migrations.AddIndex(
-            model_name='user',
-            index=models.Index(fields=['hidden'], name='user_hidden'),
-        ),
     ]
