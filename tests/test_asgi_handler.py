@@ -7,33 +7,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import async_to_sync
-from asgiref.testing import ApplicationCommunicator
 from django.core.signals import request_finished
 
 from directorate.handler import REQUEST_SLOTS, ASGIHandler, _slots, slot_released
-
-
-def scope(path):
-    return {
-        "type": "http",
-        "method": "GET",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": [(b"host", b"localhost")],
-        "http_version": "1.1",
-        "scheme": "http",
-        "server": ("localhost", 80),
-        "client": ("127.0.0.1", 5000),
-    }
-
-
-async def status_of(handler, path):
-    communicator = ApplicationCommunicator(handler, scope(path))
-    await communicator.send_input({"type": "http.request", "body": b""})
-    start = await communicator.receive_output(timeout=10)
-    await communicator.wait(timeout=10)
-    return start["status"]
+from tests.asgi_support import status_of
 
 
 async def given_back(handler, count):

@@ -92,33 +92,15 @@ def test_a_multipart_body_without_boundary_is_400_in_the_error_shape(org, client
 
 def test_a_static_path_leaving_the_folder_is_404(db):
     """Through the ASGI application as daphne runs it (the test client would not pass the static handler)."""
-    from asgiref.testing import ApplicationCommunicator
-
-    from directorate.asgi import application
-
-    async def get(path):
-        scope = {
-            "type": "http",
-            "method": "GET",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "headers": [(b"host", b"localhost")],
-            "http_version": "1.1",
-            "scheme": "http",
-            "server": ("localhost", 80),
-            "client": ("127.0.0.1", 5000),
-        }
-        communicator = ApplicationCommunicator(application, scope)
-        await communicator.send_input({"type": "http.request", "body": b""})
-        start = await communicator.receive_output(timeout=10)
-        return start["status"]
-
     from asgiref.sync import async_to_sync
 
-    assert async_to_sync(get)("/static/..%2f..%2fetc%2fpasswd") == 404
-    assert async_to_sync(get)("/static/../../etc/passwd") == 404
-    assert async_to_sync(get)("/static/css/directorate.css") == 200
+    from directorate.asgi import application
+    from tests.asgi_support import status_of
+
+    get = async_to_sync(status_of)
+    assert get(application, "/static/..%2f..%2fetc%2fpasswd") == 404
+    assert get(application, "/static/../../etc/passwd") == 404
+    assert get(application, "/static/css/directorate.css") == 200
 
 
 # 7. Input that must be refused ------------------------------------------------------------------------------
