@@ -10,8 +10,8 @@ One at a time (docs/rules.md, "One request at a time in each server process"): t
 request (its middleware and view, then the response's close) holds one of REQUEST_SLOTS slots of the process
 while it runs. Python runs one thread at a time anyway, so several requests computing side by side in one
 process only take turns; but a request that holds SQLite's write lock then waits for its turns too, while
-every writer of every process waits for it. Under the 32-client load the lock was held about 9 ms per write,
-of which the write's own work is about 4 ms. A wait on something outside the server (the model's answer to
+every writer of every process waits for it. Under the 32-client load the lock was held 9.3 ms per write that
+way, 5 to 6 ms with one slot (benchmarks/README.md). A wait on something outside the server (the model's answer to
 Nyx) gives its slot up meanwhile: `slot_released()`.
 """
 
