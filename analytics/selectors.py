@@ -24,8 +24,8 @@ from accounts.ranks import Rank, level
 from accounts.selectors import in_subtree, outside_subtree
 from directorate.errors import NotFound
 from economy.models import LedgerDay, LedgerMemberDay, Transaction
-from tickets.models import ApprovalStep, ReviewDay, Ticket
-from tickets.review_totals import ESCALATING, NOT_REVIEWED, bucket_of, bucket_value
+from tickets.models import ReviewDay, Ticket
+from tickets.review_totals import NOT_REVIEWED, bucket_value, escalated_ticket_ids, review_bucket
 
 DAY, WEEK = "day", "week"
 TOP_EARNERS = 10
@@ -450,23 +450,19 @@ ReviewCounts = tuple[int, int, dict[int, int]]  # closed, escalated, {review-tim
 def _review_counts(filters: Filters, assignees: MemberIds) -> ReviewCounts:
     """The review counts of the tickets closed in the period whose assignee is one of `assignees` (ids), read from
     the tickets and their approval logs."""
-    in_period = {"status": Ticket.Status.CLOSED, "closed_at__gte": filters.since, "closed_at__lt": filters.until}
-    escalated = (
-        ApprovalStep.objects.filter(
-            ticket__assignee_id__in=assignees,
-            decision__in=ESCALATING,
-            **{f"ticket__{lookup}": value for lookup, value in in_period.items()},
-        )
-        .values_list("ticket_id", flat=True)
-        .distinct()
-    )
-    closed = Ticket.objects.filter(assignee_id__in=assignees, **in_period)
+    closed = {
+        "assignee_id__in": assignees,
+        "status": Ticket.Status.CLOSED,
+        "closed_at__gte": filters.since,
+        "closed_at__lt": filters.until,
+    }
     count, histogram = 0, defaultdict[int, int](int)
-    for submitted_at, closed_at in closed.values_list("submitted_at", "closed_at"):
+    for submitted_at, closed_at in Ticket.objects.filter(**closed).values_list("submitted_at", "closed_at"):
         count += 1
-        if submitted_at is not None and closed_at is not None:  # a closed ticket always has closed_at
-            histogram[bucket_of(max(closed_at - submitted_at, timedelta(0)))] += 1
-    return count, len(set(escalated)), histogram
+        bucket = NOT_REVIEWED if closed_at is None else review_bucket(submitted_at, closed_at)  # None: not here
+        if bucket != NOT_REVIEWED:
+            histogram[bucket] += 1
+    return count, len(escalated_ticket_ids(**closed)), histogram
 
 
 def _review_counts_from_daily_totals(filters: Filters, outside: list[str]) -> ReviewCounts:

@@ -50,9 +50,13 @@ def bucket_value(bucket: int) -> timedelta:
     return timedelta(milliseconds=round(1000 * GROWTH ** (bucket - 1) * math.sqrt(GROWTH)))
 
 
+def review_bucket(submitted_at: datetime | None, closed_at: datetime) -> int:
+    """The bucket of a closed ticket's review time, from its last submission to its close."""
+    return bucket_of(None if submitted_at is None else max(closed_at - submitted_at, timedelta(0)))
+
+
 def review_key(rank: str, submitted_at: datetime | None, closed_at: datetime) -> Key:
-    latency = None if submitted_at is None else max(closed_at - submitted_at, timedelta(0))
-    return closed_at.astimezone(UTC).date(), rank, bucket_of(latency)
+    return closed_at.astimezone(UTC).date(), rank, review_bucket(submitted_at, closed_at)
 
 
 def record_close(ticket: Ticket, *, closed_at: datetime, wallet_written: bool) -> None:
