@@ -22,7 +22,7 @@ from django.db.models import Count, F, Sum
 from django.db.models.functions import TruncDay
 
 from accounts.models import User
-from directorate.db import add_to_row, now
+from directorate.db import add_to_row, add_to_rows_in_bulk, now
 from directorate.events import publish
 from economy.models import LedgerDay, LedgerMemberDay, Transaction
 
@@ -113,41 +113,24 @@ def add_in_bulk(entries: list[Transaction], ranks: dict[str, str]) -> None:
         return
     sums = ledger_sums(entries, ranks)
     days = {day for day, _, _ in sums}
-    existing = {
-        (row.day, row.rank, row.type): row
-        for row in LedgerDay.objects.filter(day__gte=min(days), day__lte=max(days))
-        if (row.day, row.rank, row.type) in sums
-    }
-    changed, new = [], []
-    for key, (credits, pay, count) in sums.items():
-        row = existing.get(key)
-        if row is None:
-            day, rank, entry_type = key
-            new.append(LedgerDay(day=day, rank=rank, type=entry_type, credits=credits, pay=pay, entries=count))
-        else:
-            row.credits, row.pay, row.entries = row.credits + credits, row.pay + pay, row.entries + count
-            changed.append(row)
-    LedgerDay.objects.bulk_create(new, batch_size=1000)
-    LedgerDay.objects.bulk_update(changed, ["credits", "pay", "entries"], batch_size=500)
-
+    add_to_rows_in_bulk(
+        LedgerDay,
+        sums,
+        key=("day", "rank", "type"),
+        amounts=("credits", "pay", "entries"),
+        among=LedgerDay.objects.filter(day__gte=min(days), day__lte=max(days)),
+    )
     member_sums = member_day_sums(entries, ranks)
-    kept = {
-        (row.user_id, row.day): row
-        for row in LedgerMemberDay.objects.filter(
+    add_to_rows_in_bulk(
+        LedgerMemberDay,
+        {key: (credits, pay) for key, (credits, pay, _) in member_sums.items()},
+        key=("user_id", "day"),
+        amounts=("credits", "pay"),
+        among=LedgerMemberDay.objects.filter(
             user_id__in={member_id for member_id, _ in member_sums}, day__gte=min(days), day__lte=max(days)
-        )
-        if (row.user_id, row.day) in member_sums
-    }
-    changed, new = [], []
-    for (member_id, day), (credits, pay, rank) in member_sums.items():
-        row = kept.get((member_id, day))
-        if row is None:
-            new.append(LedgerMemberDay(user_id=member_id, day=day, rank=rank, credits=credits, pay=pay))
-        else:
-            row.credits, row.pay = row.credits + credits, row.pay + pay
-            changed.append(row)
-    LedgerMemberDay.objects.bulk_create(new, batch_size=1000)
-    LedgerMemberDay.objects.bulk_update(changed, ["credits", "pay"], batch_size=500)
+        ),
+        fields=lambda member_day: {"rank": member_sums[member_day][2]},
+    )
 
 
 def member_day_sums(entries: Iterable[Transaction], ranks: dict[str, str]) -> dict[tuple[str, date], list]:

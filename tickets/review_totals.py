@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
 from accounts.models import User
-from directorate.db import add_to_row, now
+from directorate.db import add_to_row, add_to_rows_in_bulk, now
 from tickets.models import ApprovalStep, ReviewDay, Ticket
 
 # The approval-log decisions that make a ticket "escalated" (docs/rules.md section 11).
@@ -97,21 +97,13 @@ def add_in_bulk(tickets: Iterable[tuple[str, datetime | None, datetime, bool]]) 
     if not sums:
         return
     days = {day for day, _, _ in sums}
-    existing = {
-        (row.day, row.rank, row.bucket): row
-        for row in ReviewDay.objects.filter(day__gte=min(days), day__lte=max(days))
-        if (row.day, row.rank, row.bucket) in sums
-    }
-    changed, new = [], []
-    for (day, rank, bucket), (closed, escalated) in sums.items():
-        row = existing.get((day, rank, bucket))
-        if row is None:
-            new.append(ReviewDay(day=day, rank=rank, bucket=bucket, closed=closed, escalated=escalated))
-        else:
-            row.closed, row.escalated = row.closed + closed, row.escalated + escalated
-            changed.append(row)
-    ReviewDay.objects.bulk_create(new, batch_size=1000)
-    ReviewDay.objects.bulk_update(changed, ["closed", "escalated"], batch_size=500)
+    add_to_rows_in_bulk(
+        ReviewDay,
+        sums,
+        key=("day", "rank", "bucket"),
+        amounts=("closed", "escalated"),
+        among=ReviewDay.objects.filter(day__gte=min(days), day__lte=max(days)),
+    )
 
 
 def escalated_ticket_ids(**ticket_filter) -> set[str]:
