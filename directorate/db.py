@@ -261,7 +261,11 @@ def add_to_row(model, key: dict, fields: dict | None = None, **amounts) -> None:
     way every kept total (the daily ledger totals, the daily review totals) is written, on SQLite and MongoDB
     alike; call inside the caller's atomic unit."""
     row = model.objects.filter(**key)
-    increments = {name: models.F(name) + value for name, value in amounts.items()}
+    # Only the amounts that change the row are written: compiling an increment costs more than running it. An
+    # all-zero addition still finds or creates the row.
+    increments = {name: models.F(name) + value for name, value in amounts.items() if value} or {
+        name: models.F(name) for name in amounts
+    }
     if row.update(**increments):
         return
     try:

@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.db.models import Count, F, Sum
 from django.db.models.functions import TruncDay
@@ -35,13 +36,22 @@ def day_of(moment: datetime) -> date:
     return moment.astimezone(UTC).date()
 
 
+class Wallet(NamedTuple):
+    """A member's wallet just after a ledger write, and their rank, read under the write's lock."""
+
+    credits: int
+    balance: Decimal
+    rank: str
+
+
 def post(
     member_id: str, entries: list[Transaction], *, credits: int, pay: Decimal, cover_credits: bool = False
-) -> bool:
+) -> Wallet | None:
     """Append `entries` (all `member_id`'s), move their wallet by `credits` and `pay` and add the entries to the
     daily totals. Call inside the caller's atomic unit. The entries go first, so that their unique constraints
     decide a race (IntegrityError). A deduction applies only while the balance (and, with `cover_credits`, the
-    credits) covers it; otherwise the answer is False and the caller must raise, which undoes its unit."""
+    credits) covers it; otherwise the answer is None and the caller must raise, which undoes its unit. The
+    answer is the member's wallet after the write, with their rank."""
     if any(entry.user_id != member_id for entry in entries):
         raise ValueError("post() writes the entries of one member at a time.")
     Transaction.objects.bulk_create(entries)
@@ -58,19 +68,19 @@ def post(
         updated_at=now(),
     )
     if moved != 1:
-        return False
+        return None
     # Read after the wallet's write: the rank a concurrent promotion may change is read under the same lock.
-    new_credits, new_balance, rank = User.objects.filter(id=member_id).values_list("credits", "balance", "rank").get()
-    for key, (day_credits, day_pay, count) in ledger_sums(entries, {member_id: rank}).items():
+    wallet = Wallet(*User.objects.filter(id=member_id).values_list("credits", "balance", "rank").get())
+    for key, (day_credits, day_pay, count) in ledger_sums(entries, {member_id: wallet.rank}).items():
         add(key, credits=day_credits, pay=day_pay, entries=count)
-    for (_, day), (day_credits, day_pay, _) in member_day_sums(entries, {member_id: rank}).items():
-        add_member_day(member_id, day, rank, credits=day_credits, pay=day_pay)
+    for (_, day), (day_credits, day_pay, _) in member_day_sums(entries, {member_id: wallet.rank}).items():
+        add_member_day(member_id, day, wallet.rank, credits=day_credits, pay=day_pay)
     publish(
         [member_id],
         "credits_update",
-        {"user_id": member_id, "new_credits": new_credits, "new_balance": str(new_balance)},
+        {"user_id": member_id, "new_credits": wallet.credits, "new_balance": str(wallet.balance)},
     )
-    return True
+    return wallet
 
 
 def add(key: Key, *, credits: int, pay: Decimal, entries: int) -> None:

@@ -34,8 +34,9 @@ from economy.validation import parse_credits, parse_money
 REASON_MAX = 500
 
 
-def pay_ticket_reward(*, ticket: Any, credits: int, pay: Decimal, approved_by: User) -> list[Transaction]:
-    """Pay an approved ticket's reward to its assignee. Must run inside the approving atomic unit.
+def pay_ticket_reward(*, ticket: Any, credits: int, pay: Decimal, approved_by: User) -> ledger.Wallet:
+    """Pay an approved ticket's reward to its assignee. Must run inside the approving atomic unit. The answer is
+    the assignee's wallet after the payment, with their rank as read under the unit's lock.
 
     The ledger's unique constraints refuse a second payout for the same ticket, so a
     retry that slipped past the status check still cannot pay twice.
@@ -46,7 +47,9 @@ def pay_ticket_reward(*, ticket: Any, credits: int, pay: Decimal, approved_by: U
         entries.append(Transaction(type=Transaction.Type.CREDIT_AWARD, amount_cr=credits, **award))
     if pay:
         entries.append(Transaction(type=Transaction.Type.PAYMENT, amount_pay=pay, **award))
-    ledger.post(ticket.assignee_id, entries, credits=credits, pay=pay)  # an award is never negative
+    wallet = ledger.post(ticket.assignee_id, entries, credits=credits, pay=pay)
+    if wallet is None:  # only a deduction can be refused, and an award is never negative
+        raise RuntimeError("The ledger refused a reward.")
     publish(
         [ticket.assignee_id],
         "reward_granted",
@@ -57,7 +60,7 @@ def pay_ticket_reward(*, ticket: Any, credits: int, pay: Decimal, approved_by: U
             "ticket_id": ticket.id,
         },
     )
-    return entries
+    return wallet
 
 
 @retry_on_write_conflict

@@ -7,6 +7,8 @@ Every test ends with the ledger invariant. Setup that is not under test calls th
 from functools import partial
 
 import pytest
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from economy.models import Transaction
@@ -127,6 +129,26 @@ def test_an_approval_answers_the_ticket_as_stored(org, as_member):
             name: value for name, value in stored.items() if name not in ("comments", "watchers", "approval_log")
         }
     assert (stored["status"], stored["reward_credits"], stored["reward_pay"]) == ("closed", 2, "4.50")
+
+
+@pytest.mark.skipif(
+    connections["default"].vendor != "sqlite", reason="counts SQL statements; MongoDB records live events after"
+)
+def test_an_approval_reads_and_writes_only_what_its_guarantees_need(org, as_member):
+    """A paid close through the API, once the day's totals exist, in its statements: who asks (the member and
+    whether their session ended, one read), the ticket with its people; then, in one unit holding the write
+    lock: the ticket's guarded close, its watchers, the log step, the ledger entries, the wallet and its read
+    back (balance and rank), the two daily ledger totals and the member's, whether it was ever escalated and the
+    review total, the notification and the unread count, the live events' number and rows."""
+    first, second = (submitted(org["asset"], org["asset"]) for _ in range(2))
+    marshal = as_member(org["marshal"])
+    assert marshal.patch(f"/api/tickets/{first.id}/approve", {"credits": 1, "pay": "3.00"}).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        answer = marshal.patch(f"/api/tickets/{second.id}/approve", {"credits": 1, "pay": "3.00"})
+    assert answer.status_code == 200, answer.content
+    statements = [query["sql"].split()[0] for query in queries.captured_queries]
+    reads_and_writes = [verb for verb in statements if verb in ("SELECT", "INSERT", "UPDATE", "DELETE")]
+    assert (reads_and_writes.count("SELECT"), len(reads_and_writes)) == (6, 17), statements
 
 
 def test_escalate_and_send_back(org, as_member):

@@ -59,20 +59,20 @@ def review_key(rank: str, submitted_at: datetime | None, closed_at: datetime) ->
     return closed_at.astimezone(UTC).date(), rank, review_bucket(submitted_at, closed_at)
 
 
-def record_close(ticket: Ticket, *, closed_at: datetime, wallet_written: bool) -> None:
+def record_close(ticket: Ticket, *, closed_at: datetime, assignee_rank: str | None = None) -> None:
     """Count `ticket`, just closed at `closed_at`, in the daily review totals. Call inside the closing unit,
     after the close's write.
 
-    The assignee's rank is read inside the unit: on SQLite the unit holds the write lock, so no rank change can
-    come between; on MongoDB a rank change writes the member's row, and so does this close (the wallet of a
-    paid close, `wallet_written`, or else the member's `updated_at` here), so the two units conflict and one
-    runs again."""
-    member = User.objects.filter(id=ticket.assignee_id)
-    if not wallet_written:
+    The assignee's rank is read inside the unit, after a write of their row: on SQLite the unit holds the write
+    lock, so no rank change can come between; on MongoDB a rank change writes the member's row too, so the two
+    units conflict and one runs again. A paid close has written the wallet and read the rank after it
+    (`assignee_rank`, from `economy.ledger.post`); otherwise the member's `updated_at` is written here."""
+    if assignee_rank is None:
+        member = User.objects.filter(id=ticket.assignee_id)
         member.update(updated_at=now())
-    rank = member.values_list("rank", flat=True).get()
+        assignee_rank = member.values_list("rank", flat=True).get()
     escalated = ApprovalStep.objects.filter(ticket_id=ticket.id, decision__in=ESCALATING).exists()
-    add(review_key(rank, ticket.submitted_at, closed_at), closed=1, escalated=int(escalated))
+    add(review_key(assignee_rank, ticket.submitted_at, closed_at), closed=1, escalated=int(escalated))
 
 
 def add(key: Key, *, closed: int, escalated: int) -> None:

@@ -439,7 +439,7 @@ def close_without_reward(*, actor: User, ticket_id: object, note: str | None = "
         )
         if updated != 1:
             raise Conflict("This ticket is already closed.")
-        review_totals.record_close(ticket, closed_at=moment, wallet_written=False)
+        review_totals.record_close(ticket, closed_at=moment)
         _log(ticket, actor, ApprovalStep.Decision.APPROVED, 0, 0, note or "Closed without reward.")
         notify(recipients=[ticket.author], message=f"Closed: {ticket.title}", ticket=ticket)
     return ticket
@@ -568,7 +568,7 @@ def _close_decided(ticket: Ticket) -> None:
     )
     if updated != 1:
         raise Conflict("This ticket has already been decided.")
-    review_totals.record_close(ticket, closed_at=moment, wallet_written=False)
+    review_totals.record_close(ticket, closed_at=moment)
     ticket.status = Status.CLOSED
     _announce(ticket)
 
@@ -604,7 +604,7 @@ def _transition(
 def _announce(ticket: Ticket) -> None:
     """Tell everyone involved that the ticket changed, so open ticket pages refresh."""
     publish(
-        [person.id for person in _participants(ticket)],
+        _participant_ids(ticket),
         "ticket_updated",
         {"ticket_id": ticket.id, "status": ticket.status},
     )
@@ -624,10 +624,10 @@ def _close_and_pay(ticket: Ticket, *, actor: User, credits: int, pay: Decimal, n
         )
         _log(ticket, actor, ApprovalStep.Decision.APPROVED, credits, pay, note)
         try:
-            pay_ticket_reward(ticket=ticket, credits=credits, pay=pay, approved_by=actor)
+            wallet = pay_ticket_reward(ticket=ticket, credits=credits, pay=pay, approved_by=actor)
         except IntegrityError:
             raise Conflict("This ticket has already been paid.") from None
-        review_totals.record_close(ticket, closed_at=moment, wallet_written=True)
+        review_totals.record_close(ticket, closed_at=moment, assignee_rank=wallet.rank)
         notify(
             recipients=[ticket.assignee],
             message=f"Reward approved by {shown_name(actor)}: {amounts_in_words(credits, pay)} for {ticket.title}",
@@ -702,6 +702,14 @@ def _participants(ticket: Ticket) -> list[User]:
     if ticket.visibility == Ticket.Visibility.HIERARCHICAL:
         people += list(User.objects.filter(watched_links__ticket_id=ticket.id))
     return [person for person in people if person is not None]
+
+
+def _participant_ids(ticket: Ticket) -> list[str]:
+    """The ids of `_participants(ticket)`, without reading their rows."""
+    ids = [ticket.author_id, ticket.assignee_id, ticket.reviewer_id]
+    if ticket.visibility == Ticket.Visibility.HIERARCHICAL:
+        ids += TicketWatcher.objects.filter(ticket_id=ticket.id).values_list("user_id", flat=True)
+    return [person_id for person_id in ids if person_id is not None]
 
 
 def _comment_text(text: str | None, *, field: str, missing: str) -> str:
