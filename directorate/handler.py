@@ -6,6 +6,12 @@ join that one at the end. Each start blocks the event loop until the new thread 
 Here a request takes an idle executor (a thread already running) and gives it back once everything it queued
 there has run, so that a request abandoned by its client mid-view never shares its thread with the next one.
 
+One piece of work: Django builds an ASGI handler's middleware chain for async use. Ours are synchronous, so the
+chain ran each request on its thread, then back on the event loop to resolve the URL, then on the thread again
+for the view, and back twice more: four more thread switches per request, each a wait for the event loop, all
+while the request held its slot. The chain is built synchronous here (`load_middleware`), and a request's
+middleware and view run as one call on its thread (`get_response_async`).
+
 One at a time (docs/rules.md, "One request at a time in each server process"): the synchronous work of a
 request (its middleware and view, then the response's close) holds one of REQUEST_SLOTS slots of the process
 while it runs. Python runs one thread at a time anyway, so several requests computing side by side in one
@@ -22,7 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 
 import django
-from asgiref.sync import ThreadSensitiveContext
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core.handlers import asgi
 
 REQUEST_SLOTS = 1  # requests of one process whose synchronous work runs at once
@@ -83,6 +89,12 @@ class ASGIHandler(asgi.ASGIHandler):
             loop = asyncio.get_running_loop()
             done = ThreadPoolExecutor.submit(executor, lambda: None)  # once all the request queued there has run
             done.add_done_callback(lambda _: loop.call_soon_threadsafe(self._give_back, executor))
+
+    def load_middleware(self, is_async=False):
+        super().load_middleware(is_async=False)
+
+    async def get_response_async(self, request):
+        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
 
     def _give_back(self, executor: RequestExecutor) -> None:
         if len(self.idle) < IDLE_THREADS:

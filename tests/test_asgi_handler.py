@@ -98,3 +98,15 @@ def test_outside_a_request_releasing_no_slot_changes_nothing():
         assert [holder.result() for holder in holders] == [True] * REQUEST_SLOTS
     for _ in range(REQUEST_SLOTS):
         _slots.release()
+
+
+def test_a_requests_middleware_and_view_run_as_one_synchronous_call(db):
+    """No middleware of the project's runs async, so the chain is built synchronous: the view runs inside the
+    middleware's call on the request's thread, without going back to the event loop in between."""
+    handler = ASGIHandler()
+    assert not asyncio.iscoroutinefunction(handler._middleware_chain)
+
+    async def answers():
+        return [await status_of(handler, path) for path in ("/login/", "/no-such-page/", "/static/css/directorate.css")]
+
+    assert async_to_sync(answers)() == [200, 404, 404]  # static files are the server's, not this handler's
