@@ -15,7 +15,6 @@ from datetime import timedelta
 
 import jwt
 from django.conf import settings
-from django.db.models import Exists
 
 from accounts.models import RefreshToken, User
 from directorate.db import first_of
@@ -80,22 +79,22 @@ def decode(token, *, expected_type):
     return claims
 
 
-def active_member(user_id, *, family=None):
-    """The member a token names, if they exist and may still act; else TokenRefused. With `family`, also
-    refused once that session has ended (a token of the family revoked), read in the same query."""
-    members = User.objects.filter(id=user_id)
-    if family is not None:
-        ended = RefreshToken.objects.filter(family=family).exclude(revoked_at=None)
-        members = members.annotate(session_ended=Exists(ended))
-    user = first_of(members)
+def family_revoked(family):
+    return RefreshToken.objects.filter(family=family).exclude(revoked_at=None).exists()
+
+
+def active_member(user_id):
+    """The member a token names, if they exist and may still act; else TokenRefused."""
+    user = first_of(User.objects.filter(id=user_id))
     if user is None or not user.is_active:
         raise TokenRefused("The token is not valid.")
-    if family is not None and user.session_ended:
-        raise TokenRefused("This session has ended; sign in again.")
     return user
 
 
 def user_for_access_token(token):
     """The member an access token authenticates, or TokenRefused."""
     claims = decode(token, expected_type=ACCESS)
-    return active_member(claims["sub"], family=claims["fam"])
+    user = active_member(claims["sub"])
+    if family_revoked(claims["fam"]):
+        raise TokenRefused("This session has ended; sign in again.")
+    return user

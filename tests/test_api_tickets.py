@@ -135,8 +135,8 @@ def test_an_approval_answers_the_ticket_as_stored(org, as_member):
     connections["default"].vendor != "sqlite", reason="counts SQL statements; MongoDB records live events after"
 )
 def test_an_approval_reads_and_writes_only_what_its_guarantees_need(org, as_member):
-    """A paid close through the API, once the day's totals exist, in its statements: who asks (the member and
-    whether their session ended, one read), the ticket with its people; then, in one unit holding the write
+    """A paid close through the API, once the day's totals exist, in its statements: who asks (the member, and
+    whether their session ended), the ticket with its people; then, in one unit holding the write
     lock: the ticket's guarded close, its watchers, the log step, the ledger entries, the wallet and its read
     back (balance and rank), the two daily ledger totals and the member's, whether it was ever escalated and the
     review total, the notification and the unread count, the live events' number and rows."""
@@ -148,7 +148,7 @@ def test_an_approval_reads_and_writes_only_what_its_guarantees_need(org, as_memb
     assert answer.status_code == 200, answer.content
     statements = [query["sql"].split()[0] for query in queries.captured_queries]
     reads_and_writes = [verb for verb in statements if verb in ("SELECT", "INSERT", "UPDATE", "DELETE")]
-    assert (reads_and_writes.count("SELECT"), len(reads_and_writes)) == (6, 17), statements
+    assert (reads_and_writes.count("SELECT"), len(reads_and_writes)) == (7, 18), statements
 
 
 def test_escalate_and_send_back(org, as_member):
