@@ -50,25 +50,28 @@ from tickets.models import Ticket
 # The dashboard -------------------------------------------------------------------------------------------
 
 
-# What the dashboard's ticket tables show: the rows are read with these columns only (no bodies).
-DASHBOARD_TICKET_COLUMNS = ("id", "title", "category", "sub_category", "status", "reward_credits", "reward_pay")
-DASHBOARD_PERSON_COLUMNS = ("assignee__display_name", "assignee__rank", "assignee__hidden")
+# What the dashboard's lists show, read as rows of these columns (no ticket bodies, no whole member rows) and
+# built by the tags of desk/templatetags/dashboard.py.
+DASHBOARD_TICKET_COLUMNS = ("id", "title", "category", "sub_category", "status")
+DASHBOARD_ASSIGNEE_COLUMNS = ("assignee__display_name", "assignee__rank", "assignee__hidden")
+DASHBOARD_QUEUE_COLUMNS = ("reward_credits", "reward_pay", "submitted_at")
+DASHBOARD_PERSON_COLUMNS = ("id", "rank", "display_name")
 
 
 def dashboard(request):
     user = request.user
-    with_assignee = (*DASHBOARD_TICKET_COLUMNS, "submitted_at", "assignee", *DASHBOARD_PERSON_COLUMNS)
+    with_assignee = (*DASHBOARD_TICKET_COLUMNS, *DASHBOARD_ASSIGNEE_COLUMNS)
     return render(
         request,
         "accounts/dashboard.html",
         {
             "superior": people.visible_superior_of(user),
-            "direct_reports": people.direct_reports_of(user)
-            .only("id", "rank", "display_name", "hidden")
-            .order_by("rank", "display_name"),
-            "my_work": list(tickets.assigned_to(user).only(*DASHBOARD_TICKET_COLUMNS)[:10]),
-            "written": list(tickets.written_by(user).select_related("assignee").only(*with_assignee)[:10]),
-            "review_queue": list(tickets.review_queue(user).select_related("assignee").only(*with_assignee)[:10]),
+            "direct_reports": list(
+                people.direct_reports_of(user).values(*DASHBOARD_PERSON_COLUMNS).order_by("rank", "display_name")
+            ),
+            "my_work": list(tickets.assigned_to(user).values(*DASHBOARD_TICKET_COLUMNS)[:10]),
+            "written": list(tickets.written_by(user).values(*with_assignee)[:10]),
+            "review_queue": list(tickets.review_queue(user).values(*with_assignee, *DASHBOARD_QUEUE_COLUMNS)[:10]),
             "recent_rewards": ledgers.recent_rewards(user),
             "may_broadcast": may_at_all(user, Action.BROADCAST),
         },

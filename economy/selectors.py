@@ -59,13 +59,13 @@ def ledger_of(person: User) -> QuerySet[Transaction]:
     )
 
 
-def recent_rewards(person: User, limit: int = 5) -> list[Transaction]:
-    """`person`'s latest awards and payments, with the title of the ticket each rewarded."""
+def recent_rewards(person: User, limit: int = 5) -> list[dict[str, Any]]:
+    """`person`'s latest awards and payments, with the title of the ticket each rewarded: rows of `ts`,
+    `amount_cr`, `amount_pay`, `related_ticket_id` and `related_ticket__title`."""
     rewards = [Transaction.Type.CREDIT_AWARD, Transaction.Type.PAYMENT]
     return list(
         Transaction.objects.filter(user_id=person.id, type__in=rewards)
-        .select_related("related_ticket")
-        .only("ts", "amount_cr", "amount_pay", "related_ticket", "related_ticket__title")
+        .values("ts", "amount_cr", "amount_pay", "related_ticket_id", "related_ticket__title")
         .order_by("-ts", "-id")[:limit]
     )
 

@@ -905,6 +905,60 @@ def test_the_dashboard_lists_my_open_work(as_, org):
     assert "Nothing is assigned to you." in my_work_panel(as_(org["marshal_3"]).get("/"))
 
 
+def test_each_dashboard_row_shows_its_columns_escaped(as_, org):
+    title = '<b onmouseover="x()">Depot & "yard"</b>'
+    shown = "&lt;b onmouseover=&quot;x()&quot;&gt;Depot &amp; &quot;yard&quot;&lt;/b&gt;"
+    ticket = submitted(org["shadow"], org["asset"], title=title, credits=2, pay="4.50")
+    new_ticket(
+        org["asset"],
+        org["shadow"],
+        title="Promote me",
+        category="Personnel",
+        sub_category="Promotion Request",
+        subject_id=org["asset"].id,
+    )
+    north = shown_name(org["asset"])
+    link = f'<td><a href="/tickets/{ticket.id}/"><bdi>{shown}</bdi></a></td>'
+    awaiting = '<td><span class="status status-awaiting_review">Awaiting review</span></td>'
+
+    asset = text(as_(org["asset"]).get("/"))
+    assert f'<tr>{link}<td class="col-optional">Intel / Recon Report</td>{awaiting}</tr>' in asset
+    shadow = text(as_(org["shadow"]).get("/"))
+    assert f'<tr>{link}<td class="col-optional"><bdi>{north}</bdi></td>{awaiting}</tr>' in shadow
+    marshal = text(as_(org["marshal"]).get("/"))
+    assert (
+        f'<tr>{link}<td class="col-optional"><bdi>{north}</bdi></td><td>2 cr &middot; &curren;4.50</td>'
+        '<td class="col-optional">0\xa0minutes</td></tr>'
+    ) in marshal
+    assert (
+        f'<bdi>Promote me</bdi></a></td><td class="col-optional"><bdi>{shown_name(org["shadow"])}</bdi></td>'
+        in (marshal)
+        and "<td>Promotion Request</td>" in marshal
+    )
+    assert re.search(
+        rf'<li><svg class="rank-icon rank-shadow" [^>]*aria-label="Rank: Shadow">.*?</svg> '
+        rf'<a href="/people/{org["shadow"].id}/">{re.escape(shown_name(org["shadow"]))}</a></li>',
+        marshal,
+    )
+
+    services.approve_reward(actor=org["marshal"], ticket_id=ticket.id, credits=2, pay="4.50")
+    day = reload(ticket).closed_at.date().isoformat()
+    panel = re.search(
+        r'<h2 id="rewards-heading">Recent rewards</h2>(.*?)</section>', text(as_(org["asset"]).get("/")), re.S
+    )
+    rows = re.findall(r'<tr><td><time datetime="[^"]+">(.*?)</time></td><td>(.*?)</td><td>(.*?)</td></tr>', panel[1])
+    linked = f'<a href="/tickets/{ticket.id}/"><bdi>{shown}</bdi></a>'
+    assert sorted(rows) == sorted([(day, linked, "+2 cr"), (day, linked, "&curren;4.50")])
+
+
+def test_the_dashboard_names_a_hidden_assignee_as_the_directorate(as_, org):
+    ticket = new_ticket(org["executor"], org["marshal"], title="Audit the archive")
+    Ticket.objects.filter(id=ticket.id).update(assignee=org["niki"])  # only Niki could be; shown as nobody
+    page = text(as_(org["executor"]).get("/"))
+    assert '<bdi>Audit the archive</bdi></a></td><td class="col-optional"><bdi>The Directorate</bdi></td>' in page
+    assert org["niki"].display_name not in page and "rank-niki" not in page
+
+
 def my_work_panel(response):
     assert response.status_code == 200
     found = re.search(r'<h2 id="work-heading">My work</h2>(.*?)</section>', text(response), re.S)

@@ -99,10 +99,15 @@ def _rank_icon(rank):
     return mark_safe(RANK_ICON.format(rank=rank, label=escape(Rank(rank).label), shapes=shapes))
 
 
+def rank_mark(rank, member_id, viewer_id):
+    """The mark of a member's rank (an <svg>) shown to `viewer_id`; Niki's only on Niki's own pages, nothing
+    for anyone else's eyes. A page lists many people, so each rank's mark is built once."""
+    if rank == Rank.NIKI and member_id != viewer_id:
+        return ""
+    return _rank_icon(rank)
+
+
 @register.simple_tag(takes_context=True)
 def rank_icon(context, member):
-    """The mark of `member`'s rank (an <svg>); Niki's only on Niki's own pages, nothing for anyone else's eyes.
-    A page lists many people, so each rank's mark is built once."""
-    if member.rank == Rank.NIKI and member.id != getattr(context.get("user"), "id", None):
-        return ""
-    return _rank_icon(member.rank)
+    """The mark of `member`'s rank (`rank_mark`) shown to the page's reader."""
+    return rank_mark(member.rank, member.id, getattr(context.get("user"), "id", None))
