@@ -16,6 +16,19 @@ from accounts.ranks import Rank, level
 from directorate.db import first_of, now
 from directorate.errors import NotFound
 
+# What is read of a member shown beside something else (a ticket's people, a comment's author, a file's
+# uploader, a watcher): what names them (`accounts.presentation.shown_name`, `accounts.schemas.person_out`) and what
+# the policy asks of them (`accounts.policy.can`). Never the password hash, the e-mail address or the wallet.
+PERSON_COLUMNS = ("id", "username", "display_name", "rank", "hidden", "is_active", "reports_to", "chain")
+
+
+def with_people(rows: QuerySet[Any], *relations: str) -> QuerySet[Any]:
+    """`rows` with the members they name by `relations` (e.g. "author") read in the same query, each with
+    PERSON_COLUMNS only; every column of the rows themselves is read."""
+    columns = [field.name for field in rows.model._meta.concrete_fields]
+    people = [f"{relation}__{column}" for relation in relations for column in PERSON_COLUMNS]
+    return rows.select_related(*relations).only(*columns, *people)
+
 
 def in_subtree(chain: str, *, field: str = "chain") -> Q:
     """`field` starts with `chain`, written as a range so that both databases read it from the index.

@@ -82,7 +82,7 @@ def dashboard(request):
 
 
 def ticket_detail(request, ticket_id):
-    ticket = tickets.ticket_for(request.user, ticket_id)
+    ticket = tickets.ticket_for(request.user, ticket_id, to_show=True)
     return render(request, "tickets/detail.html", ticket_context(request.user, ticket))
 
 
@@ -112,15 +112,20 @@ def ticket_context(user, ticket, forms=None, confirm=None):
         "proposal_abnormal": is_abnormal(assignee.rank, credits=ticket.reward_credits, pay=ticket.reward_pay),
         "abnormal_credits": ABNORMAL_CREDITS,
         "abnormal_pay": abnormal_pay_limit(assignee.rank),
-        "submit_form": forms.get("submit") or SubmitForm(initial=proposal_initial(ticket)),
-        "approve_form": forms.get("approve")
-        or ApproveForm(initial={"credits": ticket.reward_credits, "pay": ticket.reward_pay}),
-        "escalate_form": forms.get("escalate") or EscalateForm(),
-        "sendback_form": forms.get("send-back") or SendBackForm(),
-        "promote_form": forms.get("promote") or PromoteForm(),
-        "deny_form": forms.get("deny") or DenyForm(),
         "confirm": confirm,
     }
+    # Each action's form, where the page shows it (the template's conditions).
+    if context["may_submit"] and ticket.status == Ticket.Status.IN_PROGRESS:
+        context["submit_form"] = forms.get("submit") or SubmitForm(initial=proposal_initial(ticket))
+    if context["is_reviewer"]:
+        context["approve_form"] = forms.get("approve") or ApproveForm(
+            initial={"credits": ticket.reward_credits, "pay": ticket.reward_pay}
+        )
+        context["escalate_form"] = forms.get("escalate") or EscalateForm()
+        context["sendback_form"] = forms.get("send-back") or SendBackForm()
+    if context["may_promote"]:
+        context["promote_form"] = forms.get("promote") or PromoteForm()
+        context["deny_form"] = forms.get("deny") or DenyForm()
     working = ticket.status in (Ticket.Status.OPEN, Ticket.Status.IN_PROGRESS)
     if ticket.assignee_id == user.id and working and context["may_submit"] and not rank_change:
         # What this work can earn, and who decides: the same searches the services make.
@@ -243,7 +248,7 @@ def ticket_action(request, ticket_id, action):
             "outcome": pending.outcome,
             "next": pending.next_reviewer,
         }
-        ticket = tickets.ticket_for(request.user, ticket_id)
+        ticket = tickets.ticket_for(request.user, ticket_id, to_show=True)
         form = ApproveForm(request.POST)
         response = _ticket_response(request, ticket_context(request.user, ticket, {"approve": form}, confirm), 200)
         response["X-Decision-Pending"] = "confirm"
@@ -259,14 +264,14 @@ def ticket_action(request, ticket_id, action):
                 form.add_error(name if name in form.fields else None, message)
         if not error.field_errors:
             form.add_error(None, error.message)
-        ticket = tickets.ticket_for(request.user, ticket_id)
+        ticket = tickets.ticket_for(request.user, ticket_id, to_show=True)
         return _ticket_response(request, ticket_context(request.user, ticket, {action: form}), 400)
     said = chosen.message(result)
     messages.success(request, said)
     try:
         # The decided ticket as the service left it (every field it changed is set), or read again.
         decided = result if isinstance(result, Ticket) and result.id == ticket_id else None
-        ticket = tickets.ticket_for(request.user, ticket_id, known=decided)
+        ticket = tickets.ticket_for(request.user, ticket_id, known=decided, to_show=True)
     except NotFound:
         # The decision took the ticket out of the actor's sight (a private ticket moved up): back to the list.
         if request.htmx:
@@ -327,7 +332,7 @@ def _upload(request, ticket_id, kind):
 
 
 def _ticket_page(request, ticket_id, status=200, **bound_forms):
-    ticket = tickets.ticket_for(request.user, ticket_id)
+    ticket = tickets.ticket_for(request.user, ticket_id, to_show=True)
     return _ticket_response(request, {**ticket_context(request.user, ticket), **bound_forms}, status)
 
 

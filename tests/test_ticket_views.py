@@ -9,17 +9,20 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from accounts.presentation import shown_name
 from accounts.ranks import Rank
+from attachments import services as attachments
 from directorate.errors import Forbidden
 from economy import services as economy
 from economy.models import Transaction
 from tests.factories import new_ticket, reload, started, submitted
 from tests.invariants import assert_ledger_invariant, database_state
+from tests.test_attachments import PNG
 from tickets import services
 from tickets.models import Comment, Ticket, TicketWatcher
 
@@ -903,6 +906,51 @@ def test_the_dashboard_lists_my_open_work(as_, org):
     assert "Finished sweep" not in work and "Lark's errand" not in work
     assert "Lark&#x27;s errand" not in work
     assert "Nothing is assigned to you." in my_work_panel(as_(org["marshal_3"]).get("/"))
+
+
+def test_the_ticket_page_reads_its_people_without_secrets_in_as_many_queries_however_long_its_thread(
+    as_, org, attachments_folder
+):
+    ticket = submitted(org["shadow"], org["asset"])
+    client = as_(org["executor"])  # sees it over the assignee's work; not its reviewer
+
+    def page():
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url(ticket))
+        assert response.status_code == 200
+        return response.context, len(captured)
+
+    def add_to_thread(number, watcher):
+        services.add_comment(actor=org["shadow"], ticket_id=ticket.id, body_md=f"Note {number}")
+        attachments.comment_with_attachment(
+            actor=org["asset"], ticket_id=ticket.id, body_md=f"Photo {number}", upload=photo(number)
+        )
+        attachments.attach_to_ticket(actor=org["marshal"], ticket_id=ticket.id, upload=photo(number))
+        services.add_watcher(actor=org[watcher], ticket_id=ticket.id, user_id=org[watcher].id)
+
+    add_to_thread(1, "marshal")
+    _, first = page()
+    add_to_thread(2, "executor")
+    services.send_back(actor=org["marshal"], ticket_id=ticket.id, comment="Sharper photos.")
+    context, queries = page()
+    assert queries == first
+    assert len(context["comments"]) == 5 and len(context["attachments"]) == 2 and len(context["watchers"]) == 2
+    people = [
+        context["ticket"].author,
+        context["ticket"].assignee,
+        *context["watchers"],
+        *(comment.author for comment in context["comments"]),
+        *(file.uploader for file in context["attachments"]),
+        *(file.uploader for comment in context["comments"] for file in comment.files),
+        *(step.approver for step in context["approval_log"]),
+    ]
+    assert len(people) == 14
+    for person in people:  # read with the columns that name them and answer the policy, nothing else
+        assert {"password", "email", "credits", "balance"} <= person.get_deferred_fields()
+
+
+def photo(number):
+    return SimpleUploadedFile(f"photo-{number}.png", PNG)
 
 
 def test_each_dashboard_row_shows_its_columns_escaped(as_, org):

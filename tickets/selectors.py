@@ -6,13 +6,14 @@ tickets only as author, assignee or current reviewer. Anything else is "not foun
 """
 
 from dataclasses import dataclass, replace
+from operator import attrgetter
 from typing import Any
 
 from django.db.models import Q, QuerySet
 
 from accounts.models import User
 from accounts.policy import Action, may_at_all, may_see_ticket, sees_everyone
-from accounts.selectors import in_subtree
+from accounts.selectors import PERSON_COLUMNS, in_subtree, with_people
 from directorate import keyset
 from directorate.db import first_of
 from directorate.errors import Invalid, NotFound
@@ -82,16 +83,18 @@ def _in_subtree_of(viewer: User, *people: str, by_chain: bool = False) -> Q:
     return condition
 
 
-def ticket_for(viewer: User, ticket_id: object, *, known: Ticket | None = None) -> Ticket:
+def ticket_for(viewer: User, ticket_id: object, *, known: Ticket | None = None, to_show: bool = False) -> Ticket:
     """One ticket `viewer` may see, or NotFound (the same for tickets that exist out of sight).
 
     One ticket is read with its people and judged by the policy's predicate (`may_see_ticket`, the row form of
     `visible_tickets`); whether the viewer watches it is read only when nothing else lets them see it.
     `known`: that ticket as just read and changed by a service in this request, judged again without a read.
+    `to_show`: read for a page that shows it, its people (the subject of a rank change too) with
+    `PERSON_COLUMNS` only; services, which may change them, read them whole.
     """
-    ticket = known or first_of(
-        Ticket.objects.filter(id=str(ticket_id)).select_related("author", "assignee", "reviewer")
-    )
+    people = ("author", "assignee", "reviewer", "subject") if to_show else ("author", "assignee", "reviewer")
+    rows = Ticket.objects.filter(id=str(ticket_id))
+    ticket = known or first_of(with_people(rows, *people) if to_show else rows.select_related(*people))
     if ticket is None or not (
         may_see_ticket(viewer, ticket)
         or (
@@ -125,16 +128,24 @@ def review_queue(user: User) -> QuerySet[Ticket]:
     return Ticket.objects.filter(reviewer_id=user.id, status=Ticket.Status.AWAITING_REVIEW).order_by("updated_at", "id")
 
 
+# The comments, decisions and watchers of one ticket are few and read whole, so they are sorted here: with its
+# people joined, compiling an ORDER BY cost a third of such a read (benchmarks/README.md).
+
+
 def watchers_of(ticket: Ticket) -> list[User]:
-    return list(User.objects.filter(watched_links__ticket_id=ticket.id, hidden=False).order_by("display_name"))
+    """The members watching `ticket` (never Niki), by name."""
+    watchers = User.objects.filter(watched_links__ticket_id=ticket.id, hidden=False).only(*PERSON_COLUMNS)
+    return sorted(watchers, key=attrgetter("display_name", "id"))
 
 
 def approval_log_of(ticket: Ticket) -> list[ApprovalStep]:
-    return list(ticket.approval_log.select_related("approver").order_by("ts", "id"))
+    """The decisions on `ticket`, oldest first, each with its approver."""
+    return sorted(with_people(ticket.approval_log.all(), "approver"), key=attrgetter("ts", "id"))
 
 
 def comments_of(ticket: Ticket) -> list[Comment]:
-    return list(ticket.comments.select_related("author").order_by("created_at", "id"))
+    """The comments on `ticket`, oldest first, each with its author."""
+    return sorted(with_people(ticket.comments.all(), "author"), key=attrgetter("created_at", "id"))
 
 
 @dataclass(frozen=True)
