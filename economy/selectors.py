@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from accounts.models import User
 from accounts.policy import Action, can, is_niki
 from accounts.ranks import Rank
-from accounts.selectors import person_for
+from accounts.selectors import PERSON_COLUMNS, person_for
 from directorate.errors import NotFound
 from economy.models import PayrollRun, Transaction
 from economy.periods import Period
@@ -34,17 +34,15 @@ def ledger_owner_for(viewer: User, user_id: object = None) -> User:
     return person
 
 
-# What a ledger row shows of its ticket and its approver (a ledger never loads ticket bodies).
+# What a ledger row shows of its ticket and its approver (a ledger never loads ticket bodies). The approver is
+# read as every person shown beside something else is (the Reverse control asks the policy about them).
 LEDGER_RELATED_COLUMNS = (
     "related_ticket__title",
     "related_ticket__visibility",
     "related_ticket__author",
     "related_ticket__assignee",
     "related_ticket__reviewer",
-    "approved_by__username",
-    "approved_by__display_name",
-    "approved_by__rank",
-    "approved_by__hidden",
+    *(f"approved_by__{column}" for column in PERSON_COLUMNS),
 )
 
 

@@ -842,6 +842,59 @@ def test_a_subordinates_ledger_does_not_name_a_ticket_out_of_the_readers_sight(a
     assert "Quiet errand" in text(as_(org["asset"]).get("/ledger/"))
 
 
+def test_a_ledger_row_shows_each_column_escaped(as_, org):
+    ticket = submitted(org["shadow"], org["asset"], title='<i>Crates & "kit"</i>', credits=2, pay="7.25")
+    services.approve_reward(actor=org["marshal"], ticket_id=ticket.id, credits=2, pay="7.25")
+    economy.adjust(actor=org["marshal"], user_id=org["asset"].id, credits=-1, reason="<b>Late</b> & loud")
+    body = text(as_(org["asset"]).get("/ledger/"))
+    rows = re.findall(r"<tr>\s*<td><time datetime=\"[^\"]+\">[^<]+</time></td>\s*(.*?)\s*</tr>", body, re.S)
+    marshal = f'<td class="col-optional" data-label="Approved by"><bdi>{shown_name(org["marshal"])}</bdi></td>'
+    titled = f'<a href="{url(ticket)}"><bdi>&lt;i&gt;Crates &amp; &quot;kit&quot;&lt;/i&gt;</bdi></a>'
+    cells = [re.split(r"\n\s*", row) for row in rows]
+    assert cells[0] == [
+        '<td class="col-optional" data-label="Type">Manual adjustment</td>',
+        '<td class="num">-1</td>',
+        '<td class="num"></td>',
+        '<td class="col-optional" data-label="Ticket"></td>',
+        marshal,
+        '<td class="col-optional" data-label="Reason"><bdi>&lt;b&gt;Late&lt;/b&gt; &amp; loud</bdi></td>',
+    ]
+    assert sorted(cells[1:]) == sorted(
+        [
+            [
+                f'<td class="col-optional" data-label="Type">{kind}</td>',
+                f'<td class="num">{credits}</td>',
+                f'<td class="num">{pay}</td>',
+                f'<td class="col-optional" data-label="Ticket">{titled}</td>',
+                marshal,
+                '<td class="col-optional" data-label="Reason"><bdi></bdi></td>',
+            ]
+            for kind, credits, pay in (("Credit award", "+2", ""), ("Payment", "", "&curren;7.25"))
+        ]
+    )
+
+
+def test_a_superiors_reading_of_a_ledger_costs_as_many_queries_however_many_entries_others_approved(as_, org):
+    client = as_(org["executor"])  # may reverse what the marshal below them approved
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            body = text(client.get(f"/ledger/?user={org['asset'].id}"))
+        return len(captured), body.count("Reverse&hellip;")
+
+    def approved(number):
+        ticket = submitted(org["shadow"], org["asset"], title=f"Errand {number}")
+        services.approve_reward(actor=org["marshal"], ticket_id=ticket.id, credits=1, pay="3.00")
+
+    economy.adjust(actor=org["marshal"], user_id=org["asset"].id, credits=1, reason="First")
+    approved(0)
+    one, reversible = queries()
+    assert reversible == 3  # the adjustment, the award and the payment
+    approved(1)
+    approved(2)
+    assert queries() == (one, 7)
+
+
 def test_adjusting_from_the_profile_route(as_, org):
     client = as_(org["marshal"])
     response = client.post(
