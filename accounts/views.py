@@ -3,7 +3,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_POST
@@ -70,9 +70,22 @@ def inbox(request):
     if show not in INBOX_SHOWS:
         show = "unread" if request.user.unread_notifications else "all"
     groups = selectors.inbox_groups(request.user, unread_only=show == "unread")
-    page = Paginator(groups, INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = first_page_read_first(groups, request.GET.get("page"), size=INBOX_PAGE_SIZE)
     context = {"page": page, "show": show, "shows": INBOX_SHOWS, "page_query": urlencode({"show": show})}
     return render(request, "accounts/inbox.html", context)
+
+
+def first_page_read_first(rows, number, *, size):
+    """Page `number` of `rows`, as Django's Paginator gives it; the first page is read before anything is
+    counted, and when it has room to spare it is the whole list, counted without a query (an inbox's grouped
+    rows rarely fill a page, and counting groups cost as much as reading them)."""
+    paginator = Paginator(rows, size)
+    if number not in (None, "", "1"):
+        return paginator.get_page(number)
+    first = list(rows[: size + 1])
+    if len(first) <= size:
+        paginator.count = len(first)  # a cached property, set before it is computed
+    return Page(first[:size], 1, paginator)
 
 
 def open_notification(request, notification_id):

@@ -4,6 +4,9 @@ checked against their notifications (tests/conftest.py checks it after every dat
 
 import re
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
 from accounts.models import Notification, User
 from accounts.presentation import amounts_in_words
 from accounts.services import notify
@@ -114,3 +117,23 @@ def test_the_inbox_pages_by_number_and_keeps_what_it_shows(as_, org):
     second = client.get("/inbox/", {"show": "unread", "page": 2}).content.decode()
     assert "Order 01" in second and "Order 00" in second and "Order 26" not in second
     assert 'rel="prev" href="?show=unread&amp;page=1"' in second and 'rel="next"' not in second
+
+
+def test_a_first_page_with_room_to_spare_is_counted_without_a_query_and_a_full_one_is_counted(as_, org):
+    client = as_(org["asset"])
+
+    def first_page():
+        with CaptureQueriesContext(connection) as captured:
+            body = client.get("/inbox/", {"show": "all"}).content.decode()
+        return len(captured), body
+
+    for number in range(25):
+        notify(recipients=[org["asset"]], message=f"Order {number:02d}")
+    short, body = first_page()
+    assert len(re.findall(r'<li class="inbox-item', body)) == 25 and 'class="pager"' not in body
+    notify(recipients=[org["asset"]], message="Order 25")
+    full, body = first_page()
+    assert full == short + 1 and "Page 1 of 2" in body  # the count, read only now
+    assert "Order 25" in body and "Order 00" not in body
+    assert "Order 00" in client.get("/inbox/", {"show": "all", "page": "2"}).content.decode()
+    assert "Order 25" in client.get("/inbox/", {"show": "all", "page": "first"}).content.decode()  # as Django's
