@@ -1,5 +1,6 @@
 """Reads of the ledger that depend on who is asking, and the payroll's view of a week."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -57,7 +58,7 @@ def ledger_of(person: User) -> QuerySet[Transaction]:
     )
 
 
-def recent_rewards(person: User, limit: int = 5) -> list[dict[str, Any]]:
+def recent_rewards(person: User, limit: int = 5) -> list[Mapping[str, Any]]:
     """`person`'s latest awards and payments, with the title of the ticket each rewarded: rows of `ts`,
     `amount_cr`, `amount_pay`, `related_ticket_id` and `related_ticket__title`."""
     rewards = [Transaction.Type.CREDIT_AWARD, Transaction.Type.PAYMENT]
