@@ -1002,6 +1002,23 @@ def test_the_ticket_page_reads_its_people_without_secrets_in_as_many_queries_how
         assert {"password", "email", "credits", "balance"} <= person.get_deferred_fields()
 
 
+def test_a_rank_changes_page_reads_its_subject_without_secrets(as_, org):
+    request = new_ticket(
+        org["asset"],
+        org["shadow"],
+        title="Promote me",
+        category="Personnel",
+        sub_category="Promotion Request",
+        subject_id=org["asset"].id,
+    )
+    response = as_(org["marshal"]).get(url(request))  # its reviewer, who decides it
+    assert response.status_code == 200
+    subject = response.context["ticket"].subject
+    assert subject.id == org["asset"].id and f"<dd>{shown_name(org['asset'])}</dd>" in text(response)
+    assert {"password", "email", "credits", "balance"} <= subject.get_deferred_fields()
+    assert "Approve promotion" in text(response)
+
+
 def photo(number):
     return SimpleUploadedFile(f"photo-{number}.png", PNG)
 

@@ -89,10 +89,11 @@ def ticket_for(viewer: User, ticket_id: object, *, known: Ticket | None = None, 
     One ticket is read with its people and judged by the policy's predicate (`may_see_ticket`, the row form of
     `visible_tickets`); whether the viewer watches it is read only when nothing else lets them see it.
     `known`: that ticket as just read and changed by a service in this request, judged again without a read.
-    `to_show`: read for a page that shows it, its people (the subject of a rank change too) with
-    `PERSON_COLUMNS` only; services, which may change them, read them whole.
+    `to_show`: read for a page that shows it, its people with `PERSON_COLUMNS` only (and the subject of a rank
+    change, which only such a ticket names, by a read of its own); services, which may change them, read them
+    whole.
     """
-    people = ("author", "assignee", "reviewer", "subject") if to_show else ("author", "assignee", "reviewer")
+    people = ("author", "assignee", "reviewer")
     rows = Ticket.objects.filter(id=str(ticket_id))
     ticket = known or first_of(with_people(rows, *people) if to_show else rows.select_related(*people))
     if ticket is None or not (
@@ -103,6 +104,8 @@ def ticket_for(viewer: User, ticket_id: object, *, known: Ticket | None = None, 
         )
     ):
         raise NotFound("No such ticket.")
+    if to_show and known is None and ticket.subject_id:
+        ticket.subject = first_of(User.objects.filter(id=ticket.subject_id).only(*PERSON_COLUMNS))
     return ticket
 
 
