@@ -573,8 +573,9 @@ def test_nyx_is_offered_close_without_reward(as_, org):
     assert "submit" not in forms_on(as_(org["nyx"]).get(url(ticket)))
 
 
-def test_the_promotion_panel_is_for_those_who_may_approve_it(as_, org):
-    ticket = new_ticket(
+def promotion_request(org):
+    """The asset's request to be promoted, assigned to their superior the shadow."""
+    return new_ticket(
         org["asset"],
         org["shadow"],
         title="Promote me",
@@ -582,6 +583,10 @@ def test_the_promotion_panel_is_for_those_who_may_approve_it(as_, org):
         sub_category="Promotion Request",
         subject_id=org["asset"].id,
     )
+
+
+def test_the_promotion_panel_is_for_those_who_may_approve_it(as_, org):
+    ticket = promotion_request(org)
     assert "promote" in forms_on(as_(org["marshal"]).get(url(ticket)))
     assert "promote" in forms_on(as_(org["executor"]).get(url(ticket)))
     assert "promote" not in forms_on(as_(org["shadow"]).get(url(ticket)))
@@ -1003,14 +1008,7 @@ def test_the_ticket_page_reads_its_people_without_secrets_in_as_many_queries_how
 
 
 def test_a_rank_changes_page_reads_its_subject_without_secrets(as_, org):
-    request = new_ticket(
-        org["asset"],
-        org["shadow"],
-        title="Promote me",
-        category="Personnel",
-        sub_category="Promotion Request",
-        subject_id=org["asset"].id,
-    )
+    request = promotion_request(org)
     response = as_(org["marshal"]).get(url(request))  # its reviewer, who decides it
     assert response.status_code == 200
     subject = response.context["ticket"].subject
