@@ -73,11 +73,18 @@ def enlist(
     return user
 
 
+def issuable_service_number(number: int) -> bool:
+    """Whether `number` may be given to a member: five digits that do not hold the Controller's 7360. A search
+    for Niki's number then finds no one, and no member's number reads as theirs (docs/rules.md section 1)."""
+    low, high = SERVICE_NUMBER_RANGE
+    return low <= number <= high and str(NIKI_SERVICE_NUMBER) not in str(number)
+
+
 def _free_service_number() -> int:
     low, high = SERVICE_NUMBER_RANGE
     while True:
         number = secrets.randbelow(high - low + 1) + low
-        if not User.objects.filter(service_number=number).exists():
+        if issuable_service_number(number) and not User.objects.filter(service_number=number).exists():
             return number
 
 

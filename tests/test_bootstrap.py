@@ -159,3 +159,18 @@ def test_seed_demo_without_if_empty_refuses_a_seeded_database(directorate, demo_
 def test_seed_demo_if_empty_seeds_an_empty_organisation(directorate, demo_settings):
     run("seed_demo", "--if-empty")
     assert User.objects.exclude(rank__in=[Rank.NIKI, Rank.NYX]).count() == 19
+
+
+def test_no_members_number_holds_the_controllers(db):
+    """Five digits, never with Niki's 7360 in them: a search for Niki's number finds no one (docs/rules.md
+    section 1). Every number the allocator may give is checked, not a random sample of them."""
+    from accounts.services import SERVICE_NUMBER_RANGE, issuable_service_number
+
+    low, high = SERVICE_NUMBER_RANGE
+    refused = [number for number in range(low, high + 1) if not issuable_service_number(number)]
+    assert refused == sorted([*range(17360, 97361, 10000), *range(73600, 73610)])
+    assert not issuable_service_number(7360) and not issuable_service_number(100000)
+    run("bootstrap")
+    run("seed_demo")
+    numbers = list(User.objects.exclude(username="niki").values_list("service_number", flat=True))
+    assert numbers and all(issuable_service_number(number) for number in numbers)

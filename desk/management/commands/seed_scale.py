@@ -21,7 +21,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import CHAIN_SEPARATOR, User
 from accounts.ranks import Rank
-from accounts.services import SERVICE_NUMBER_RANGE
+from accounts.services import SERVICE_NUMBER_RANGE, issuable_service_number
 from directorate.db import atomic, new_object_id, now
 from economy import ledger
 from economy.models import Transaction
@@ -172,7 +172,8 @@ class Command(BaseCommand):
             raise CommandError("This database is already seeded at scale; use a fresh database.")
         low, high = SERVICE_NUMBER_RANGE
         taken = set(User.objects.values_list("service_number", flat=True))
-        free = high - low + 1 - len(taken)
+        issuable = [n for n in range(low, high + 1) if n not in taken and issuable_service_number(n)]
+        free = len(issuable)
         if users > free:
             raise CommandError(f"Only {free:,} five-digit service numbers are free; use --users {free} or fewer.")
         stream = sys.stderr if not quiet else None
@@ -180,14 +181,14 @@ class Command(BaseCommand):
         started = time.monotonic()
         password = password or f"scale-{rng.getrandbits(64):016x}"
         password_hash = make_password(password)
-        members = self.enlist(rng, nyx, users, password_hash, taken, stream)
+        members = self.enlist(rng, nyx, users, password_hash, issuable, stream)
         counts = self.open_tickets(rng, members, tickets, review_share, stream)
         self.stdout.write(
             f"Seeded {users:,} members and {tickets:,} tickets ({counts}) in {time.monotonic() - started:.1f} s. "
             f"Shared password: {password}"
         )
 
-    def enlist(self, rng, nyx, total, password_hash, taken, stream):
+    def enlist(self, rng, nyx, total, password_hash, issuable, stream):
         executors = max(1, round(total * SHARES[Rank.EXECUTOR]))
         marshals = max(2, round(total * SHARES[Rank.MARSHAL]))
         shadows = max(4, round(total * SHARES[Rank.SHADOW]))
@@ -197,8 +198,7 @@ class Command(BaseCommand):
             (Rank.SHADOW, shadows),
             (Rank.ASSET, total - executors - marshals - shadows),
         ]
-        low, high = SERVICE_NUMBER_RANGE
-        numbers = iter(rng.sample([n for n in range(low, high + 1) if n not in taken], total))
+        numbers = iter(rng.sample(issuable, total))  # free numbers, none holding the Controller's
         moment = now()
         by_rank = {}
         superiors = [nyx]
