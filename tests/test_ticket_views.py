@@ -1025,14 +1025,7 @@ def test_each_dashboard_row_shows_its_columns_escaped(as_, org):
     title = '<b onmouseover="x()">Depot & "yard"</b>'
     shown = "&lt;b onmouseover=&quot;x()&quot;&gt;Depot &amp; &quot;yard&quot;&lt;/b&gt;"
     ticket = submitted(org["shadow"], org["asset"], title=title, credits=2, pay="4.50")
-    new_ticket(
-        org["asset"],
-        org["shadow"],
-        title="Promote me",
-        category="Personnel",
-        sub_category="Promotion Request",
-        subject_id=org["asset"].id,
-    )
+    promotion_request(org)
     north = shown_name(org["asset"])
     link = f'<td><a href="/tickets/{ticket.id}/"><bdi>{shown}</bdi></a></td>'
     awaiting = '<td><span class="status status-awaiting_review">Awaiting review</span></td>'
