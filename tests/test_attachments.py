@@ -6,6 +6,7 @@ A refused upload leaves no row and no file.
 
 import hashlib
 import re
+from datetime import datetime, timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -345,7 +346,10 @@ def test_attaching_refreshes_open_ticket_pages_and_notifies_the_others(org, tick
 
     events = {message["event"]: message["data"] for message in async_to_sync(scenario)()}
     assert sorted(events) == ["notification", "ticket_updated"]
+    updated_at = datetime.fromisoformat(events["ticket_updated"].pop("updated_at"))
     assert events["ticket_updated"] == {"ticket_id": ticket.id, "status": "open"}
+    ticket.refresh_from_db()
+    assert abs(updated_at - ticket.updated_at) < timedelta(milliseconds=1)  # MongoDB keeps milliseconds
     assert events["notification"]["message"] == f"{org['shadow']} attached a.txt to: {ticket.title}"
 
 

@@ -13,6 +13,7 @@ import asyncio
 import json
 import re
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 
@@ -276,7 +277,10 @@ def test_the_event_payloads_are_the_documented_ones(org):
     assert sorted(events) == ["credits_update", "notification", "reward_granted", "ticket_updated"]
     assert events["reward_granted"] == {"user_id": asset.id, "credits": 7, "pay": "12.50", "ticket_id": ticket.id}
     assert events["credits_update"] == {"user_id": asset.id, "new_credits": 7, "new_balance": "12.50"}
+    updated_at = datetime.fromisoformat(events["ticket_updated"].pop("updated_at"))
     assert events["ticket_updated"] == {"ticket_id": ticket.id, "status": "closed"}
+    ticket.refresh_from_db()
+    assert abs(updated_at - ticket.updated_at) < timedelta(milliseconds=1)  # MongoDB keeps milliseconds
     assert events["notification"]["ticket_id"] == ticket.id
     assert events["notification"]["message"].startswith(f"Reward approved by {reviewer}:")
     json.dumps(messages)  # nothing but plain data crosses the layer (Redis must be able to carry it)

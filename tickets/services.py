@@ -200,7 +200,8 @@ def commentable_ticket(actor: User, ticket_id: object) -> Ticket:
 def record_addition(ticket: Ticket, *, actor: User, message: str | None = None) -> None:
     """After something is added to a ticket, in the same atomic unit: the ticket counts as changed, open
     ticket pages refresh, and (with `message`) everyone else involved is notified."""
-    Ticket.objects.filter(id=ticket.id).update(updated_at=now())
+    ticket.updated_at = now()
+    Ticket.objects.filter(id=ticket.id).update(updated_at=ticket.updated_at)
     _announce(ticket)
     if message:
         notify(
@@ -570,6 +571,7 @@ def _close_decided(ticket: Ticket) -> None:
         raise Conflict("This ticket has already been decided.")
     review_totals.record_close(ticket, closed_at=moment)
     ticket.status = Status.CLOSED
+    ticket.updated_at = moment
     _announce(ticket)
 
 
@@ -602,11 +604,12 @@ def _transition(
 
 
 def _announce(ticket: Ticket) -> None:
-    """Tell everyone involved that the ticket changed, so open ticket pages refresh."""
+    """Tell everyone involved that the ticket changed, so open ticket pages refresh. `updated_at` lets a page
+    that already shows this change (its own action's answer) skip the redraw."""
     publish(
         _participant_ids(ticket),
         "ticket_updated",
-        {"ticket_id": ticket.id, "status": ticket.status},
+        {"ticket_id": ticket.id, "status": ticket.status, "updated_at": ticket.updated_at.isoformat()},
     )
 
 

@@ -167,6 +167,37 @@
     return !!(source && source.id && source.id.startsWith("ticket-live-"));
   }
 
+  // A live event about a change the ticket on screen already shows does not redraw it again: that redraw would
+  // drop a file being chosen or a refusal being read. Such a change is mostly this page's own action, whose event
+  // may arrive before the action's answer: while a form of the ticket is on its way, the redraw waits for that
+  // answer, and happens after it only if the answer shows an older ticket than the event.
+  let waitingRedraw = null;
+
+  const shownChangedAt = () => Date.parse(document.getElementById("ticket")?.dataset.updatedAt);
+  const ticketFormOnItsWay = () => !!document.querySelector("#ticket form.htmx-request"); // htmx marks it
+
+  function redrawTicket(anchor) {
+    window.htmx.ajax("GET", anchor.dataset.liveUrl, { source: anchor, target: "#ticket", select: "#ticket", swap: "outerHTML" })
+      .catch(() => {}); // best effort: the next event or reconnect tries again
+  }
+
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    const source = event.detail && event.detail.elt;
+    if (!source || !source.id || !source.id.startsWith("ticket-live-") || !source.dataset.updatedAt) return;
+    if (shownChangedAt() >= Date.parse(source.dataset.updatedAt)) {
+      event.preventDefault();
+    } else if (ticketFormOnItsWay()) {
+      event.preventDefault();
+      waitingRedraw = source;
+    }
+  });
+  document.addEventListener("htmx:afterRequest", () => {  // the answer, if any, is on screen now
+    if (!waitingRedraw || ticketFormOnItsWay()) return;
+    const anchor = waitingRedraw;
+    waitingRedraw = null;
+    if (!(shownChangedAt() >= Date.parse(anchor.dataset.updatedAt))) redrawTicket(anchor);
+  });
+
   // A form on its way to the server holds no draft: what it says is sent. A live redraw that lands before the
   // form's own answer (which htmx then drops, its form being gone) must not put the sent text back.
   const sending = new WeakSet();
@@ -250,9 +281,8 @@
   function catchUp() {
     refreshLiveRegions(["#inbox-badge"]);
     document.querySelectorAll("[id^='ticket-live-'][data-live-url]").forEach((anchor) => {
-      // The same request a ticket_updated event makes: drafts typed into the ticket survive it (above).
-      window.htmx.ajax("GET", anchor.dataset.liveUrl, { source: anchor, target: "#ticket", select: "#ticket", swap: "outerHTML" })
-        .catch(() => {});
+      delete anchor.dataset.updatedAt; // what changed while the connection was down is unknown: always redraw
+      redrawTicket(anchor); // the request a ticket_updated event makes: drafts typed into the ticket survive it
     });
   }
 

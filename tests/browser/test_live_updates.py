@@ -279,3 +279,31 @@ def test_a_comment_whose_own_live_redraw_lands_first_is_not_kept_as_a_draft(watc
     time.sleep(2)  # the late answer has come and gone
     expect(asset.get_by_label("Comment (markdown)")).to_have_value("")
     expect(asset.locator(".comment", has_text="Sent while the page was redrawn")).to_have_count(1)
+
+
+def test_the_live_update_of_ones_own_change_does_not_redraw_the_ticket_again(watched_context, sign_in):
+    """Attaching a file redraws the ticket by the form's answer; the live update the attachment causes then
+    names a change the page already shows, and is skipped: a second file being chosen meanwhile stays chosen."""
+    asset = sign_in(ASSET, on=watched_context().new_page())
+    file_and_submit(asset, f"Night watch {secrets.token_hex(3)}", credits="1", pay="3.00")
+    wait_until_live(asset)
+    asset.evaluate("""() => {
+        window.liveRedrawsSkipped = 0;
+        document.addEventListener("htmx:beforeRequest", (event) => {
+            if (event.detail.elt.id.startsWith("ticket-live-") && event.defaultPrevented) window.liveRedrawsSkipped++;
+        });
+    }""")
+
+    asset.get_by_label("File", exact=True).set_input_files(
+        {"name": "first.txt", "mimeType": "text/plain", "buffer": b"1\n"}
+    )
+    asset.get_by_role("button", name="Attach file").click()
+    expect(asset.locator("#attachments .files")).to_contain_text("first.txt")
+    asset.get_by_label("File", exact=True).set_input_files(
+        {"name": "second.txt", "mimeType": "text/plain", "buffer": b"2\n"}
+    )
+    asset.wait_for_function("() => window.liveRedrawsSkipped >= 1", timeout=LIVE_TIMEOUT)
+
+    assert asset.get_by_label("File", exact=True).evaluate("field => field.files[0].name") == "second.txt"
+    asset.get_by_role("button", name="Attach file").click()
+    expect(asset.locator("#attachments .files")).to_contain_text("second.txt")
