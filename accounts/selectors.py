@@ -162,11 +162,14 @@ def inbox_groups(user: User, *, unread_only: bool = False) -> QuerySet[Any, Any]
     notices = Notification.objects.filter(user_id=user.id)
     if unread_only:
         notices = notices.filter(read=False)
+        unread = Count("id")  # all of them; compiling the CASE cost a third of this read
+    else:
+        unread = Sum(Case(When(read=False, then=Value(1)), default=Value(0)))
     return (
         notices.values("message", "ticket_id")
         .annotate(
             count=Count("id"),
-            unread=Sum(Case(When(read=False, then=Value(1)), default=Value(0))),
+            unread=unread,
             latest=Max("ts"),
             newest_id=Max("id"),
         )

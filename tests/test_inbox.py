@@ -137,3 +137,17 @@ def test_a_first_page_with_room_to_spare_is_counted_without_a_query_and_a_full_o
     assert "Order 25" in body and "Order 00" not in body
     assert "Order 00" in client.get("/inbox/", {"show": "all", "page": "2"}).content.decode()
     assert "Order 25" in client.get("/inbox/", {"show": "all", "page": "first"}).content.decode()  # as Django's
+
+
+def test_each_row_says_what_is_new_offers_reading_it_and_escapes_the_words(as_, org):
+    read = notify(recipients=[org["asset"]], message="Seen <b>before</b>")[0]
+    notify(recipients=[org["asset"]], message="Fresh & <i>loud</i>")
+    client = as_(org["asset"])
+    client.post(f"/inbox/{read.id}/read/")
+    fresh, seen = rows(client.get("/inbox/?show=all"))
+    assert '<span class="tag">new</span>' in fresh and "Fresh &amp; &lt;i&gt;loud&lt;/i&gt;" in fresh
+    newest = Notification.objects.get(user=org["asset"], read=False)
+    assert f'<form method="post" action="/inbox/{newest.id}/read/">' in fresh
+    assert re.search(r'<input type="hidden" name="csrfmiddlewaretoken" value="\w+">', fresh)
+    assert "Seen &lt;b&gt;before&lt;/b&gt;" in seen
+    assert "new</span>" not in seen and "<form" not in seen and "notices:" not in seen
