@@ -158,8 +158,10 @@
   });
   document.addEventListener("htmx:load", () => window.setTimeout(offerNext, 0));
 
-  // A live update redraws the ticket on screen: what the reader was typing into it, and where, survives that.
+  // A live update redraws the ticket on screen: what the reader was typing into it, and where, survives that, and
+  // so do the files chosen for upload.
   const DRAFT_FIELDS = "#ticket textarea[id], #ticket input[id][type=text], #ticket input[id][type=number], #ticket input[id][type=search]";
+  const DRAFT_FILES = "#ticket input[id][type=file]";
   let drafts = null;
 
   function liveRefresh(event) {
@@ -218,6 +220,9 @@
         drafts.fields.push({ id: field.id, value: field.value, start: field.selectionStart, end: field.selectionEnd });
       }
     });
+    drafts.files = [...document.querySelectorAll(DRAFT_FILES)]
+      .filter((field) => field.files.length && !(field.form && sending.has(field.form)))
+      .map((field) => ({ id: field.id, files: field.files }));
   });
 
   document.addEventListener("htmx:afterSwap", (event) => {
@@ -232,6 +237,10 @@
         field.focus({ preventScroll: true });
         if (draft.start !== null && field.setSelectionRange) field.setSelectionRange(draft.start, draft.end);
       }
+    });
+    kept.files.forEach((draft) => {
+      const field = document.getElementById(draft.id);
+      if (field && !field.disabled && field.matches(DRAFT_FILES)) field.files = draft.files;
     });
   });
 

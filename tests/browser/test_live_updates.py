@@ -260,6 +260,25 @@ def test_a_live_update_keeps_what_the_reader_is_typing(watched_context, sign_in)
     expect(asset.get_by_label("Comment (markdown)")).to_have_value("")
 
 
+def test_a_live_update_keeps_the_file_chosen_for_upload(watched_context, sign_in):
+    asset = sign_in(ASSET, on=watched_context().new_page())
+    ticket_url = file_and_submit(asset, f"Night watch {secrets.token_hex(3)}", credits="1", pay="3.00")
+    wait_until_live(asset)
+    asset.get_by_label("File", exact=True).set_input_files(
+        {"name": "gate log.txt", "mimeType": "text/plain", "buffer": b"22:00 closed\n"}
+    )
+
+    marshal = sign_in(MARSHAL, on=watched_context().new_page())
+    marshal.goto(ticket_url)
+    marshal.get_by_label("Comment (markdown)").fill("Log the gate too.")
+    marshal.get_by_role("button", name="Add comment").click()
+    expect(asset.locator(".comment")).to_contain_text("Log the gate too.", timeout=LIVE_TIMEOUT)  # redrawn live
+
+    assert asset.get_by_label("File", exact=True).evaluate("field => field.files[0].name") == "gate log.txt"
+    asset.get_by_role("button", name="Attach file").click()
+    expect(asset.locator("#attachments .files")).to_contain_text("gate log.txt")
+
+
 def test_a_comment_whose_own_live_redraw_lands_first_is_not_kept_as_a_draft(watched_context, sign_in):
     """Sending a comment redraws the sender's page twice: by the form's answer and by the live update the
     comment itself causes. When the live one lands first, the sent text must not come back as a draft."""
