@@ -47,13 +47,14 @@ def markdown(text):
 
 
 @register.filter
-def time_tag(moment):
-    """`moment` as a <time> element: ISO 8601 for machines, "2026-11-26 14:05" for people, in local time."""
+def time_tag(moment, shown="%Y-%m-%d %H:%M"):
+    """`moment` as a <time> element: ISO 8601 for machines, "2026-11-26 14:05" (or as `shown` says) for people,
+    in local time."""
     if moment is None:
         return ""
     local = timezone.localtime(moment)
     # Both forms are digits and separators only: nothing to escape.
-    return mark_safe(f'<time datetime="{local.isoformat()}">{local.strftime("%Y-%m-%d %H:%M")}</time>')
+    return mark_safe(f'<time datetime="{local.isoformat()}">{local.strftime(shown)}</time>')
 
 
 @register.simple_tag

@@ -11,11 +11,10 @@ from html import escape
 
 from django import template
 from django.template.defaultfilters import timesince_filter
-from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from accounts.presentation import shown_name_of_columns, titled_name
-from accounts.templatetags.directorate import link_to, rank_mark
+from accounts.templatetags.directorate import link_to, rank_mark, time_tag
 from tickets.models import Ticket
 
 register = template.Library()
@@ -87,10 +86,6 @@ def queue_rows(rows):
 def reward_rows(rows):
     """Recent rewards: the day, the ticket (linked), the amount."""
 
-    def when(moment):
-        local = timezone.localtime(moment)  # digits and separators only: nothing to escape
-        return f'<td><time datetime="{local.isoformat()}">{local:%Y-%m-%d}</time></td>'
-
     def ticket(row):
         if not row["related_ticket_id"]:
             return "<td></td>"
@@ -100,7 +95,9 @@ def reward_rows(rows):
     def amount(row):
         return f"{row['amount_cr']:+d} cr" if row["amount_cr"] else f"&curren;{row['amount_pay']:f}"
 
-    return _rows((when(row["ts"]), ticket(row), f"<td>{amount(row)}</td>") for row in rows)
+    return _rows(
+        (f"<td>{time_tag(row['ts'], '%Y-%m-%d')}</td>", ticket(row), f"<td>{amount(row)}</td>") for row in rows
+    )
 
 
 @register.simple_tag(takes_context=True)
