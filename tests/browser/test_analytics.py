@@ -10,8 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import manage, server_environment
-from tests.browser.support import OVERFLOW, SCREENS, screen_page
-from tests.browser.test_reward_journey import screenshot
+from tests.browser.support import OVERFLOW, SCREENS, screen_page, screenshot
 from tests.servers import Daphne
 
 pytestmark = pytest.mark.browser

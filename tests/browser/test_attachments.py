@@ -9,7 +9,7 @@ import secrets
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_reward_journey import file_and_submit, screenshot
+from tests.browser.support import file_and_submit, screenshot
 
 pytestmark = pytest.mark.browser
 

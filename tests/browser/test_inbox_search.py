@@ -11,8 +11,7 @@ import secrets
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.support import SCREENS, screen_page
-from tests.browser.test_reward_journey import file_and_submit, screenshot
+from tests.browser.support import SCREENS, file_and_submit, screen_page, screenshot
 
 pytestmark = pytest.mark.browser
 

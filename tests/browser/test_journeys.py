@@ -11,20 +11,16 @@
 With DIRECTORATE_SCREENSHOTS set to a folder, the pages are also saved there.
 """
 
-import os
 import re
 import secrets
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.support import SCREENS, screen_page, screenshot
+
 pytestmark = pytest.mark.browser
 
-SCREENS = {
-    "desktop": {"viewport": {"width": 1280, "height": 800}},
-    "phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
-}
 # Members no other browser test changes: each screen has its own, so the journeys can run in any order.
 REWARD_ASSET = {"desktop": ("asset.voss", "Nell Voss"), "phone": ("asset.crane", "Ivo Crane")}
 PROMOTED = {"desktop": ("asset.pike", "Bo Pike"), "phone": ("asset.stone", "Cy Stone")}
@@ -32,32 +28,17 @@ MARSHAL, EXECUTOR, SATO = "marshal.vance", "executor.kade", "marshal.sato"
 PROPOSER = "asset.wren"  # files one ticket with a proposal; no other browser test uses this member
 
 
-def screenshot(page, name, screen):
-    folder = os.environ.get("DIRECTORATE_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        suffix = "" if screen == "desktop" else "-phone"
-        page.screenshot(path=Path(folder) / f"{name}{suffix}.png", full_page=True, animations="disabled")
-
-
 @pytest.fixture
 def open_as(new_context, console_log, sign_in):
     """`open_as(username, screen)`: a new browser of that screen size, signed in."""
 
     def opened(username, screen):
-        settings = SCREENS[screen]
-        context = new_context(
-            viewport=settings["viewport"],
-            is_mobile=settings.get("is_mobile", False),
-            has_touch=settings.get("has_touch", False),
-        )
-        console_log.watch(context)
-        return sign_in(username, on=context.new_page())
+        return sign_in(username, on=screen_page(new_context, console_log, screen))
 
     return opened
 
 
-def open_from_queue(page, title):
+def open_from_dashboard_queue(page, title):
     page.goto("/")
     queue = page.locator("section", has=page.get_by_role("heading", name=re.compile("My review queue")))
     queue.get_by_role("link", name=title).click()
@@ -95,7 +76,7 @@ def test_an_abnormal_award_from_the_asset_to_the_executor_and_back(open_as, scre
     expect(address.locator("optgroup").first).to_have_attribute("label", "Yourself: your own work, paid after review")
     expect(address.locator("option:checked")).to_have_text(f"Asset {name} ({username})")
     expect(asset.locator("#id_assignee_helptext")).to_contain_text("reviews it and approves your pay")
-    screenshot(asset, "journey-new-ticket", screen)
+    screenshot(asset, "journey-new-ticket" + SCREENS[screen]["suffix"])
     new_ticket(asset, title, category="Order", sub_category="Special Operation")
 
     # The ticket says what it can earn and who decides over the limit, before any work.
@@ -114,7 +95,7 @@ def test_an_abnormal_award_from_the_asset_to_the_executor_and_back(open_as, scre
     expect(asset.locator("#submit-reward_pay_error")).to_have_text("Write decimals with a point: 12.50, not 12,50.")
     expect(pay).to_have_value("12,50")
     expect(asset.get_by_text("reward_pay")).to_have_count(0)
-    screenshot(asset, "journey-field-error", screen)
+    screenshot(asset, "journey-field-error" + SCREENS[screen]["suffix"])
     pay.fill("12.50")
     asset.get_by_role("button", name="Submit for review").click()
     expect(asset.locator(".ticket-meta .status")).to_have_text("Awaiting review")
@@ -122,13 +103,13 @@ def test_an_abnormal_award_from_the_asset_to_the_executor_and_back(open_as, scre
 
     # The marshal's button says what it will do; a large amount asks first; the result says who decides.
     marshal = open_as(MARSHAL, screen)
-    open_from_queue(marshal, title)
+    open_from_dashboard_queue(marshal, title)
     expect(marshal.locator(".review-panel")).to_contain_text("Over the limit")
     marshal.get_by_role("button", name="Recommend and escalate").click()
     confirm = marshal.locator("[data-confirm]")
     expect(confirm).to_contain_text("This recommends 150 credits and ¤12.50; Executor Iris Kade makes the final")
     expect(marshal.locator(".ticket-meta .status")).to_have_text("Awaiting review")
-    screenshot(marshal, "journey-confirm", screen)
+    screenshot(marshal, "journey-confirm" + SCREENS[screen]["suffix"])
     confirm.get_by_role("button", name="Yes, recommend and escalate").click()
     expect(marshal.locator("#ticket-result .message")).to_have_text(
         "Recommended and escalated: over the limit, so Executor Iris Kade makes the final decision."
@@ -144,7 +125,7 @@ def test_an_abnormal_award_from_the_asset_to_the_executor_and_back(open_as, scre
     row = executor.locator("#ticket-results tr", has_text=title)
     expect(row).to_contain_text("Recommended and escalated by Marshal Oren Vance (150 cr · ¤12.50)")
     expect(row.locator("time")).to_be_visible()
-    screenshot(executor, "journey-queue", screen)
+    screenshot(executor, "journey-queue" + SCREENS[screen]["suffix"])
     row.get_by_role("link", name=title).click()
 
     # `a` then Enter asks to confirm: nothing is paid at once.
@@ -176,7 +157,7 @@ def test_an_abnormal_award_from_the_asset_to_the_executor_and_back(open_as, scre
     expect(executor.locator(".messages")).to_contain_text("Reversed")
     reversals = executor.locator("#ledger-entries tbody tr", has_text="Reversal")
     expect(reversals.filter(has_text="Approved on the wrong ticket")).to_have_count(2)
-    screenshot(executor, "journey-reversed", screen)
+    screenshot(executor, "journey-reversed" + SCREENS[screen]["suffix"])
     expect(asset.locator(".wallet-credits")).to_have_text(str(credits_before))
 
 
@@ -204,7 +185,7 @@ def test_an_asset_proposes_the_reward_when_filing_and_submits_it_after_starting(
     expect(preview).to_contain_text("Your reward proposal")
     expect(preview.get_by_label("Credits")).to_have_value("12")
     expect(preview.get_by_label("Credits")).to_be_disabled()
-    screenshot(asset, "journey-proposal-open", screen)
+    screenshot(asset, "journey-proposal-open" + SCREENS[screen]["suffix"])
     asset.get_by_role("button", name="Start work").click()
     expect(asset.locator(".ticket-meta .status")).to_have_text("In progress")
     expect(asset.locator("fieldset.proposal-preview")).to_have_count(0)
@@ -241,10 +222,10 @@ def test_a_promotion_request_is_decided_by_the_marshal(open_as, screen):
     # The marshal is told and finds it in the review queue.
     marshal = open_as(SATO, screen)
     expect(marshal.locator("#inbox-badge")).not_to_have_text("")
-    open_from_queue(marshal, title)
+    open_from_dashboard_queue(marshal, title)
     panel = marshal.locator("section", has=marshal.get_by_role("heading", name="Promotion Request"))
     expect(panel).to_contain_text(f"Promote Asset {name} one rank: yours to decide.")
-    screenshot(marshal, "journey-promotion", screen)
+    screenshot(marshal, "journey-promotion" + SCREENS[screen]["suffix"])
     if screen == "phone":
         # Denied, with a reason: the reason is required, and is said at its field.
         panel.get_by_role("button", name="Deny").click()

@@ -13,8 +13,8 @@ import secrets
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.support import file_and_submit
 from tests.browser.test_keyboard import assert_focus_visible
-from tests.browser.test_reward_journey import file_and_submit
 
 pytestmark = pytest.mark.browser
 

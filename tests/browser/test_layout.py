@@ -4,14 +4,11 @@ With DIRECTORATE_SCREENSHOTS set to a folder, this also saves a PNG of each page
 (`scripts/screenshots` writes the ones in docs/screenshots/).
 """
 
-import os
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
 from desk.demo import MARSHALS
-from tests.browser.support import OVERFLOW, SCREENS, screen_page
+from tests.browser.support import OVERFLOW, SCREENS, screen_page, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -21,7 +18,6 @@ MARSHAL, MARSHAL_NAME = MARSHALS[0]
 @pytest.mark.parametrize("screen", SCREENS)
 def test_main_pages_fit_the_screen(new_context, console_log, sign_in, screen):
     page = screen_page(new_context, console_log, screen)
-    folder = os.environ.get("DIRECTORATE_SCREENSHOTS")
 
     def check(name):
         page.wait_for_load_state("load")
@@ -29,11 +25,7 @@ def test_main_pages_fit_the_screen(new_context, console_log, sign_in, screen):
         assert overflow["scrollWidth"] <= overflow["width"], f"{name} scrolls sideways on {screen}: {overflow['wide']}"
         masthead = page.locator(".masthead").bounding_box()
         assert masthead["x"] == 0 and masthead["width"] == overflow["width"]
-        if folder:
-            Path(folder).mkdir(parents=True, exist_ok=True)
-            page.screenshot(
-                path=Path(folder) / f"{name}{SCREENS[screen]['suffix']}.png", full_page=True, animations="disabled"
-            )
+        screenshot(page, name + SCREENS[screen]["suffix"])
 
     page.goto("/login/")
     check("login")

@@ -7,17 +7,14 @@ With DIRECTORATE_SCREENSHOTS set to a folder, the console, the audit log and a t
 saved there.
 """
 
-import os
 import re
 import secrets
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import niki_password_for
-from tests.browser.support import screen_page
-from tests.browser.test_reward_journey import file_and_submit
+from tests.browser.support import file_and_submit, screen_page, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -42,13 +39,6 @@ CAST = {
         "promoted": ("asset.ash", "Uma Ash"),
     },
 }
-
-
-def screenshot(page, name):
-    folder = os.environ.get("DIRECTORATE_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=Path(folder) / f"{name}.png", full_page=True, animations="disabled")
 
 
 @pytest.fixture(params=SCREENS)

@@ -8,54 +8,17 @@ climbs past Vance to executor Kade.
 With DIRECTORATE_SCREENSHOTS set to a folder, the ticket pages are also saved there.
 """
 
-import os
 import re
 import secrets
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.support import file_and_submit, screenshot
+
 pytestmark = pytest.mark.browser
 
 ASSET, MARSHAL, EXECUTOR = "asset.north", "marshal.vance", "executor.kade"
-
-
-def screenshot(page, name, *, full_page=True):
-    folder = os.environ.get("DIRECTORATE_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=Path(folder) / f"{name}.png", full_page=full_page, animations="disabled")
-
-
-def file_and_submit(
-    page,
-    title,
-    *,
-    assignee="Asset Jonas North (asset.north)",
-    body="Watched the **east depot** for one shift.",
-    **proposal,
-):
-    """As the signed-in asset: create a ticket for oneself, start it and submit it for review."""
-    page.goto("/tickets/new/")
-    page.get_by_label("Title").fill(title)
-    page.get_by_label("Category", exact=True).select_option("Intel")
-    expect(page.get_by_label("Sub category")).to_contain_text("Recon Report")  # followed the category (htmx)
-    page.get_by_label("Sub category").select_option("Recon Report")
-    page.get_by_label("Address to").select_option(label=assignee)
-    page.get_by_label("Details (markdown)").fill(body)
-    page.get_by_role("button", name="Create ticket").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text(title)
-    expect(page.locator(".messages")).to_have_text("Ticket created.")
-    page.get_by_role("button", name="Start work").click()
-    expect(page.locator(".ticket-meta .status")).to_have_text("In progress")
-    expect(page.locator(".messages")).to_have_count(0)  # it was news about the step before
-    page.get_by_label("Hours worked").fill(proposal.get("hours", ""))
-    page.get_by_label("Credits").fill(proposal.get("credits", ""))
-    page.get_by_label("Pay (¤)").fill(proposal.get("pay", ""))
-    page.get_by_role("button", name="Submit for review").click()
-    expect(page.locator(".ticket-meta .status")).to_have_text("Awaiting review")
-    return page.url
 
 
 def open_from_queue(page, title):
