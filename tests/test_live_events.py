@@ -260,6 +260,25 @@ def test_after_an_approval_each_socket_receives_exactly_its_own_events(org):
     assert re.search(r">\d+<span class=\"visually-hidden\"> unread</span>", badge), badge
 
 
+def test_a_request_closed_without_reward_refreshes_its_authors_open_ticket(org):
+    """Nyx answering a request closes it as a decision does: the author's open ticket page hears of it."""
+    kade, nyx = org["executor"], org["nyx"]
+    ticket = factories.new_ticket(kade, nyx, category="Request", sub_category="Clarification")
+
+    async def scenario():
+        async with tap(kade) as drain:
+            await call(services.close_without_reward, actor=nyx, ticket_id=ticket.id, note="Answered.")
+            return await drain()
+
+    events = {message["event"]: message["data"] for message in async_to_sync(scenario)()}
+    assert sorted(events) == ["notification", "ticket_updated"]
+    updated_at = datetime.fromisoformat(events["ticket_updated"].pop("updated_at"))
+    assert events["ticket_updated"] == {"ticket_id": ticket.id, "status": "closed"}
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.CLOSED
+    assert abs(updated_at - ticket.updated_at) < timedelta(milliseconds=1)  # MongoDB keeps milliseconds
+
+
 def test_the_event_payloads_are_the_documented_ones(org):
     """reward_granted {user_id, credits, pay, ticket_id}, credits_update {user_id, new_credits, ...}: money as text."""
     asset, reviewer = org["asset"], org["marshal"]

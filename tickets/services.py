@@ -432,15 +432,7 @@ def close_without_reward(*, actor: User, ticket_id: object, note: str | None = "
     if not may_close_without_reward(actor, ticket):
         raise Forbidden("Work is closed through review, with a reward proposal.")
     with atomic():
-        moment = now()
-        updated = (
-            Ticket.objects.filter(id=ticket.id, assignee_id=actor.id)
-            .exclude(status=Status.CLOSED)
-            .update(status=Status.CLOSED, closed_at=moment, updated_at=moment, reviewer_id=None)
-        )
-        if updated != 1:
-            raise Conflict("This ticket is already closed.")
-        review_totals.record_close(ticket, closed_at=moment)
+        _close_decided(ticket, still_assigned_to=actor, conflict="This ticket is already closed.")
         _log(ticket, actor, ApprovalStep.Decision.APPROVED, 0, 0, note or "Closed without reward.")
         notify(recipients=[ticket.author], message=f"Closed: {ticket.title}", ticket=ticket)
     return ticket
@@ -560,18 +552,20 @@ def _ranks_from(rank: str) -> list[Rank]:
     return [candidate for candidate in Rank if level(candidate) >= level(rank)]
 
 
-def _close_decided(ticket: Ticket) -> None:
+def _close_decided(
+    ticket: Ticket, *, still_assigned_to: User | None = None, conflict: str = "This ticket has already been decided."
+) -> None:
+    """Close `ticket` unless someone closed it meanwhile (with `still_assigned_to`: only while it is theirs), count
+    it in the review totals, and tell everyone involved."""
+    rows = Ticket.objects.filter(id=ticket.id).exclude(status=Status.CLOSED)
+    if still_assigned_to is not None:
+        rows = rows.filter(assignee_id=still_assigned_to.id)
     moment = now()
-    updated = (
-        Ticket.objects.filter(id=ticket.id)
-        .exclude(status=Status.CLOSED)
-        .update(status=Status.CLOSED, closed_at=moment, updated_at=moment, reviewer_id=None)
-    )
-    if updated != 1:
-        raise Conflict("This ticket has already been decided.")
+    if rows.update(status=Status.CLOSED, closed_at=moment, updated_at=moment, reviewer_id=None) != 1:
+        raise Conflict(conflict)
     review_totals.record_close(ticket, closed_at=moment)
     ticket.status = Status.CLOSED
-    ticket.updated_at = moment
+    ticket.closed_at = ticket.updated_at = moment
     _announce(ticket)
 
 
